@@ -1,0 +1,11 @@
+/*
+ * foundation.h — the umbrella header: every public Foundation module.
+ */
+#ifndef FOUNDATION_H
+#define FOUNDATION_H
+
+#include "foundation/common.h"
+#include "foundation/runtime.h"
+#include "foundation/registry.h"
+
+#endif /* FOUNDATION_H */

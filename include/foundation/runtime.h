@@ -1,0 +1,416 @@
+/*
+ * foundation/runtime.h — lightweight processes for C: what the BEAM gives
+ * Erlang, at native speed.
+ *
+ * A process is an event-driven actor: a behaviour (init / handle / terminate),
+ * private state and a mailbox.  It handles one message at a time and never
+ * runs on two threads at once.  Scheduler threads (one per online CPU by
+ * default) run ready processes in batches of at most `batch` messages per
+ * turn and steal work from each other; idle schedulers sleep on a futex.
+ *
+ * A pid (fdn_pid_t) names a slot of the process table plus a generation.  A
+ * pid is never reused within a runtime's life, so a stale pid never reaches a
+ * newer process; fdn_alive() is O(1).
+ *
+ * Death.  A process dies when its handler returns fdn_stop(ctx, reason), when
+ * init fails, when it is sent an exit signal it does not trap (FDN_REASON_KILL
+ * can never be trapped), or when a linked process dies abnormally and it does
+ * not trap exits.  On death, in this order: terminate runs; every callback
+ * monitor runs (fdn_monitor_fn: services such as the registry release what
+ * the process owned); every DOWN message and every link exit signal is sent;
+ * the pid stops being alive.  So a process that receives DOWN or EXIT for P
+ * never again sees P in a service that cleans up through callback monitors.
+ *
+ * A memory fault in user code takes the whole program down, as a crashing NIF
+ * takes down the BEAM.  A handler that blocks its thread blocks that
+ * scheduler; use attached threads for blocking work.
+ *
+ * Contexts.  Every call made "as a process" takes the fdn_ctx_t the runtime
+ * passed to the callback, or the one fdn_attach() returned to an attached
+ * thread.  A ctx is only valid on the thread and during the callback it was
+ * given to (an attached thread's ctx: until fdn_detach).  Calls that take an
+ * fdn_runtime_t may run on any thread.
+ *
+ * Which calls run concurrently with which: all functions may run concurrently
+ * from any threads with each other, under the ctx rule above, except that
+ * fdn_runtime_destroy must not race with any other call on that runtime.
+ */
+#ifndef FOUNDATION_RUNTIME_H
+#define FOUNDATION_RUNTIME_H
+
+#include "foundation/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fdn_runtime fdn_runtime_t;
+typedef struct fdn_ctx fdn_ctx_t;
+
+/* A process id: (generation << 32) | slot.  FDN_PID_NONE is never a pid. */
+typedef uint64_t fdn_pid_t;
+#define FDN_PID_NONE ((fdn_pid_t)0)
+
+/* A unique reference (monitors, timers, calls).  Never 0 when valid. */
+typedef uint64_t fdn_ref_t;
+#define FDN_REF_NONE ((fdn_ref_t)0)
+
+/*
+ * Exit reasons.  Values below FDN_REASON_USER are the runtime's; a program
+ * uses any value >= FDN_REASON_USER for its own reasons and gets the same
+ * value back in DOWN, EXIT, and supervisor decisions (preserved end to end).
+ * Every reason except FDN_REASON_NORMAL is abnormal for links; NORMAL and
+ * SHUTDOWN do not restart transient children.
+ */
+typedef int64_t fdn_reason_t;
+#define FDN_REASON_NORMAL ((fdn_reason_t)0)   /* finished its work */
+#define FDN_REASON_SHUTDOWN ((fdn_reason_t)1) /* asked to stop in order */
+#define FDN_REASON_KILL ((fdn_reason_t)2)     /* untrappable exit signal */
+#define FDN_REASON_KILLED ((fdn_reason_t)3)   /* died of FDN_REASON_KILL */
+#define FDN_REASON_NOPROC ((fdn_reason_t)4)   /* target did not exist */
+#define FDN_REASON_INIT_FAILED ((fdn_reason_t)5)  /* init returned an error */
+#define FDN_REASON_MAX_RESTARTS ((fdn_reason_t)6) /* supervisor gave up */
+#define FDN_REASON_USER ((fdn_reason_t)1000)
+/* A short name for a runtime reason ("normal", "killed"), or "user". */
+FDN_API const char *fdn_reason_name(fdn_reason_t reason);
+
+/* ------------------------------------------------------------------------ */
+/* Runtime                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct fdn_runtime_opts {
+    size_t size;             /* sizeof(fdn_runtime_opts_t) */
+    unsigned schedulers;     /* 0 = number of online CPUs */
+    uint32_t max_processes;  /* 0 = 1 << 22; the table grows up to this */
+    uint32_t batch;          /* messages per turn; 0 = 64 */
+    fdn_clock_t *clock;      /* keeps; NULL = fdn_clock_monotonic() */
+    const fdn_allocator_t *allocator; /* keeps; NULL = default */
+} fdn_runtime_opts_t;
+
+/* Fills opts with the defaults above. */
+FDN_API void fdn_runtime_opts_init(fdn_runtime_opts_t *opts);
+
+/*
+ * Starts a runtime: scheduler threads and a timer thread.  opts may be NULL.
+ * Errors: FDN_EINVAL (bad opts), FDN_ENOMEM, FDN_ESYS (thread creation).
+ */
+FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
+                               fdn_runtime_t **out);
+
+/*
+ * Stops every process with reason FDN_REASON_SHUTDOWN (terminate callbacks
+ * run; links and monitors fire as usual), wakes attached threads (their
+ * receives return FDN_ESHUTDOWN), waits for attached threads to detach,
+ * joins every thread and frees everything, pending messages and timers
+ * included.  NULL does nothing.  Must not be called from a process or an
+ * attached thread of this runtime.
+ */
+FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt);
+
+/* The clock and allocator the runtime uses (borrowed; never NULL). */
+FDN_API fdn_clock_t *fdn_runtime_clock(const fdn_runtime_t *rt);
+FDN_API const fdn_allocator_t *fdn_runtime_allocator(const fdn_runtime_t *rt);
+
+/* Live processes (attached threads included); exact when quiescent. */
+FDN_API uint64_t fdn_runtime_process_count(const fdn_runtime_t *rt);
+
+typedef struct fdn_runtime_stats {
+    uint64_t spawned;        /* processes ever started (attach included) */
+    uint64_t exited;         /* processes ever ended */
+    uint64_t live;           /* spawned - exited */
+    uint64_t messages_sent;  /* messages enqueued */
+    uint64_t steals;         /* successful work steals */
+    uint64_t sleeps;         /* times a scheduler went to sleep */
+    uint64_t table_slots;    /* process-table slots allocated */
+} fdn_runtime_stats_t;
+/* Counters, summed over schedulers; exact when quiescent. */
+FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt,
+                               fdn_runtime_stats_t *out);
+
+/* O(1).  True while pid's process has not finished dying. */
+FDN_API bool fdn_alive(const fdn_runtime_t *rt, fdn_pid_t pid);
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fdn_msg_kind {
+    FDN_MSG_USER = 1,  /* fdn_send / fdn_send_owned / timers */
+    FDN_MSG_DOWN = 2,  /* a monitor fired: ref, from = the pid, reason */
+    FDN_MSG_EXIT = 3,  /* a trapped exit signal: from, reason */
+    FDN_MSG_CALL = 4,  /* a request from fdn_call: reply with fdn_reply */
+    FDN_MSG_REPLY = 5  /* internal: only fdn_call receives these */
+} fdn_msg_kind_t;
+
+/*
+ * A received message.  The message and its data are valid until the handler
+ * returns (or until the next fdn_receive / fdn_msg_free on an attached
+ * thread), unless fdn_msg_take() took the data.
+ */
+typedef struct fdn_msg {
+    fdn_msg_kind_t kind;
+    uint32_t tag;        /* the sender's tag (USER, CALL) */
+    fdn_pid_t from;      /* sender, dead process (DOWN/EXIT), or NONE */
+    fdn_ref_t ref;       /* monitor ref (DOWN), call ref, timer ref */
+    fdn_reason_t reason; /* DOWN and EXIT */
+    const void *data;    /* payload (may be NULL when size == 0) */
+    size_t size;
+} fdn_msg_t;
+
+/* A destructor for zero-copy message data. */
+typedef void (*fdn_free_fn)(void *data, size_t size, void *arg);
+
+/*
+ * Sends a copy of data[0..size) with tag to `to`.  Messages from one sender
+ * to one receiver arrive in the order sent.  Errors: FDN_ENOPROC if `to` is
+ * known dead (a process that dies concurrently silently drops the message,
+ * as in Erlang), FDN_EINVAL, FDN_ENOMEM.  Any thread holding a ctx.
+ */
+FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                     const void *data, size_t size);
+
+/*
+ * Zero-copy send: on FDN_OK the runtime takes data and calls
+ * free_fn(data, size, arg) when the message is dropped or handled (unless the
+ * receiver took it with fdn_msg_take).  On error nothing is taken.  free_fn
+ * may be NULL (data is then only borrowed for the message's life).
+ */
+FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                           void *data, size_t size, fdn_free_fn free_fn,
+                           void *arg);
+
+/*
+ * Takes ownership of a received message's data: the runtime will no longer
+ * free it; the caller must (copied data: with the runtime allocator's
+ * release; owned data: as its sender arranged).  Returns the data pointer,
+ * or NULL if there is no data.
+ */
+FDN_API void *fdn_msg_take(fdn_ctx_t *ctx, const fdn_msg_t *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Processes                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* What handle returns: keep running, or stop (fdn_stop sets the reason). */
+typedef enum fdn_next { FDN_CONTINUE = 0, FDN_STOP = 1 } fdn_next_t;
+
+typedef struct fdn_behaviour {
+    /* Runs synchronously inside fdn_spawn, on the spawning thread, with the
+     * new process's ctx.  Sets *state.  Return FDN_CONTINUE to start, or
+     * fdn_stop(ctx, reason) to fail the spawn (FDN_EINIT).  May be NULL. */
+    fdn_next_t (*init)(fdn_ctx_t *ctx, void *arg, void **state);
+    /* One message.  Required. */
+    fdn_next_t (*handle)(fdn_ctx_t *ctx, void *state, const fdn_msg_t *msg);
+    /* Runs once when the process dies for any reason (kill included), after
+     * its last message and before monitors and links fire.  It may send.
+     * Frees state.  May be NULL. */
+    void (*terminate)(fdn_ctx_t *ctx, void *state, fdn_reason_t reason);
+    const char *name; /* for diagnostics; may be NULL */
+} fdn_behaviour_t;
+
+typedef struct fdn_spawn_opts {
+    size_t size;          /* sizeof(fdn_spawn_opts_t) */
+    bool link;            /* link to the spawning ctx's process first */
+    bool trap_exit;       /* start with trap_exit on */
+    fdn_ref_t *monitor;   /* if non-NULL: the spawner monitors the child
+                           * before init runs; the ref is stored here */
+} fdn_spawn_opts_t;
+
+/*
+ * Starts a process running behaviour b (kept: b must outlive the process)
+ * with init(ctx, arg, &state).  ctx may be NULL (spawn from a plain thread;
+ * then opts->link and opts->monitor must be unset) — rt is then required;
+ * otherwise rt may be NULL.  On FDN_OK *out is the pid.
+ * Errors: FDN_EINVAL, FDN_ENOMEM, FDN_ELIMIT (table full), FDN_ESHUTDOWN,
+ * FDN_EINIT (init stopped; if linked or monitored, the spawner also gets the
+ * exit signal or DOWN, as in Erlang's spawn_link).
+ */
+FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
+                      const fdn_behaviour_t *b, void *arg,
+                      const fdn_spawn_opts_t *opts, fdn_pid_t *out);
+
+/* Records reason as the stop reason and returns FDN_STOP. */
+FDN_API fdn_next_t fdn_stop(fdn_ctx_t *ctx, fdn_reason_t reason);
+
+FDN_API fdn_pid_t fdn_self(const fdn_ctx_t *ctx);
+FDN_API fdn_runtime_t *fdn_ctx_runtime(const fdn_ctx_t *ctx);
+
+/* Turns trapping of exit signals on or off for ctx's process; returns the
+ * previous setting.  While on, exit signals (except KILL) arrive as
+ * FDN_MSG_EXIT messages. */
+FDN_API bool fdn_trap_exit(fdn_ctx_t *ctx, bool on);
+
+/*
+ * Sends an exit signal with reason to pid (Erlang's exit/2).  NORMAL is
+ * ignored by a non-trapping target other than the caller itself; KILL kills
+ * even a trapping process, which then dies with FDN_REASON_KILLED.  Other
+ * reasons kill a non-trapping target with that reason and reach a trapping
+ * one as FDN_MSG_EXIT.  Errors: FDN_ENOPROC, FDN_EINVAL.  ctx may be NULL
+ * (signal from no process; rt required).
+ */
+FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
+                     fdn_reason_t reason);
+
+/* Links ctx's process and pid (idempotent).  FDN_ENOPROC if pid is dead. */
+FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid);
+/* Removes the link if any.  FDN_OK either way for a valid pid. */
+FDN_API int fdn_unlink(fdn_ctx_t *ctx, fdn_pid_t pid);
+
+/*
+ * Monitors pid: exactly one FDN_MSG_DOWN (ref, from = pid, reason) will
+ * arrive, unless fdn_demonitor removes the monitor first.  A dead or unknown
+ * pid gives DOWN with FDN_REASON_NOPROC at once.  Errors: FDN_ENOMEM,
+ * FDN_EINVAL.
+ */
+FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref);
+/* Removes a monitor; its DOWN is never delivered afterwards (one already in
+ * the mailbox is dropped).  FDN_ENOENT if ref is not an active monitor of
+ * ctx's process (already delivered, or never existed). */
+FDN_API int fdn_demonitor(fdn_ctx_t *ctx, fdn_ref_t ref);
+
+/*
+ * A callback monitor, for services: fn(arg, pid, reason) runs exactly once
+ * when pid dies, on the dying process's thread, after its terminate and
+ * before any DOWN message or link signal about it is sent.  fn must be short
+ * and must not block or call fdn_monitor_fn_cancel.  If pid is already dead,
+ * returns FDN_ENOPROC and fn never runs.  Errors: FDN_ENOPROC, FDN_ENOMEM,
+ * FDN_EINVAL.  Any thread.
+ */
+typedef void (*fdn_down_fn)(void *arg, fdn_pid_t pid, fdn_reason_t reason);
+FDN_API int fdn_monitor_fn(fdn_runtime_t *rt, fdn_pid_t pid, fdn_down_fn fn,
+                           void *arg, fdn_ref_t *ref);
+/* Cancels a callback monitor.  On return fn is not running and never will
+ * (if it already ran or is running, waits for it and returns FDN_ENOENT). */
+FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
+                                  fdn_ref_t ref);
+
+/* ------------------------------------------------------------------------ */
+/* Calls                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Synchronous request: sends an FDN_MSG_CALL (tag, a copy of data) to `to`
+ * and waits up to timeout_ns for the reply.  Only attached threads may wait
+ * (FDN_ETHREAD from a process callback).  While waiting, other messages stay
+ * queued in order.  On FDN_OK *reply holds the reply; release it with
+ * fdn_msg_free.  Errors: FDN_ETIMEDOUT (a late reply is dropped, never
+ * delivered), FDN_ENOPROC (to is dead or died before replying),
+ * FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL.
+ */
+FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                     const void *data, size_t size, uint64_t timeout_ns,
+                     fdn_msg_t **reply);
+/* Replies to an FDN_MSG_CALL with a copy of data.  FDN_ENOPROC if the caller
+ * is gone; FDN_EINVAL if request is not a CALL. */
+FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
+                      const void *data, size_t size);
+
+/* ------------------------------------------------------------------------ */
+/* Attached threads                                                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Makes the calling OS thread a process with a mailbox (e.g. main()).  The
+ * thread then uses *ctx for sends, monitors, links, calls and fdn_receive.
+ * Errors: FDN_EBUSY (thread already attached), FDN_ENOMEM, FDN_ELIMIT,
+ * FDN_ESHUTDOWN.
+ */
+FDN_API int fdn_attach(fdn_runtime_t *rt, fdn_ctx_t **ctx);
+/* Ends the attached process with FDN_REASON_NORMAL (links and monitors
+ * fire), drops its mailbox and frees ctx.  Only on the attaching thread. */
+FDN_API void fdn_detach(fdn_ctx_t *ctx);
+/*
+ * Waits up to timeout_ns (0 = poll, FDN_INFINITY = forever) for the next
+ * message.  On FDN_OK *msg is the message; release it with fdn_msg_free.
+ * Errors: FDN_ETIMEDOUT, FDN_ESHUTDOWN, FDN_ETHREAD (not an attached ctx),
+ * FDN_EINVAL.  If the attached process was killed by an exit signal, returns
+ * FDN_ENOPROC from then on (detach still required).
+ */
+FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg);
+/* Releases a message returned by fdn_receive or fdn_call.  NULL is fine. */
+FDN_API void fdn_msg_free(fdn_ctx_t *ctx, fdn_msg_t *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Timers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * After delay_ns on the runtime clock, sends a USER message (tag, a copy of
+ * data, ref = *ref, from = FDN_PID_NONE) to `to`.  Errors: FDN_EINVAL,
+ * FDN_ENOMEM, FDN_ESHUTDOWN.  Any thread (ctx may be NULL; rt required then).
+ */
+FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
+                           uint64_t delay_ns, uint32_t tag, const void *data,
+                           size_t size, fdn_ref_t *ref);
+/* Cancels a timer.  FDN_OK if it had not fired (it never will), FDN_ENOENT
+ * if it already fired or never existed. */
+FDN_API int fdn_cancel_timer(fdn_runtime_t *rt, fdn_ref_t ref);
+
+/* ------------------------------------------------------------------------ */
+/* Supervisor                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fdn_restart {
+    FDN_PERMANENT = 0, /* always restarted */
+    FDN_TRANSIENT = 1, /* restarted unless it exits NORMAL or SHUTDOWN */
+    FDN_TEMPORARY = 2  /* never restarted */
+} fdn_restart_t;
+
+typedef enum fdn_strategy {
+    FDN_ONE_FOR_ONE = 0,
+    FDN_ONE_FOR_ALL = 1,
+    FDN_REST_FOR_ONE = 2
+} fdn_strategy_t;
+
+typedef struct fdn_child_spec {
+    const char *id;                 /* unique within the supervisor; copied */
+    const fdn_behaviour_t *behaviour; /* kept for the supervisor's life */
+    void *arg;                      /* passed to init on every (re)start */
+    fdn_restart_t restart;
+    uint64_t shutdown_ns;           /* grace before KILL; 0 = kill at once */
+} fdn_child_spec_t;
+
+typedef struct fdn_supervisor_opts {
+    size_t size;                    /* sizeof(fdn_supervisor_opts_t) */
+    fdn_strategy_t strategy;
+    uint32_t intensity;             /* max restarts ... (default 3) */
+    uint64_t period_ns;             /* ... within this period (default 5 s) */
+    const fdn_child_spec_t *children; /* started in order; copied */
+    size_t nchildren;
+} fdn_supervisor_opts_t;
+
+FDN_API void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts);
+
+/*
+ * Starts a supervisor process that starts the children in order.  ctx may be
+ * NULL (rt required); if ctx is given and link is true, the supervisor is
+ * linked to ctx's process.  If a child fails to start, the children already
+ * started are stopped and FDN_EINIT is returned.  A supervisor traps exits;
+ * when restarts exceed intensity within period_ns it stops its children and
+ * exits with FDN_REASON_MAX_RESTARTS.  Sending it an exit signal SHUTDOWN
+ * stops the children in reverse start order (each gets SHUTDOWN, then KILL
+ * after shutdown_ns) and then the supervisor.
+ */
+FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
+                                 const fdn_supervisor_opts_t *opts, bool link,
+                                 fdn_pid_t *out);
+
+typedef struct fdn_supervisor_stats {
+    uint64_t restarts;   /* children restarted so far */
+    uint32_t children;   /* child specs */
+    uint32_t active;     /* children currently running */
+} fdn_supervisor_stats_t;
+
+/* Looks up the current pid of child `id` (from an attached thread: a
+ * synchronous call to the supervisor).  FDN_ENOENT if no such child or it is
+ * not running. */
+FDN_API int fdn_supervisor_which(fdn_ctx_t *ctx, fdn_pid_t sup,
+                                 const char *id, fdn_pid_t *out);
+/* Restart counters (attached threads only: a synchronous call). */
+FDN_API int fdn_supervisor_stats(fdn_ctx_t *ctx, fdn_pid_t sup,
+                                 fdn_supervisor_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FOUNDATION_RUNTIME_H */

@@ -1,0 +1,47 @@
+/*
+ * internal/common.h — private helpers shared by every module: the panic
+ * function, allocation through an fdn_allocator_t, and clock listeners.
+ */
+#ifndef FDN_INTERNAL_COMMON_H
+#define FDN_INTERNAL_COMMON_H
+
+#include "foundation/common.h"
+
+#include <string.h>
+
+/* Aborts after printing file:line and why.  Only for broken invariants. */
+_Noreturn void fdn__panic(const char *file, int line, const char *why);
+#define FDN_PANIC(why) fdn__panic(__FILE__, __LINE__, (why))
+#define FDN_ASSERT(cond)                                                     \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            fdn__panic(__FILE__, __LINE__, "assertion failed: " #cond);      \
+    } while (0)
+
+static inline void *fdn__alloc(const fdn_allocator_t *a, size_t n)
+{
+    return a->alloc(a->ctx, n);
+}
+static inline void *fdn__zalloc(const fdn_allocator_t *a, size_t n)
+{
+    void *p = a->alloc(a->ctx, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+static inline void fdn__free(const fdn_allocator_t *a, void *p)
+{
+    a->release(a->ctx, p);
+}
+
+/*
+ * Clock listeners: fn(arg) runs after every fdn_clock_advance of a virtual
+ * clock (on the advancing thread).  Real clocks never call them.
+ */
+typedef void (*fdn__clock_listener_fn)(void *arg);
+int fdn__clock_listen(fdn_clock_t *clock, fdn__clock_listener_fn fn,
+                      void *arg);
+void fdn__clock_unlisten(fdn_clock_t *clock, fdn__clock_listener_fn fn,
+                         void *arg);
+
+#endif /* FDN_INTERNAL_COMMON_H */
