@@ -78,16 +78,22 @@
 
 struct owner_rec;
 
-/* One registration.  Immutable once published except owner_link. */
+/* One registration.  Immutable once published except u.owner_link. */
 struct reg_entry {
     struct cds_lfht_node node; /* in ns->table */
-    struct rcu_head rcu;       /* for the deferred free */
-    /* Guarded by owner->mutex: the owner record's list of entries. */
-    struct cds_list_head owner_link;
+    /*
+     * owner_link (guarded by owner->mutex) links the entry into its owner
+     * record's list while it is in the table; rcu is used only after the
+     * entry has been deleted and unlinked, for the deferred free, so the two
+     * share storage (16 bytes less per entry).
+     */
+    union {
+        struct cds_list_head owner_link;
+        struct rcu_head rcu;
+    } u;
     struct owner_rec *owner;   /* immutable; outlives the entry */
     fdn_registry_ns_t *ns;     /* immutable */
     fdn_pid_t pid;             /* immutable */
-    unsigned long hash;        /* immutable: hash of key */
     size_t key_len;            /* immutable */
     fdn_meta_t meta;           /* immutable copy */
     char key[];                /* immutable, NUL-terminated */
@@ -205,7 +211,7 @@ static int check_key(const char *key, size_t *len)
 
 static void entry_free_rcu(struct rcu_head *head)
 {
-    struct reg_entry *e = caa_container_of(head, struct reg_entry, rcu);
+    struct reg_entry *e = caa_container_of(head, struct reg_entry, u.rcu);
     fdn__free(e->ns->reg->alloc, e);
 }
 
@@ -227,11 +233,11 @@ static void owner_free_rcu(struct rcu_head *head)
 static bool entry_remove_locked(struct reg_entry *e)
 {
     bool is_removed = cds_lfht_del(e->ns->table, &e->node) == 0;
-    cds_list_del(&e->owner_link);
+    cds_list_del(&e->u.owner_link);
     if (is_removed) {
         /* Relaxed: see the comment on fdn_registry_ns.count. */
         atomic_fetch_sub_explicit(&e->ns->count, 1, memory_order_relaxed);
-        urcu_memb_call_rcu(&e->rcu, entry_free_rcu);
+        urcu_memb_call_rcu(&e->u.rcu, entry_free_rcu);
     }
     return is_removed;
 }
@@ -258,7 +264,7 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
     r->is_dead = true;
     while (!cds_list_empty(&r->entries)) {
         struct reg_entry *e =
-            cds_list_first_entry(&r->entries, struct reg_entry, owner_link);
+            cds_list_first_entry(&r->entries, struct reg_entry, u.owner_link);
         entry_remove_locked(e);
     }
     if (r->is_published) {
@@ -431,9 +437,12 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
         cds_lfht_for_each_entry(ns->table, &iter, e, node)
         {
             if (cds_lfht_del(ns->table, &e->node) == 0) {
+                /* Unlink before call_rcu reuses the link's storage; the
+                 * neighbours are still allocated (frees are deferred). */
+                cds_list_del(&e->u.owner_link);
                 atomic_fetch_sub_explicit(&ns->count, 1,
                                           memory_order_relaxed);
-                urcu_memb_call_rcu(&e->rcu, entry_free_rcu);
+                urcu_memb_call_rcu(&e->u.rcu, entry_free_rcu);
             }
         }
     }
@@ -558,10 +567,9 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
     if (e == NULL)
         return FDN_ENOMEM;
     cds_lfht_node_init(&e->node);
-    CDS_INIT_LIST_HEAD(&e->owner_link);
+    CDS_INIT_LIST_HEAD(&e->u.owner_link);
     e->ns = ns;
     e->pid = pid;
-    e->hash = hash_key(key, len);
     e->key_len = len;
     if (meta != NULL)
         memcpy(&e->meta, meta, sizeof e->meta);
@@ -580,7 +588,7 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
     e->owner = r;
     struct key_ref k = {key, len};
     struct cds_lfht_node *won =
-        cds_lfht_add_unique(ns->table, e->hash, match_entry, &k, &e->node);
+        cds_lfht_add_unique(ns->table, hash_key(key, len), match_entry, &k, &e->node);
     if (won != &e->node) {
         /* The winner's pid is immutable and the node stays readable until
          * we leave the critical section. */
@@ -591,7 +599,7 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
         fdn__free(reg->alloc, e); /* never published */
         return FDN_EEXIST;
     }
-    cds_list_add(&e->owner_link, &r->entries);
+    cds_list_add(&e->u.owner_link, &r->entries);
     /* Relaxed: see the comment on fdn_registry_ns.count. */
     atomic_fetch_add_explicit(&ns->count, 1, memory_order_relaxed);
     pthread_mutex_unlock(&r->mutex);
@@ -729,7 +737,7 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
         struct owner_rec *r = caa_container_of(node, struct owner_rec, node);
         struct reg_entry *e;
         pthread_mutex_lock(&r->mutex);
-        cds_list_for_each_entry(e, &r->entries, owner_link)
+        cds_list_for_each_entry(e, &r->entries, u.owner_link)
         {
             if (fn != NULL)
                 fn(arg, e->ns->name, e->key);

@@ -1,0 +1,413 @@
+/*
+ * basic.c — unit tests of the registry's single-threaded contract: bad
+ * input, namespaces, uniqueness, counts, unregister ownership, find, keys,
+ * entry size and memory reclamation.
+ */
+#include "unit/registry/reg_helpers.h"
+
+#include <stddef.h>
+
+/* Checks: REG-C1 */
+Test(registry_basic, bad_input_gets_clear_codes)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+
+    char longkey[FDN_REGISTRY_KEY_MAX + 2];
+    memset(longkey, 'k', sizeof longkey - 1);
+    longkey[sizeof longkey - 1] = '\0';
+
+    cr_expect_eq(fdn_registry_create(NULL, NULL, &fx.reg), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_namespace(NULL, "x", &ns), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_namespace(fx.reg, NULL, &ns), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_namespace(fx.reg, "", &ns), FDN_EINVAL);
+    char longns[FDN_REGISTRY_NS_MAX + 2];
+    memset(longns, 'n', sizeof longns - 1);
+    longns[sizeof longns - 1] = '\0';
+    cr_expect_eq(fdn_registry_namespace(fx.reg, longns, &ns), FDN_ETOOBIG);
+
+    cr_expect_eq(fdn_registry_register(NULL, "k", p, NULL, NULL), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_register(ns, NULL, p, NULL, NULL), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_register(ns, "", p, NULL, NULL), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_register(ns, "k", FDN_PID_NONE, NULL, NULL),
+                 FDN_EINVAL);
+    cr_expect_eq(fdn_registry_register(ns, longkey, p, NULL, NULL),
+                 FDN_ETOOBIG);
+    cr_expect_eq(fdn_registry_lookup(ns, NULL, NULL, NULL), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_lookup(ns, "", NULL, NULL), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_lookup(ns, longkey, NULL, NULL), FDN_ETOOBIG);
+    cr_expect_eq(fdn_registry_unregister(ns, NULL, p), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_unregister(ns, "k", FDN_PID_NONE), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_unregister(ns, longkey, p), FDN_ETOOBIG);
+    fdn_meta_value_t v = {.type = FDN_META_INT, .as.i = 1};
+    size_t found;
+    cr_expect_eq(fdn_registry_find(ns, NULL, &v, NULL, 0, &found),
+                 FDN_EINVAL);
+    cr_expect_eq(fdn_registry_find(ns, "f", NULL, NULL, 0, &found),
+                 FDN_EINVAL);
+    cr_expect_eq(fdn_registry_find(ns, "f", &v, NULL, 3, &found), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_keys(NULL, p, NULL, NULL), FDN_EINVAL);
+    cr_expect_eq(fdn_registry_keys(fx.reg, FDN_PID_NONE, NULL, NULL),
+                 FDN_EINVAL);
+
+    /* Exactly the maximum key length is accepted. */
+    longkey[FDN_REGISTRY_KEY_MAX] = '\0';
+    cr_expect_eq(fdn_registry_register(ns, longkey, p, NULL, NULL), FDN_OK);
+    cr_expect_eq(fdn_registry_count(ns), 1);
+    cr_expect_eq(fdn_registry_count(NULL), 0);
+    cr_expect_eq(fdn_registry_total(NULL), 0);
+    fdn_registry_destroy(NULL);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-C2 */
+Test(registry_basic, namespace_same_handle_and_limit)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_destroy(fx.reg);
+    fdn_registry_opts_t o;
+    fdn_registry_opts_init(&o);
+    o.max_namespaces = 3;
+    cr_assert_eq(fdn_registry_create(fx.rt, &o, &fx.reg), FDN_OK);
+
+    fdn_registry_ns_t *a, *a2, *b, *c, *d = NULL;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "a", &a), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "a", &a2), FDN_OK);
+    cr_assert_eq(a, a2);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "b", &b), FDN_OK);
+    cr_assert_neq(a, b);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "c", &c), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "d", &d), FDN_ELIMIT);
+    cr_assert_null(d);
+    /* Existing names still resolve at the limit. */
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "b", &a2), FDN_OK);
+    cr_assert_eq(a2, b);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-I1, REG-I3 */
+Test(registry_basic, unique_keys_and_counts)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns, *other;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "other", &other), FDN_OK);
+    fdn_pid_t p1 = reg_spawn_idle(fx.rt), p2 = reg_spawn_idle(fx.rt);
+
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(fdn_registry_register(ns, key, i % 2 ? p1 : p2, NULL,
+                                           NULL),
+                     FDN_OK);
+    }
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(fdn_registry_register(other, "x", p1, NULL, NULL),
+                     i == 0 ? FDN_OK : FDN_EEXIST);
+    cr_assert_eq(fdn_registry_count(ns), 100);
+    cr_assert_eq(fdn_registry_count(other), 1);
+    cr_assert_eq(fdn_registry_total(fx.reg), 101);
+
+    /* A second registration of a taken key, by anyone, fails and reports
+     * the holder; nothing changes. */
+    fdn_pid_t winner = FDN_PID_NONE;
+    cr_assert_eq(fdn_registry_register(ns, "k3", p2, NULL, &winner),
+                 FDN_EEXIST);
+    cr_assert_eq(winner, p1);
+    winner = FDN_PID_NONE;
+    cr_assert_eq(fdn_registry_register(ns, "k3", p1, NULL, &winner),
+                 FDN_EEXIST);
+    cr_assert_eq(winner, p1);
+    cr_assert_eq(fdn_registry_count(ns), 100);
+
+    /* Count equals the entries reachable by lookup. */
+    uint64_t reachable = 0;
+    for (int i = 0; i < 200; i++) {
+        fdn_pid_t got;
+        snprintf(key, sizeof key, "k%d", i);
+        if (fdn_registry_lookup(ns, key, &got, NULL) == FDN_OK) {
+            reachable++;
+            cr_assert_eq(got, i % 2 ? p1 : p2);
+        }
+    }
+    cr_assert_eq(reachable, fdn_registry_count(ns));
+
+    for (int i = 0; i < 100; i += 2) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(fdn_registry_unregister(ns, key, p2), FDN_OK);
+    }
+    cr_assert_eq(fdn_registry_count(ns), 50);
+    cr_assert_eq(fdn_registry_total(fx.reg), 51);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-S2 */
+Test(registry_basic, namespaces_are_isolated)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *a, *b;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "a", &a), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "b", &b), FDN_OK);
+    fdn_pid_t p1 = reg_spawn_idle(fx.rt), p2 = reg_spawn_idle(fx.rt);
+    fdn_meta_t ma, mb, got;
+    memset(&ma, 0, sizeof ma);
+    memset(&mb, 0, sizeof mb);
+    cr_assert_eq(fdn_meta_set_str(&ma, "ns", "a"), FDN_OK);
+    cr_assert_eq(fdn_meta_set_str(&mb, "ns", "b"), FDN_OK);
+
+    cr_assert_eq(fdn_registry_register(a, "same", p1, &ma, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(b, "same", p2, &mb, NULL), FDN_OK);
+    fdn_pid_t pid;
+    cr_assert_eq(fdn_registry_lookup(a, "same", &pid, &got), FDN_OK);
+    cr_assert_eq(pid, p1);
+    cr_assert_str_eq(fdn_meta_get(&got, "ns")->as.s, "a");
+    cr_assert_eq(fdn_registry_lookup(b, "same", &pid, &got), FDN_OK);
+    cr_assert_eq(pid, p2);
+    cr_assert_str_eq(fdn_meta_get(&got, "ns")->as.s, "b");
+
+    cr_assert_eq(fdn_registry_register(a, "only-a", p1, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_lookup(b, "only-a", NULL, NULL), FDN_ENOENT);
+    /* Unregistering in b does not touch a. */
+    cr_assert_eq(fdn_registry_unregister(b, "only-a", p1), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_unregister(b, "same", p2), FDN_OK);
+    cr_assert_eq(fdn_registry_lookup(a, "same", &pid, NULL), FDN_OK);
+    cr_assert_eq(pid, p1);
+    cr_assert_eq(fdn_registry_count(a), 2);
+    cr_assert_eq(fdn_registry_count(b), 0);
+    fdn_meta_value_t v = {.type = FDN_META_STR};
+    strcpy(v.as.s, "a");
+    size_t found = 99;
+    cr_assert_eq(fdn_registry_find(b, "ns", &v, NULL, 0, &found), FDN_OK);
+    cr_assert_eq(found, 0);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-S6 */
+Test(registry_basic, unregister_only_by_owner)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    fdn_pid_t p1 = reg_spawn_idle(fx.rt), p2 = reg_spawn_idle(fx.rt);
+    cr_assert_eq(fdn_registry_register(ns, "k", p1, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_unregister(ns, "k", p2), FDN_ENOENT);
+    fdn_pid_t pid;
+    cr_assert_eq(fdn_registry_lookup(ns, "k", &pid, NULL), FDN_OK);
+    cr_assert_eq(pid, p1);
+    cr_assert_eq(fdn_registry_count(ns), 1);
+    cr_assert_eq(fdn_registry_unregister(ns, "absent", p1), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_unregister(ns, "k", p1), FDN_OK);
+    cr_assert_eq(fdn_registry_unregister(ns, "k", p1), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_lookup(ns, "k", &pid, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_count(ns), 0);
+    /* The key is free again, for anyone. */
+    cr_assert_eq(fdn_registry_register(ns, "k", p2, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_keys(fx.reg, p1, NULL, NULL), 0);
+    cr_assert_eq(fdn_registry_keys(fx.reg, p2, NULL, NULL), 1);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-S3 */
+Test(registry_basic, lookup_copies_the_registered_meta)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    fdn_meta_t m, got;
+    memset(&m, 0, sizeof m);
+    cr_assert_eq(fdn_meta_set_int(&m, "i", -5), FDN_OK);
+    cr_assert_eq(fdn_meta_set_str(&m, "s", "str"), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "k", p, &m, NULL), FDN_OK);
+    /* The registry keeps a copy: changing the caller's map changes nothing. */
+    cr_assert_eq(fdn_meta_set_int(&m, "i", 99), FDN_OK);
+    memset(&got, 0xab, sizeof got);
+    cr_assert_eq(fdn_registry_lookup(ns, "k", NULL, &got), FDN_OK);
+    cr_assert_eq(got.count, 2);
+    cr_assert_eq(fdn_meta_get(&got, "i")->as.i, -5);
+    cr_assert_str_eq(fdn_meta_get(&got, "s")->as.s, "str");
+    /* NULL meta registers an empty map. */
+    cr_assert_eq(fdn_registry_register(ns, "empty", p, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_lookup(ns, "empty", NULL, &got), FDN_OK);
+    cr_assert_eq(got.count, 0);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-C3 */
+Test(registry_basic, find_matches_type_and_value_and_reports_total)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    enum { NPROC = 10 };
+    fdn_pid_t pids[NPROC];
+    for (int i = 0; i < NPROC; i++) {
+        pids[i] = reg_spawn_idle(fx.rt);
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        /* Even processes have role "map", odd ones "reduce"; "n" is an
+         * int for everyone but i == 3, where it is the double 1.0. */
+        cr_assert_eq(fdn_meta_set_str(&m, "role", i % 2 ? "reduce" : "map"),
+                     FDN_OK);
+        if (i == 3)
+            cr_assert_eq(fdn_meta_set_double(&m, "n", 1.0), FDN_OK);
+        else
+            cr_assert_eq(fdn_meta_set_int(&m, "n", 1), FDN_OK);
+        char key[16];
+        snprintf(key, sizeof key, "w%d", i);
+        cr_assert_eq(fdn_registry_register(ns, key, pids[i], &m, NULL),
+                     FDN_OK);
+    }
+    fdn_meta_value_t v = {.type = FDN_META_STR};
+    strcpy(v.as.s, "map");
+    fdn_pid_t out[NPROC];
+    size_t found = 0;
+    cr_assert_eq(fdn_registry_find(ns, "role", &v, out, NPROC, &found),
+                 FDN_OK);
+    cr_assert_eq(found, NPROC / 2);
+    bool seen[NPROC] = {false};
+    for (size_t j = 0; j < found; j++) {
+        int idx = -1;
+        for (int i = 0; i < NPROC; i++)
+            if (pids[i] == out[j])
+                idx = i;
+        cr_assert(idx >= 0 && idx % 2 == 0 && !seen[idx]);
+        seen[idx] = true;
+    }
+    /* Beyond cap: only cap pids written, total still reported. */
+    fdn_pid_t two[3] = {0, 0, 0};
+    cr_assert_eq(fdn_registry_find(ns, "role", &v, two, 2, &found), FDN_OK);
+    cr_assert_eq(found, NPROC / 2);
+    cr_assert_neq(two[0], FDN_PID_NONE);
+    cr_assert_neq(two[1], FDN_PID_NONE);
+    cr_assert_eq(two[2], FDN_PID_NONE);
+    /* Type matters: the int 1 matches nine entries, the double one. */
+    fdn_meta_value_t vi = {.type = FDN_META_INT, .as.i = 1};
+    fdn_meta_value_t vd = {.type = FDN_META_DOUBLE, .as.d = 1.0};
+    cr_assert_eq(fdn_registry_find(ns, "n", &vi, NULL, 0, &found), FDN_OK);
+    cr_assert_eq(found, NPROC - 1);
+    cr_assert_eq(fdn_registry_find(ns, "n", &vd, out, NPROC, &found),
+                 FDN_OK);
+    cr_assert_eq(found, 1);
+    cr_assert_eq(out[0], pids[3]);
+    cr_assert_eq(fdn_registry_find(ns, "absent", &vi, NULL, 0, &found),
+                 FDN_OK);
+    cr_assert_eq(found, 0);
+    reg_fixture_down(&fx);
+}
+
+struct key_list {
+    int n;
+    char keys[16][40];
+};
+
+static void collect_key(void *arg, const char *ns_name, const char *key)
+{
+    struct key_list *l = arg;
+    if (l->n < 16)
+        snprintf(l->keys[l->n], sizeof l->keys[0], "%s/%s", ns_name, key);
+    l->n++;
+}
+
+static bool has_key(const struct key_list *l, const char *s)
+{
+    for (int i = 0; i < l->n && i < 16; i++)
+        if (strcmp(l->keys[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* Checks: REG-I2 */
+Test(registry_basic, keys_lists_exactly_the_owners_entries)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *a, *b;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "a", &a), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "b", &b), FDN_OK);
+    fdn_pid_t p1 = reg_spawn_idle(fx.rt), p2 = reg_spawn_idle(fx.rt);
+    cr_assert_eq(fdn_registry_register(a, "x", p1, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(b, "x", p1, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(a, "y", p1, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(a, "z", p2, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(a, "y", p2, NULL, NULL), FDN_EEXIST);
+
+    struct key_list l = {0};
+    cr_assert_eq(fdn_registry_keys(fx.reg, p1, collect_key, &l), 3);
+    cr_assert_eq(l.n, 3);
+    cr_assert(has_key(&l, "a/x"));
+    cr_assert(has_key(&l, "b/x"));
+    cr_assert(has_key(&l, "a/y"));
+    memset(&l, 0, sizeof l);
+    cr_assert_eq(fdn_registry_keys(fx.reg, p2, collect_key, &l), 1);
+    cr_assert(has_key(&l, "a/z"));
+    cr_assert_eq(fdn_registry_unregister(a, "y", p1), FDN_OK);
+    memset(&l, 0, sizeof l);
+    cr_assert_eq(fdn_registry_keys(fx.reg, p1, collect_key, &l), 2);
+    cr_assert_not(has_key(&l, "a/y"));
+    /* A pid that never registered owns nothing. */
+    fdn_pid_t p3 = reg_spawn_idle(fx.rt);
+    cr_assert_eq(fdn_registry_keys(fx.reg, p3, collect_key, &l), 0);
+    /* A dead pid cannot register: every entry's owner was alive. */
+    reg_kill(fx.rt, p3);
+    cr_assert_eq(fdn_registry_register(a, "dead", p3, NULL, NULL),
+                 FDN_ENOPROC);
+    cr_assert_eq(fdn_registry_lookup(a, "dead", NULL, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_keys(fx.reg, p3, NULL, NULL), 0);
+    reg_fixture_down(&fx);
+}
+
+/* Checks: REG-I4 */
+Test(registry_basic, entry_bytes_is_fixed_header_meta_and_key)
+{
+    size_t base = fdn_registry_entry_bytes(0);
+    cr_assert_gt(base, sizeof(fdn_meta_t));
+    size_t header = base - sizeof(fdn_meta_t) - 1;
+    /* A fixed header: the same for every key length, and small. */
+    for (size_t k = 0; k <= FDN_REGISTRY_KEY_MAX; k++)
+        cr_assert_eq(fdn_registry_entry_bytes(k),
+                     header + sizeof(fdn_meta_t) + k + 1);
+    cr_assert_leq(header, 64);
+    fprintf(stderr,
+            "entry bytes: header %zu + meta %zu + key; longest key: %zu\n",
+            header, sizeof(fdn_meta_t),
+            fdn_registry_entry_bytes(FDN_REGISTRY_KEY_MAX));
+}
+
+/* Checks: REG-L2 */
+Test(registry_basic, removed_entries_are_reclaimed)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    /* The first registration creates the owner record and its monitor,
+     * which live as long as the owner; measure after it. */
+    cr_assert_eq(fdn_registry_register(ns, "first", p, NULL, NULL), FDN_OK);
+    int64_t base = fdn_failing_allocator_live(fx.fa);
+    char key[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(fdn_registry_register(ns, key, p, NULL, NULL), FDN_OK);
+    }
+    cr_assert_eq(fdn_failing_allocator_live(fx.fa), base + 200);
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(fdn_registry_unregister(ns, key, p), FDN_OK);
+    }
+    /* Freed after a grace period, by liburcu's call_rcu thread. */
+    cr_assert(REG_POLL_UNTIL(fdn_failing_allocator_live(fx.fa) == base),
+              "live %lld, expected %lld",
+              (long long)fdn_failing_allocator_live(fx.fa), (long long)base);
+    reg_fixture_down(&fx); /* checks live == 0 after destroy */
+}
