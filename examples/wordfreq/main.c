@@ -1,0 +1,628 @@
+/*
+ * main.c — wordfreq, the Foundation showcase: counts the words of real text
+ * files with a supervised pool of agents while a chaos process kills them,
+ * and still gets the exact answer.  This file parses the flags, runs the job
+ * and prints the result and the report.
+ *
+ * Design.
+ *
+ *   main (attached thread)      reads the files, splits them into chunks of
+ *        |                      ~256 KiB cut at non-letters, starts the rest,
+ *        |                      waits for DONE, stops everything, prints.
+ *        +-- reducer            "reducer" in the registry
+ *        +-- coordinator        "coordinator"
+ *        +-- supervisor         one_for_one, permanent children
+ *        |     +-- mapper-0..N-1  "mapper-<i>", meta {capability: "map",
+ *        |                        index: i}
+ *        +-- chaos              (only with --chaos) not registered
+ *
+ * Protocol.  A mapper, on every (re)start, registers itself and sends READY
+ * (credits 2) to the coordinator, which it looks up in the registry.  The
+ * coordinator monitors each mapper the first time it hears from it, then
+ * sends it chunk ids, one per credit.  The mapper counts the chunk's words
+ * into a hash table (uthash), sends the table to the reducer zero-copy
+ * (fdn_send_owned: the reducer moves the entries into its totals), and sends
+ * READY (credit 1) for the next chunk.  The reducer keeps one bit per chunk:
+ * the first result of a chunk is merged, any later one is freed and counted
+ * as a duplicate; either way it sends ACK(chunk) to the coordinator.  When a
+ * mapper dies, the coordinator's DOWN re-queues every chunk that mapper was
+ * sent and that is not yet acknowledged (a re-dispatch), and the supervisor
+ * restarts the mapper, which says READY again.  When every chunk is
+ * acknowledged the coordinator sends DONE to main.
+ *
+ * Why the result is exact.  Every chunk is acknowledged only after the
+ * reducer merged it, and merged at most once (the bitmap).  A chunk is
+ * either acknowledged, queued, or assigned to a mapper the coordinator
+ * monitors; the mapper's death turns "assigned" back into "queued", so no
+ * chunk is lost, and a result that races with its mapper's death is at
+ * worst a duplicate, which the bitmap drops.
+ *
+ * Shutdown, in order: chaos is stopped by a call (its reply carries the kill
+ * count, and no kill follows it); main waits until the supervisor reports
+ * every child running, and reads the registry (entries then: N mappers +
+ * coordinator + reducer; chaos and main do not register) and the restart
+ * count; the supervisor is shut down; the coordinator's counters and the
+ * reducer's totals are taken by calls (every mapper is dead by then, so
+ * every result ever sent has been handled before the call); coordinator and
+ * reducer are shut down, after which the registry must be empty.
+ *
+ * The file buffers belong to main and stay alive, unchanged, until the
+ * agents are gone; chunks point into them, so chunk messages carry only an
+ * index.
+ */
+#include "wordfreq.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WF_CHUNK_BYTES (256u * 1024u)
+#define WF_EXIT_OK 0
+#define WF_EXIT_ERROR 1
+#define WF_EXIT_SKIPPED 2
+#define WF_EXIT_USAGE 64
+#define WF_CALL_TIMEOUT_NS (30 * FDN_NS_PER_S)
+
+typedef struct wf_options {
+    uint32_t agents;
+    double chaos;
+    uint64_t top;
+    bool all;
+    uint64_t seed;
+    bool seed_given;
+} wf_options_t;
+
+static void wf_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: wordfreq [--agents N] [--chaos RATE] [--top K] [--all] "
+            "[--seed S] PATH...\n"
+            "  Counts the words (maximal runs of ASCII letters, lower-cased) "
+            "of the files\n"
+            "  under PATH (default /usr/share/common-licenses) and prints "
+            "`count word` lines,\n"
+            "  most frequent first.\n"
+            "  --agents N    mapper agents (1..1024, default 4)\n"
+            "  --chaos RATE  kill random mappers RATE times per second "
+            "(default 0: off)\n"
+            "  --top K       print the K most frequent words (default 20)\n"
+            "  --all         print every word\n"
+            "  --seed S      seed of the chaos process's choices\n"
+            "Exit: 0 ok, 2 some paths skipped, 1 error, 64 bad usage.\n");
+}
+
+static bool wf_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s || *s == '-')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = (uint64_t)v;
+    return true;
+}
+
+/* Returns 0, or an exit code (usage: 64, --help: 0 with *stop set). */
+static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
+{
+    static const struct option longopts[] = {
+        {"agents", required_argument, NULL, 'a'},
+        {"chaos", required_argument, NULL, 'c'},
+        {"top", required_argument, NULL, 't'},
+        {"all", no_argument, NULL, 'A'},
+        {"seed", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    o->agents = 4;
+    o->chaos = 0.0;
+    o->top = 20;
+    o->all = false;
+    o->seed = 0;
+    o->seed_given = false;
+    *stop = false;
+    int ch;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        uint64_t v;
+        char *end;
+        switch (ch) {
+        case 'a':
+            if (!wf_parse_u64(optarg, &v) || v < 1 || v > 1024) {
+                fprintf(stderr, "wordfreq: --agents wants 1..1024\n");
+                goto usage;
+            }
+            o->agents = (uint32_t)v;
+            break;
+        case 'c':
+            errno = 0;
+            o->chaos = strtod(optarg, &end);
+            if (errno != 0 || end == optarg || *end != '\0' ||
+                !isfinite(o->chaos) || o->chaos < 0.0 || o->chaos > 1e5) {
+                fprintf(stderr, "wordfreq: --chaos wants a rate in "
+                                "0..100000 kills per second\n");
+                goto usage;
+            }
+            break;
+        case 't':
+            if (!wf_parse_u64(optarg, &o->top)) {
+                fprintf(stderr, "wordfreq: --top wants a count\n");
+                goto usage;
+            }
+            break;
+        case 'A':
+            o->all = true;
+            break;
+        case 's':
+            if (!wf_parse_u64(optarg, &o->seed)) {
+                fprintf(stderr, "wordfreq: --seed wants an unsigned "
+                                "integer\n");
+                goto usage;
+            }
+            o->seed_given = true;
+            break;
+        case 'h':
+            wf_usage(stdout);
+            *stop = true;
+            return WF_EXIT_OK;
+        default:
+            if (optopt)
+                fprintf(stderr, "wordfreq: bad or incomplete option -%c\n",
+                        optopt);
+            else
+                fprintf(stderr, "wordfreq: bad or incomplete option %s\n",
+                        argv[optind - 1]);
+            goto usage;
+        }
+    }
+    return 0;
+usage:
+    wf_usage(stderr);
+    *stop = true;
+    return WF_EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The processes main watches                                               */
+/* ------------------------------------------------------------------------ */
+
+enum { WF_W_REDUCER, WF_W_COORD, WF_W_SUP, WF_W_CHAOS, WF_W_COUNT };
+
+typedef struct wf_watch {
+    const char *name;
+    fdn_pid_t pid;
+    fdn_ref_t ref;
+    bool is_down;
+    fdn_reason_t reason;
+} wf_watch_t;
+
+typedef struct wf_main {
+    fdn_runtime_t *rt;
+    fdn_ctx_t *ctx;
+    wf_watch_t watch[WF_W_COUNT];
+    bool is_done; /* DONE arrived */
+} wf_main_t;
+
+/* Handles one message from main's mailbox: DONE, or a DOWN of a watched
+ * process.  Returns the receive's error code. */
+static int wf_main_receive(wf_main_t *m, uint64_t timeout_ns)
+{
+    fdn_msg_t *msg;
+    int rc = fdn_receive(m->ctx, timeout_ns, &msg);
+    if (rc != FDN_OK)
+        return rc;
+    if (msg->kind == FDN_MSG_USER && msg->tag == WF_TAG_DONE) {
+        m->is_done = true;
+    } else if (msg->kind == FDN_MSG_DOWN) {
+        for (int i = 0; i < WF_W_COUNT; i++) {
+            if (m->watch[i].ref != FDN_REF_NONE &&
+                m->watch[i].ref == msg->ref) {
+                m->watch[i].is_down = true;
+                m->watch[i].reason = msg->reason;
+            }
+        }
+    }
+    fdn_msg_free(m->ctx, msg);
+    return FDN_OK;
+}
+
+/* Waits for watched process w to be down.  Returns 0 or -1. */
+static int wf_main_await_down(wf_main_t *m, int w)
+{
+    while (!m->watch[w].is_down) {
+        int rc = wf_main_receive(m, WF_CALL_TIMEOUT_NS);
+        if (rc != FDN_OK) {
+            fprintf(stderr, "wordfreq: waiting for the %s to stop: %s\n",
+                    m->watch[w].name, fdn_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Sends the SHUTDOWN exit signal to watched process w and waits for it. */
+static int wf_main_stop(wf_main_t *m, int w)
+{
+    if (m->watch[w].pid == FDN_PID_NONE || m->watch[w].is_down)
+        return 0;
+    int rc = fdn_exit(m->rt, m->ctx, m->watch[w].pid, FDN_REASON_SHUTDOWN);
+    if (rc != FDN_OK && rc != FDN_ENOPROC) {
+        fprintf(stderr, "wordfreq: stopping the %s: %s\n", m->watch[w].name,
+                fdn_strerror(rc));
+        return -1;
+    }
+    return wf_main_await_down(m, w);
+}
+
+/* Spawns behaviour b monitored as watched process w. */
+static int wf_main_spawn(wf_main_t *m, int w, const fdn_behaviour_t *b,
+                         void *arg)
+{
+    fdn_spawn_opts_t so;
+    memset(&so, 0, sizeof so);
+    so.size = sizeof so;
+    so.monitor = &m->watch[w].ref;
+    int rc = fdn_spawn(m->rt, m->ctx, b, arg, &so, &m->watch[w].pid);
+    if (rc != FDN_OK) {
+        fprintf(stderr, "wordfreq: starting the %s: %s\n", m->watch[w].name,
+                fdn_strerror(rc));
+        /* A monitored spawn whose init failed still delivers DOWN; it is
+         * not waited for (the runtime frees it at destroy). */
+        m->watch[w].ref = FDN_REF_NONE;
+        m->watch[w].pid = FDN_PID_NONE;
+        return -1;
+    }
+    return 0;
+}
+
+static double wf_seconds(uint64_t ns)
+{
+    return (double)ns / 1e9;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The job                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wf_report {
+    uint64_t kills;
+    uint64_t restarts;
+    wf_coord_stats_t coord;
+    uint64_t merged;
+    uint64_t duplicates;
+    uint64_t entries_running;   /* registry total after chaos stopped */
+    size_t mappers_registered;  /* of which capability "map" */
+    uint64_t entries_after;     /* registry total after shutdown */
+    uint64_t count_ns;          /* from starting the agents to DONE */
+} wf_report_t;
+
+/* Runs the agents over corpus.  On 0, *totals holds the merged table (the
+ * caller frees it).  On -1 an error was reported. */
+static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
+                  wf_word_t **totals, wf_report_t *rep)
+{
+    int result = -1;
+    wf_main_t m;
+    memset(&m, 0, sizeof m);
+    m.watch[WF_W_REDUCER].name = "reducer";
+    m.watch[WF_W_COORD].name = "coordinator";
+    m.watch[WF_W_SUP].name = "supervisor";
+    m.watch[WF_W_CHAOS].name = "chaos process";
+    fdn_registry_t *reg = NULL;
+    wf_shared_t shared;
+    memset(&shared, 0, sizeof shared);
+    wf_mapper_arg_t *margs = NULL;
+    fdn_child_spec_t *specs = NULL;
+    char (*ids)[32] = NULL;
+    wf_chaos_arg_t chaos_arg;
+    fdn_clock_t *clock = fdn_clock_monotonic();
+
+    int rc = fdn_runtime_create(NULL, &m.rt);
+    if (rc != FDN_OK) {
+        fprintf(stderr, "wordfreq: runtime: %s\n", fdn_strerror(rc));
+        return -1;
+    }
+    if ((rc = fdn_registry_create(m.rt, NULL, &reg)) != FDN_OK ||
+        (rc = fdn_registry_namespace(reg, "wordfreq", &shared.ns)) !=
+            FDN_OK) {
+        fprintf(stderr, "wordfreq: registry: %s\n", fdn_strerror(rc));
+        fdn_registry_destroy(reg);
+        fdn_runtime_destroy(m.rt);
+        return -1;
+    }
+    if ((rc = fdn_attach(m.rt, &m.ctx)) != FDN_OK) {
+        fprintf(stderr, "wordfreq: attach: %s\n", fdn_strerror(rc));
+        fdn_registry_destroy(reg);
+        fdn_runtime_destroy(m.rt);
+        return -1;
+    }
+    shared.corpus = corpus;
+    shared.main_pid = fdn_self(m.ctx);
+    shared.agents = o->agents;
+
+    margs = calloc(o->agents, sizeof *margs);
+    specs = calloc(o->agents, sizeof *specs);
+    ids = calloc(o->agents, sizeof *ids);
+    if (!margs || !specs || !ids) {
+        fprintf(stderr, "wordfreq: out of memory\n");
+        goto out;
+    }
+
+    uint64_t t0 = fdn_clock_now(clock);
+    /* The reducer and the coordinator first: mappers look them up. */
+    if (wf_main_spawn(&m, WF_W_REDUCER, &wf_reducer_behaviour, &shared) != 0 ||
+        wf_main_spawn(&m, WF_W_COORD, &wf_coordinator_behaviour, &shared) !=
+            0)
+        goto out;
+
+    for (uint32_t i = 0; i < o->agents; i++) {
+        margs[i].shared = &shared;
+        margs[i].index = i;
+        snprintf(ids[i], sizeof ids[i], "mapper-%u", i);
+        specs[i].id = ids[i];
+        specs[i].behaviour = &wf_mapper_behaviour;
+        specs[i].arg = &margs[i];
+        specs[i].restart = FDN_PERMANENT;
+        specs[i].shutdown_ns = FDN_NS_PER_S;
+    }
+    fdn_supervisor_opts_t sopts;
+    fdn_supervisor_opts_init(&sopts);
+    sopts.strategy = FDN_ONE_FOR_ONE;
+    /* Generous, so chaos alone never exhausts it: ten seconds' worth of
+     * kills per second, and at least 1000. */
+    double intensity = o->chaos * 10.0;
+    sopts.intensity = intensity > 1000.0 ? (uint32_t)intensity : 1000u;
+    sopts.period_ns = FDN_NS_PER_S;
+    sopts.children = specs;
+    sopts.nchildren = o->agents;
+    rc = fdn_supervisor_start(m.rt, m.ctx, &sopts, false,
+                              &m.watch[WF_W_SUP].pid);
+    if (rc != FDN_OK) {
+        fprintf(stderr, "wordfreq: supervisor: %s\n", fdn_strerror(rc));
+        m.watch[WF_W_SUP].pid = FDN_PID_NONE;
+        goto out;
+    }
+    if ((rc = fdn_monitor(m.ctx, m.watch[WF_W_SUP].pid,
+                          &m.watch[WF_W_SUP].ref)) != FDN_OK) {
+        fprintf(stderr, "wordfreq: monitor: %s\n", fdn_strerror(rc));
+        goto out;
+    }
+    if (o->chaos > 0.0) {
+        chaos_arg.shared = &shared;
+        chaos_arg.rate = o->chaos;
+        chaos_arg.seed = o->seed;
+        if (wf_main_spawn(&m, WF_W_CHAOS, &wf_chaos_behaviour, &chaos_arg) !=
+            0)
+            goto out;
+    }
+
+    /* Wait for DONE; any watched process dying first fails the job. */
+    m.is_done = corpus->nchunks == 0;
+    while (!m.is_done) {
+        rc = wf_main_receive(&m, FDN_INFINITY);
+        if (rc != FDN_OK) {
+            fprintf(stderr, "wordfreq: receive: %s\n", fdn_strerror(rc));
+            goto out;
+        }
+        for (int i = 0; i < WF_W_COUNT; i++) {
+            if (m.watch[i].is_down) {
+                fprintf(stderr, "wordfreq: the %s died (%s, reason %lld)\n",
+                        m.watch[i].name, fdn_reason_name(m.watch[i].reason),
+                        (long long)m.watch[i].reason);
+                goto out;
+            }
+        }
+    }
+    rep->count_ns = fdn_clock_now(clock) - t0;
+
+    /* Stop chaos: its reply is the final kill count. */
+    if (m.watch[WF_W_CHAOS].pid != FDN_PID_NONE) {
+        fdn_msg_t *reply = NULL;
+        rc = fdn_call(m.ctx, m.watch[WF_W_CHAOS].pid, WF_TAG_STOP, NULL, 0,
+                      WF_CALL_TIMEOUT_NS, &reply);
+        if (rc != FDN_OK || reply->size != sizeof rep->kills) {
+            fprintf(stderr, "wordfreq: stopping chaos: %s\n",
+                    fdn_strerror(rc));
+            fdn_msg_free(m.ctx, reply);
+            goto out;
+        }
+        memcpy(&rep->kills, reply->data, sizeof rep->kills);
+        fdn_msg_free(m.ctx, reply);
+        if (wf_main_await_down(&m, WF_W_CHAOS) != 0)
+            goto out;
+    }
+
+    /* Let the last restarts finish, then read the registry: every mapper,
+     * the coordinator and the reducer should be registered. */
+    fdn_supervisor_stats_t st;
+    memset(&st, 0, sizeof st);
+    uint64_t deadline = fdn_clock_now(clock) + WF_CALL_TIMEOUT_NS;
+    for (;;) {
+        rc = fdn_supervisor_stats(m.ctx, m.watch[WF_W_SUP].pid, &st);
+        if (rc != FDN_OK) {
+            fprintf(stderr, "wordfreq: supervisor stats: %s\n",
+                    fdn_strerror(rc));
+            goto out;
+        }
+        if (st.active == st.children || fdn_clock_now(clock) > deadline)
+            break;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    rep->restarts = st.restarts;
+    rep->entries_running = fdn_registry_total(reg);
+    fdn_meta_value_t map = {.type = FDN_META_STR};
+    strcpy(map.as.s, "map");
+    fdn_pid_t *found_pids = calloc(o->agents, sizeof *found_pids);
+    if (!found_pids) {
+        fprintf(stderr, "wordfreq: out of memory\n");
+        goto out;
+    }
+    rc = fdn_registry_find(shared.ns, "capability", &map, found_pids,
+                           o->agents, &rep->mappers_registered);
+    free(found_pids);
+    if (rc != FDN_OK) {
+        fprintf(stderr, "wordfreq: registry find: %s\n", fdn_strerror(rc));
+        goto out;
+    }
+
+    /* Stop the mappers; after this no result can still be on its way. */
+    if (wf_main_stop(&m, WF_W_SUP) != 0)
+        goto out;
+
+    fdn_msg_t *reply = NULL;
+    rc = fdn_call(m.ctx, m.watch[WF_W_COORD].pid, WF_TAG_STATS, NULL, 0,
+                  WF_CALL_TIMEOUT_NS, &reply);
+    if (rc != FDN_OK || reply->size != sizeof rep->coord) {
+        fprintf(stderr, "wordfreq: coordinator stats: %s\n",
+                fdn_strerror(rc));
+        fdn_msg_free(m.ctx, reply);
+        goto out;
+    }
+    memcpy(&rep->coord, reply->data, sizeof rep->coord);
+    fdn_msg_free(m.ctx, reply);
+
+    reply = NULL;
+    rc = fdn_call(m.ctx, m.watch[WF_W_REDUCER].pid, WF_TAG_TAKE, NULL, 0,
+                  WF_CALL_TIMEOUT_NS, &reply);
+    if (rc != FDN_OK || reply->size != sizeof(wf_reduce_reply_t)) {
+        fprintf(stderr, "wordfreq: reducer totals: %s\n", fdn_strerror(rc));
+        fdn_msg_free(m.ctx, reply);
+        goto out;
+    }
+    wf_reduce_reply_t rr;
+    memcpy(&rr, reply->data, sizeof rr);
+    fdn_msg_free(m.ctx, reply);
+    *totals = rr.table;
+    rep->merged = rr.merged;
+    rep->duplicates = rr.duplicates;
+    result = 0;
+
+out:
+    /* Stop whatever still runs, newest first, and wait for each. */
+    if (wf_main_stop(&m, WF_W_CHAOS) != 0 || wf_main_stop(&m, WF_W_SUP) != 0 ||
+        wf_main_stop(&m, WF_W_COORD) != 0 ||
+        wf_main_stop(&m, WF_W_REDUCER) != 0)
+        result = -1;
+    rep->entries_after = fdn_registry_total(reg);
+    fdn_detach(m.ctx);
+    fdn_registry_destroy(reg);
+    fdn_runtime_destroy(m.rt);
+    free(margs);
+    free(specs);
+    free(ids);
+    if (result != 0)
+        wf_words_free(totals);
+    return result;
+}
+
+int main(int argc, char **argv)
+{
+    wf_options_t o;
+    bool stop;
+    int code = wf_parse(argc, argv, &o, &stop);
+    if (stop)
+        return code;
+
+    fdn_clock_t *clock = fdn_clock_monotonic();
+    uint64_t t0 = fdn_clock_now(clock);
+    if (!o.seed_given)
+        o.seed = t0 ^ ((uint64_t)getpid() << 32);
+
+    wf_corpus_t corpus;
+    wf_corpus_init(&corpus, WF_CHUNK_BYTES);
+    static char *default_paths[] = {"/usr/share/common-licenses"};
+    char **paths = argv + optind;
+    int npaths = argc - optind;
+    if (npaths == 0) {
+        paths = default_paths;
+        npaths = 1;
+    }
+    for (int i = 0; i < npaths; i++) {
+        if (wf_corpus_add(&corpus, paths[i]) != 0) {
+            wf_corpus_free(&corpus);
+            return WF_EXIT_ERROR;
+        }
+    }
+    uint64_t read_ns = fdn_clock_now(clock) - t0;
+
+    wf_word_t *totals = NULL;
+    wf_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    if (wf_run(&o, &corpus, &totals, &rep) != 0) {
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
+
+    size_t n = 0;
+    wf_word_t **sorted = wf_words_sorted(totals, &n);
+    if (!sorted && totals) {
+        fprintf(stderr, "wordfreq: out of memory sorting\n");
+        wf_words_free(&totals);
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
+    size_t shown = o.all || o.top > n ? n : (size_t)o.top;
+    for (size_t i = 0; i < shown; i++)
+        printf("%llu %.*s\n", (unsigned long long)sorted[i]->count,
+               (int)sorted[i]->len, sorted[i]->text);
+    int out_err = fflush(stdout) != 0 || ferror(stdout);
+    uint64_t elapsed_ns = fdn_clock_now(clock) - t0;
+
+    uint64_t words = wf_words_total(totals);
+    double secs = wf_seconds(elapsed_ns);
+    double count_secs = wf_seconds(rep.count_ns);
+    uint64_t skipped = corpus.unreadable + corpus.binary;
+    fprintf(stderr,
+            "wordfreq: files %llu, bytes %llu, words %llu (%zu distinct), "
+            "skipped %llu (%llu unreadable, %llu binary)\n",
+            (unsigned long long)corpus.files,
+            (unsigned long long)corpus.bytes, (unsigned long long)words, n,
+            (unsigned long long)skipped,
+            (unsigned long long)corpus.unreadable,
+            (unsigned long long)corpus.binary);
+    fprintf(stderr,
+            "wordfreq: agents %u, chunks %zu, chaos %g/s (seed %llu): "
+            "kills %llu, restarts %llu, re-dispatched chunks %llu, "
+            "duplicate results dropped %llu\n",
+            o.agents, corpus.nchunks, o.chaos, (unsigned long long)o.seed,
+            (unsigned long long)rep.kills, (unsigned long long)rep.restarts,
+            (unsigned long long)rep.coord.redispatched,
+            (unsigned long long)rep.duplicates);
+    fprintf(stderr,
+            "wordfreq: elapsed %.3f s (read %.3f s, count %.3f s), "
+            "%.1f MB/s overall, %.1f MB/s counting\n",
+            secs, wf_seconds(read_ns), count_secs,
+            secs > 0 ? (double)corpus.bytes / 1e6 / secs : 0.0,
+            count_secs > 0 ? (double)corpus.bytes / 1e6 / count_secs : 0.0);
+    fprintf(stderr,
+            "wordfreq: registry entries at exit: %llu (after chaos stopped "
+            "and every mapper was running: %zu mappers + coordinator + "
+            "reducer; expected %u), %llu after shutdown\n",
+            (unsigned long long)rep.entries_running, rep.mappers_registered,
+            o.agents + 2, (unsigned long long)rep.entries_after);
+
+    int exit_code = skipped ? WF_EXIT_SKIPPED : WF_EXIT_OK;
+    if (rep.merged != corpus.nchunks || rep.entries_after != 0 ||
+        rep.entries_running != (uint64_t)o.agents + 2) {
+        fprintf(stderr, "wordfreq: internal check failed (merged %llu of "
+                        "%zu chunks)\n",
+                (unsigned long long)rep.merged, corpus.nchunks);
+        exit_code = WF_EXIT_ERROR;
+    }
+    if (out_err) {
+        fprintf(stderr, "wordfreq: writing the output failed\n");
+        exit_code = WF_EXIT_ERROR;
+    }
+    free(sorted);
+    wf_words_free(&totals);
+    wf_corpus_free(&corpus);
+    return exit_code;
+}

@@ -1,0 +1,159 @@
+/*
+ * wordfreq.h — the types and functions the parts of the wordfreq example
+ * share: word tables (words.c), the corpus and its chunks (corpus.c), and the
+ * agents that count it (agents.c).  Private to the example.
+ */
+#ifndef WORDFREQ_H
+#define WORDFREQ_H
+
+#include "foundation/registry.h"
+#include "foundation/runtime.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* uthash reports out of memory through a flag instead of exiting. */
+#define HASH_NONFATAL_OOM 1
+extern _Thread_local bool wf_hash_oom;
+#define uthash_nonfatal_oom(obj) (wf_hash_oom = true)
+#include <uthash.h>
+
+/* ------------------------------------------------------------------------ */
+/* Word tables (words.c)                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* One distinct word and how often it occurred.  text holds len lower-case
+ * ASCII letters (not NUL-terminated). */
+typedef struct wf_word {
+    UT_hash_handle hh;
+    uint64_t count;
+    size_t len;
+    char text[];
+} wf_word_t;
+
+/* A word table is a uthash head pointer: NULL is the empty table. */
+
+/*
+ * Counts the words of bytes[0..len) into *table (adding to what is there).
+ * *scratch / *scratch_cap is a reusable lower-casing buffer, grown as needed.
+ * Returns 0, or -1 on out of memory (the table then holds a partial count and
+ * must be freed by the caller).
+ */
+int wf_words_count(wf_word_t **table, const unsigned char *bytes, size_t len,
+                   char **scratch, size_t *scratch_cap);
+
+/* Moves every entry of *from into *into, adding counts; *from ends empty.
+ * Returns 0, or -1 on out of memory (entries left in *from stay there). */
+int wf_words_merge(wf_word_t **into, wf_word_t **from);
+
+/* Frees every entry; *table becomes NULL. */
+void wf_words_free(wf_word_t **table);
+
+/* Sum of counts (total words) of a table. */
+uint64_t wf_words_total(wf_word_t *table);
+
+/* An array of the table's entries sorted by count descending, then word
+ * ascending in byte order; *n is its length.  The entries stay owned by the
+ * table; free the array with free().  NULL on out of memory (or if empty). */
+wf_word_t **wf_words_sorted(wf_word_t *table, size_t *n);
+
+/* ------------------------------------------------------------------------ */
+/* The corpus (corpus.c)                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* A slice of one file's bytes whose ends fall on non-letters, so no word
+ * spans two chunks.  Immutable once the job starts. */
+typedef struct wf_chunk {
+    const unsigned char *bytes;
+    size_t len;
+} wf_chunk_t;
+
+typedef struct wf_corpus {
+    unsigned char **buffers; /* one per accepted file; freed at the end */
+    size_t nbuffers, cap_buffers;
+    wf_chunk_t *chunks;
+    size_t nchunks, cap_chunks;
+    uint64_t files;          /* accepted files */
+    uint64_t bytes;          /* bytes of accepted files */
+    uint64_t unreadable;     /* paths skipped because they could not be read */
+    uint64_t binary;         /* files skipped because they hold a NUL byte */
+    size_t chunk_bytes;      /* target chunk size */
+} wf_corpus_t;
+
+/* Initialises an empty corpus with the given target chunk size. */
+void wf_corpus_init(wf_corpus_t *c, size_t chunk_bytes);
+
+/*
+ * Adds path: a file, or a directory walked recursively (symbolic links met
+ * inside a directory are not followed, as with `find -type f`).  Unreadable
+ * paths and binary files are reported on stderr and counted, not added.
+ * Returns 0, or -1 on out of memory (reported).
+ */
+int wf_corpus_add(wf_corpus_t *c, const char *path);
+
+/* Frees the corpus's buffers and chunk list. */
+void wf_corpus_free(wf_corpus_t *c);
+
+/* ------------------------------------------------------------------------ */
+/* Agents (agents.c)                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Message tags. */
+enum {
+    WF_TAG_CHUNK = 1,   /* coordinator -> mapper: wf_chunk_msg_t */
+    WF_TAG_READY = 2,   /* mapper -> coordinator: wf_ready_msg_t */
+    WF_TAG_RESULT = 3,  /* mapper -> reducer: wf_result_t, zero-copy */
+    WF_TAG_ACK = 4,     /* reducer -> coordinator: uint32_t chunk id */
+    WF_TAG_DONE = 5,    /* coordinator -> main: every chunk acknowledged */
+    WF_TAG_STATS = 6,   /* CALL main -> coordinator: wf_coord_stats_t */
+    WF_TAG_TAKE = 7,    /* CALL main -> reducer: wf_reduce_reply_t */
+    WF_TAG_TICK = 8,    /* chaos -> itself: time to kill */
+    WF_TAG_STOP = 9     /* CALL main -> chaos: reply kills, then stop */
+};
+
+/* What every agent shares; immutable while the agents run. */
+typedef struct wf_shared {
+    fdn_registry_ns_t *ns;       /* namespace "wordfreq" */
+    const wf_corpus_t *corpus;
+    fdn_pid_t main_pid;          /* told when the job is done */
+    uint32_t agents;             /* number of mappers */
+} wf_shared_t;
+
+/* A mapper's start argument: its index and the shared state. */
+typedef struct wf_mapper_arg {
+    const wf_shared_t *shared;
+    uint32_t index;
+} wf_mapper_arg_t;
+
+/* The chaos process's start argument. */
+typedef struct wf_chaos_arg {
+    const wf_shared_t *shared;
+    double rate;    /* kills per second, > 0 */
+    uint64_t seed;
+} wf_chaos_arg_t;
+
+/* Replies. */
+typedef struct wf_coord_stats {
+    uint64_t dispatched;   /* chunk messages sent to mappers */
+    uint64_t redispatched; /* chunks re-queued because their mapper died */
+    uint64_t acked;        /* distinct chunks acknowledged */
+    uint64_t mappers_seen; /* distinct mapper pids that said ready */
+} wf_coord_stats_t;
+
+typedef struct wf_reduce_reply {
+    wf_word_t *table;      /* the merged totals; the caller takes them */
+    uint64_t merged;       /* chunk results counted */
+    uint64_t duplicates;   /* chunk results dropped as already counted */
+} wf_reduce_reply_t;
+
+extern const fdn_behaviour_t wf_mapper_behaviour;
+extern const fdn_behaviour_t wf_reducer_behaviour;     /* arg: wf_shared_t */
+extern const fdn_behaviour_t wf_coordinator_behaviour; /* arg: wf_shared_t */
+extern const fdn_behaviour_t wf_chaos_behaviour;       /* arg: wf_chaos_arg_t */
+
+/* Exit reasons of the example's own. */
+#define WF_REASON_NOMEM (FDN_REASON_USER + 1)
+#define WF_REASON_SETUP (FDN_REASON_USER + 2)
+
+#endif /* WORDFREQ_H */
