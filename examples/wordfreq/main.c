@@ -439,25 +439,14 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
             goto out;
     }
 
-    /* Let the last restarts finish, then read the registry: every mapper,
-     * the coordinator and the reducer should be registered. */
+    /* Let the last kill land and its restart finish, then read the
+     * registry: every mapper, the coordinator and the reducer should be
+     * registered.  Quiescent means: the supervisor reports every child
+     * running, it has restarted at least as many children as chaos killed
+     * (a kill that landed on a dying mapper makes that never true, hence
+     * the deadline), and the registry holds N mappers + 2 entries. */
     fdn_supervisor_stats_t st;
     memset(&st, 0, sizeof st);
-    uint64_t deadline = fdn_clock_now(clock) + WF_CALL_TIMEOUT_NS;
-    for (;;) {
-        rc = fdn_supervisor_stats(m.ctx, m.watch[WF_W_SUP].pid, &st);
-        if (rc != FDN_OK) {
-            fprintf(stderr, "wordfreq: supervisor stats: %s\n",
-                    fdn_strerror(rc));
-            goto out;
-        }
-        if (st.active == st.children || fdn_clock_now(clock) > deadline)
-            break;
-        struct timespec pause = {0, 1000000};
-        nanosleep(&pause, NULL);
-    }
-    rep->restarts = st.restarts;
-    rep->entries_running = fdn_registry_total(reg);
     fdn_meta_value_t map = {.type = FDN_META_STR};
     strcpy(map.as.s, "map");
     fdn_pid_t *found_pids = calloc(o->agents, sizeof *found_pids);
@@ -465,13 +454,30 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
         fprintf(stderr, "wordfreq: out of memory\n");
         goto out;
     }
-    rc = fdn_registry_find(shared.ns, "capability", &map, found_pids,
-                           o->agents, &rep->mappers_registered);
-    free(found_pids);
-    if (rc != FDN_OK) {
-        fprintf(stderr, "wordfreq: registry find: %s\n", fdn_strerror(rc));
-        goto out;
+    uint64_t deadline = fdn_clock_now(clock) + 5 * FDN_NS_PER_S;
+    for (;;) {
+        rc = fdn_supervisor_stats(m.ctx, m.watch[WF_W_SUP].pid, &st);
+        if (rc == FDN_OK) {
+            rep->entries_running = fdn_registry_total(reg);
+            rc = fdn_registry_find(shared.ns, "capability", &map, found_pids,
+                                   o->agents, &rep->mappers_registered);
+        }
+        if (rc != FDN_OK) {
+            fprintf(stderr, "wordfreq: supervisor stats or registry: %s\n",
+                    fdn_strerror(rc));
+            free(found_pids);
+            goto out;
+        }
+        if ((st.active == st.children && st.restarts >= rep->kills &&
+             rep->mappers_registered == o->agents &&
+             rep->entries_running == (uint64_t)o->agents + 2) ||
+            fdn_clock_now(clock) > deadline)
+            break;
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
     }
+    free(found_pids);
+    rep->restarts = st.restarts;
 
     /* Stop the mappers; after this no result can still be on its way. */
     if (wf_main_stop(&m, WF_W_SUP) != 0)
