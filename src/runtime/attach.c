@@ -1,1 +1,405 @@
-/* placeholder: filled by the runtime work in progress */
+/*
+ * attach.c — attached threads: any OS thread can become a process, receive
+ * with a timeout, make synchronous calls, and detach.
+ *
+ * An attached process uses the same mailbox and run-state hand-off as a
+ * scheduled one; "scheduling" it means waking its thread.  The thread runs
+ * (RUNNING) while it pops; when the mailbox is empty it moves the state to
+ * IDLE (CAS; DIRTY means look again) and sleeps on a futex on the state
+ * word while it stays IDLE.  A sender that moves IDLE → QUEUED wakes it.
+ *
+ * Receive timeouts are waits of an OS thread, so they use CLOCK_MONOTONIC
+ * even when the runtime clock is virtual; timers (timer.c) use the runtime
+ * clock.
+ *
+ * Selective receive.  fdn_call waits for its reply (or the DOWN of the
+ * server) and parks every other message on a save queue, which
+ * fdn_receive drains first, so order is kept (RT-S1).  A reply whose call
+ * is over is dropped when popped (RT-S7).
+ */
+#include "runtime/internal.h"
+
+#include <time.h>
+
+struct fdn__attached {
+    fdn_ctx_t ctx;                      /* [own] */
+    struct fdn__attached *next, *prev;  /* rt->att_lock */
+    struct fdn__msg *save_head, *save_tail; /* [own] */
+    bool dead;                          /* [own] killed, awaiting detach */
+};
+
+static _Thread_local struct fdn__attached *tls_att;
+
+static uint64_t mono_now(void)
+{
+    return fdn_clock_now(fdn_clock_monotonic());
+}
+
+void fdn__attached_wake(struct fdn__proc *p)
+{
+    fdn__futex_wake(&p->run, 1);
+}
+
+static struct fdn__attached *att_of(fdn_ctx_t *ctx)
+{
+    if (ctx == NULL || !ctx->is_attached)
+        return NULL;
+    return (struct fdn__attached *)((char *)ctx -
+                                    offsetof(struct fdn__attached, ctx));
+}
+
+FDN_API int fdn_attach(fdn_runtime_t *rt, fdn_ctx_t **ctx)
+{
+    if (rt == NULL || ctx == NULL)
+        return FDN_EINVAL;
+    if (tls_att != NULL)
+        return FDN_EBUSY;
+    struct fdn__attached *a = fdn__zalloc(rt->alloc, sizeof *a);
+    if (a == NULL)
+        return FDN_ENOMEM;
+    struct fdn__proc *p;
+    fdn_pid_t pid;
+    pthread_mutex_lock(&rt->att_lock);
+    int rc = fdn__life_begin(rt, &p, &pid);
+    if (rc != FDN_OK) {
+        pthread_mutex_unlock(&rt->att_lock);
+        fdn__free(rt->alloc, a);
+        return rc;
+    }
+    p->att = a;
+    a->ctx.rt = rt;
+    a->ctx.p = p;
+    a->ctx.self = pid;
+    a->ctx.is_attached = true;
+    a->ctx.stop_reason = FDN_REASON_NORMAL;
+    a->next = rt->att_list;
+    if (rt->att_list)
+        rt->att_list->prev = a;
+    rt->att_list = a;
+    pthread_mutex_unlock(&rt->att_lock);
+    tls_att = a;
+    *ctx = &a->ctx;
+    return FDN_OK;
+}
+
+/* Ends the attached process's life, keeping its slot until detach. */
+static void att_die(struct fdn__attached *a, fdn_reason_t reason)
+{
+    fdn_runtime_t *rt = a->ctx.rt;
+    struct fdn__proc *p = a->ctx.p;
+    if (a->dead)
+        return;
+    a->dead = true;
+    fdn__signals_on_death(&a->ctx, reason);
+    while (a->save_head) {
+        struct fdn__msg *m = a->save_head;
+        a->save_head = (struct fdn__msg *)atomic_load_explicit(
+            &m->node.next, memory_order_relaxed);
+        fdn__msg_free(rt, m);
+    }
+    a->save_tail = NULL;
+    struct fdn__msg *m;
+    while ((m = fdn__mq_pop(p)) != NULL)
+        fdn__msg_free(rt, m);
+    atomic_store_explicit(&p->run, FDN__DEAD, memory_order_release);
+    /* Release: pairs with the acquire in fdn__table_get. */
+    atomic_store_explicit(&p->pid, 0, memory_order_release);
+    fdn__count_exited(rt);
+}
+
+FDN_API void fdn_detach(fdn_ctx_t *ctx)
+{
+    struct fdn__attached *a = att_of(ctx);
+    if (a == NULL || a != tls_att)
+        return;
+    fdn_runtime_t *rt = ctx->rt;
+    att_die(a, FDN_REASON_NORMAL);
+    pthread_mutex_lock(&rt->att_lock);
+    if (a->prev)
+        a->prev->next = a->next;
+    else
+        rt->att_list = a->next;
+    if (a->next)
+        a->next->prev = a->prev;
+    atomic_store_explicit(&ctx->p->kill_pending, 0, memory_order_relaxed);
+    ctx->p->att = NULL;
+    fdn__table_release(rt, ctx->p);
+    pthread_mutex_unlock(&rt->att_lock);
+    tls_att = NULL;
+    fdn__free(rt->alloc, a);
+}
+
+void fdn__attached_shutdown(fdn_runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->att_lock);
+    for (struct fdn__attached *a = rt->att_list; a; a = a->next) {
+        struct fdn__msg *m = fdn__msg_new(rt, 0);
+        if (m == NULL)
+            continue;
+        m->pub.kind = (fdn_msg_kind_t)FDN__MSG_WAKE;
+        if (fdn__send_msg(rt, a->ctx.self, m) != FDN_OK)
+            fdn__msg_free(rt, m);
+    }
+    pthread_mutex_unlock(&rt->att_lock);
+    for (;;) {
+        pthread_mutex_lock(&rt->att_lock);
+        bool empty = rt->att_list == NULL;
+        pthread_mutex_unlock(&rt->att_lock);
+        if (empty)
+            return;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/*
+ * Pops the next raw message, sleeping while the mailbox is empty, until
+ * deadline (CLOCK_MONOTONIC ns, or FDN_INFINITY).  NULL with *err set on
+ * timeout, shutdown or death.
+ */
+static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
+                                 int *err)
+{
+    fdn_runtime_t *rt = a->ctx.rt;
+    struct fdn__proc *p = a->ctx.p;
+    bool last_try = false;
+    for (;;) {
+        if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+            *err = FDN_ESHUTDOWN;
+            return NULL;
+        }
+        /* Acquire: pairs with the release CAS in fdn_exit. */
+        int64_t k = atomic_load_explicit(&p->kill_pending, memory_order_acquire);
+        if (k != 0) {
+            att_die(a, k - 1);
+            *err = FDN_ENOPROC;
+            return NULL;
+        }
+        struct fdn__msg *m = fdn__mq_pop(p);
+        if (m != NULL)
+            return m;
+        if (last_try) {
+            *err = FDN_ETIMEDOUT;
+            return NULL;
+        }
+        int s = FDN__RUNNING;
+        /* Same hand-off as the end of a scheduler turn (process.c). */
+        if (!atomic_compare_exchange_strong_explicit(&p->run, &s, FDN__IDLE,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire)) {
+            atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+            continue; /* DIRTY: a message is linked */
+        }
+        uint64_t now = mono_now();
+        if (deadline != FDN_INFINITY && now >= deadline)
+            last_try = true;
+        else
+            fdn__futex_wait(&p->run, FDN__IDLE,
+                            deadline == FDN_INFINITY ? FDN_INFINITY
+                                                     : deadline - now);
+        /* Take the turn back: IDLE (timeout) or QUEUED (woken). */
+        s = FDN__IDLE;
+        if (!atomic_compare_exchange_strong_explicit(&p->run, &s, FDN__RUNNING,
+                                                     memory_order_acq_rel,
+                                                     memory_order_acquire))
+            atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+    }
+}
+
+/* Classifies a popped message: 1 deliver, 0 dropped (freed), -1 died. */
+static int accept_msg(struct fdn__attached *a, struct fdn__msg *m)
+{
+    fdn_runtime_t *rt = a->ctx.rt;
+    if (m->to != a->ctx.self) {
+        fdn__msg_free(rt, m);
+        return 0;
+    }
+    switch ((int)m->pub.kind) {
+    case FDN__MSG_WAKE:
+    case FDN_MSG_REPLY: /* a reply whose call is over (RT-S7) */
+        fdn__msg_free(rt, m);
+        return 0;
+    case FDN__MSG_DOWNMON:
+        if (fdn__down_accept(&a->ctx, m))
+            return 1;
+        fdn__msg_free(rt, m);
+        return 0;
+    case FDN__MSG_SIGEXIT: {
+        fdn_reason_t why;
+        int r = fdn__signal_eval(&a->ctx, m, &why);
+        if (r == 0)
+            return 1;
+        fdn__msg_free(rt, m);
+        if (r < 0)
+            return 0;
+        att_die(a, why);
+        return -1;
+    }
+    default:
+        return 1;
+    }
+}
+
+static uint64_t deadline_of(uint64_t timeout_ns)
+{
+    if (timeout_ns == FDN_INFINITY)
+        return FDN_INFINITY;
+    uint64_t now = mono_now();
+    return timeout_ns > FDN_INFINITY - now - 1 ? FDN_INFINITY - 1
+                                                : now + timeout_ns;
+}
+
+FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
+{
+    if (ctx == NULL || msg == NULL)
+        return FDN_EINVAL;
+    struct fdn__attached *a = att_of(ctx);
+    if (a == NULL || a != tls_att)
+        return FDN_ETHREAD;
+    if (a->dead)
+        return FDN_ENOPROC;
+    while (a->save_head) {
+        struct fdn__msg *m = a->save_head;
+        a->save_head = (struct fdn__msg *)atomic_load_explicit(
+            &m->node.next, memory_order_relaxed);
+        if (a->save_head == NULL)
+            a->save_tail = NULL;
+        int r = accept_msg(a, m);
+        if (r > 0) {
+            *msg = &m->pub;
+            return FDN_OK;
+        }
+        if (r < 0)
+            return FDN_ENOPROC;
+    }
+    uint64_t deadline = deadline_of(timeout_ns);
+    for (;;) {
+        int err;
+        struct fdn__msg *m = wait_pop(a, deadline, &err);
+        if (m == NULL)
+            return err;
+        int r = accept_msg(a, m);
+        if (r > 0) {
+            *msg = &m->pub;
+            return FDN_OK;
+        }
+        if (r < 0)
+            return FDN_ENOPROC;
+    }
+}
+
+FDN_API void fdn_msg_free(fdn_ctx_t *ctx, fdn_msg_t *msg)
+{
+    if (ctx == NULL || msg == NULL)
+        return;
+    fdn__msg_free(ctx->rt,
+                  (struct fdn__msg *)((char *)msg - offsetof(struct fdn__msg, pub)));
+}
+
+static void save(struct fdn__attached *a, struct fdn__msg *m)
+{
+    atomic_store_explicit(&m->node.next, NULL, memory_order_relaxed);
+    if (a->save_tail)
+        atomic_store_explicit(&a->save_tail->node.next, &m->node,
+                              memory_order_relaxed);
+    else
+        a->save_head = m;
+    a->save_tail = m;
+}
+
+FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                     const void *data, size_t size, uint64_t timeout_ns,
+                     fdn_msg_t **reply)
+{
+    if (ctx == NULL || reply == NULL || (data == NULL && size != 0))
+        return FDN_EINVAL;
+    struct fdn__attached *a = att_of(ctx);
+    if (a == NULL || a != tls_att)
+        return FDN_ETHREAD;
+    if (a->dead)
+        return FDN_ENOPROC;
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__msg *req = fdn__msg_new(rt, size);
+    if (req == NULL)
+        return FDN_ENOMEM;
+    fdn_ref_t mref;
+    int rc = fdn_monitor(ctx, to, &mref);
+    if (rc != FDN_OK) {
+        fdn__free(rt->alloc, req);
+        return rc;
+    }
+    fdn_ref_t cref = fdn__new_ref(rt);
+    req->pub.kind = FDN_MSG_CALL;
+    req->pub.tag = tag;
+    req->pub.from = ctx->self;
+    req->pub.ref = cref;
+    req->pub.size = size;
+    if (size) {
+        memcpy(req->inline_data, data, size);
+        req->pub.data = req->inline_data;
+    }
+    if (fdn__send_msg(rt, to, req) != FDN_OK) {
+        fdn__free(rt->alloc, req);
+        fdn_demonitor(ctx, mref);
+        return FDN_ENOPROC;
+    }
+    uint64_t deadline = deadline_of(timeout_ns);
+    for (;;) {
+        int err;
+        struct fdn__msg *m = wait_pop(a, deadline, &err);
+        if (m == NULL) {
+            if (!a->dead)
+                fdn_demonitor(ctx, mref);
+            return err;
+        }
+        if (m->to != ctx->self) {
+            fdn__msg_free(rt, m);
+            continue;
+        }
+        int kind = (int)m->pub.kind;
+        if (kind == FDN_MSG_REPLY && m->pub.ref == cref) {
+            fdn_demonitor(ctx, mref);
+            *reply = &m->pub;
+            return FDN_OK;
+        }
+        if (kind == FDN__MSG_DOWNMON && m->pub.ref == mref) {
+            fdn__down_accept(ctx, m); /* consumes the held record */
+            fdn__msg_free(rt, m);
+            return FDN_ENOPROC; /* RT-F5 */
+        }
+        if (kind == FDN__MSG_SIGEXIT) {
+            int r = accept_msg(a, m);
+            if (r < 0)
+                return FDN_ENOPROC;
+            if (r > 0)
+                save(a, m);
+            continue;
+        }
+        save(a, m);
+    }
+}
+
+FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
+                      const void *data, size_t size)
+{
+    if (ctx == NULL || request == NULL || request->kind != FDN_MSG_CALL ||
+        (data == NULL && size != 0))
+        return FDN_EINVAL;
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__msg *m = fdn__msg_new(rt, size);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    m->pub.kind = FDN_MSG_REPLY;
+    m->pub.tag = tag;
+    m->pub.from = ctx->self;
+    m->pub.ref = request->ref;
+    m->pub.size = size;
+    if (size) {
+        memcpy(m->inline_data, data, size);
+        m->pub.data = m->inline_data;
+    }
+    int rc = fdn__send_msg(rt, request->from, m);
+    if (rc != FDN_OK)
+        fdn__free(rt->alloc, m);
+    return rc;
+}

@@ -1,1 +1,365 @@
-/* placeholder: filled by the runtime work in progress */
+/*
+ * process.c — process lives: spawn, send, the run-state hand-off, message
+ * dispatch and death.
+ *
+ * The hand-off (checked by specs/models/mailbox.pml).  A sender links its
+ * message into the mailbox, then: IDLE → CAS to QUEUED and schedule it;
+ * QUEUED or DIRTY → nothing to do; RUNNING → CAS to DIRTY (retry on
+ * failure); DEAD → nothing (the slot has no live process).  The owner of a
+ * turn ends it with CAS RUNNING → IDLE; if that fails the state is DIRTY, so
+ * it sets RUNNING and looks again.  Hence a linked message is never left in
+ * the mailbox of an IDLE process (RT-L1), and only the thread that moved the
+ * state from IDLE to QUEUED can start a turn, so a process never runs on two
+ * threads (RT-I2).
+ */
+#include "runtime/internal.h"
+
+FDN_API const char *fdn_reason_name(fdn_reason_t reason)
+{
+    switch (reason) {
+    case FDN_REASON_NORMAL: return "normal";
+    case FDN_REASON_SHUTDOWN: return "shutdown";
+    case FDN_REASON_KILL: return "kill";
+    case FDN_REASON_KILLED: return "killed";
+    case FDN_REASON_NOPROC: return "noproc";
+    case FDN_REASON_INIT_FAILED: return "init_failed";
+    case FDN_REASON_MAX_RESTARTS: return "max_restarts";
+    default: return reason >= FDN_REASON_USER ? "user" : "unknown";
+    }
+}
+
+fdn_ref_t fdn__new_ref(fdn_runtime_t *rt)
+{
+    /* Relaxed: uniqueness needs only the atomicity of the increment. */
+    return atomic_fetch_add_explicit(&rt->next_ref, 1, memory_order_relaxed);
+}
+
+void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
+{
+    fdn__mq_push(p, m);
+    fdn__count_sent(rt);
+    /* Acquire on load: we may read a state published by the owner. */
+    int s = atomic_load_explicit(&p->run, memory_order_acquire);
+    for (;;) {
+        switch (s) {
+        case FDN__IDLE:
+            /* acq_rel: release orders our link before the scheduler's pop;
+             * acquire pairs with the owner's release CAS to IDLE. */
+            if (atomic_compare_exchange_weak_explicit(&p->run, &s, FDN__QUEUED,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+                if (p->att != NULL)
+                    fdn__attached_wake(p);
+                else
+                    fdn__sched_push(rt, p);
+                return;
+            }
+            continue;
+        case FDN__RUNNING:
+            /* Release: pairs with the owner's failed CAS (acquire). */
+            if (atomic_compare_exchange_weak_explicit(&p->run, &s, FDN__DIRTY,
+                                                      memory_order_acq_rel,
+                                                      memory_order_acquire))
+                return;
+            continue;
+        default: /* QUEUED, DIRTY: the owner will look; DEAD: dropped */
+            return;
+        }
+    }
+}
+
+int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m)
+{
+    struct fdn__proc *p = fdn__table_get(rt, to);
+    if (p == NULL)
+        return FDN_ENOPROC;
+    m->to = to;
+    fdn__deliver(rt, p, m);
+    return FDN_OK;
+}
+
+void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
+{
+    for (;;) {
+        int expected = FDN__RUNNING;
+        if (atomic_compare_exchange_strong_explicit(&p->run, &expected,
+                                                    FDN__IDLE,
+                                                    memory_order_acq_rel,
+                                                    memory_order_acquire))
+            return;
+        /* DIRTY: a message arrived; hand the process to a scheduler. */
+        atomic_store_explicit(&p->run, FDN__QUEUED, memory_order_relaxed);
+        fdn__sched_push(rt, p);
+        return;
+    }
+}
+
+static int check_ctx(const fdn_ctx_t *ctx)
+{
+    return (ctx == NULL || ctx->p == NULL) ? FDN_EINVAL : FDN_OK;
+}
+
+FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                     const void *data, size_t size)
+{
+    if (check_ctx(ctx) != FDN_OK || (data == NULL && size != 0))
+        return FDN_EINVAL;
+    if (to == FDN_PID_NONE)
+        return FDN_ENOPROC;
+    fdn_runtime_t *rt = ctx->rt;
+    /* Reject a known-dead target before allocating. */
+    if (fdn__table_get(rt, to) == NULL)
+        return FDN_ENOPROC;
+    struct fdn__msg *m = fdn__msg_new(rt, size);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    m->pub.kind = FDN_MSG_USER;
+    m->pub.tag = tag;
+    m->pub.from = ctx->self;
+    m->pub.size = size;
+    if (size) {
+        memcpy(m->inline_data, data, size);
+        m->pub.data = m->inline_data;
+    }
+    int rc = fdn__send_msg(rt, to, m);
+    if (rc != FDN_OK)
+        fdn__free(rt->alloc, m);
+    return rc;
+}
+
+FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                           void *data, size_t size, fdn_free_fn free_fn,
+                           void *arg)
+{
+    if (check_ctx(ctx) != FDN_OK || (data == NULL && size != 0))
+        return FDN_EINVAL;
+    if (to == FDN_PID_NONE)
+        return FDN_ENOPROC;
+    fdn_runtime_t *rt = ctx->rt;
+    if (fdn__table_get(rt, to) == NULL)
+        return FDN_ENOPROC;
+    struct fdn__msg *m = fdn__msg_new(rt, 0);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    m->pub.kind = FDN_MSG_USER;
+    m->pub.tag = tag;
+    m->pub.from = ctx->self;
+    m->pub.data = data;
+    m->pub.size = size;
+    m->flags = FDN__MF_OWNED;
+    m->free_fn = free_fn;
+    m->free_arg = arg;
+    int rc = fdn__send_msg(rt, to, m);
+    if (rc != FDN_OK) {
+        m->flags = 0; /* not taken: the caller keeps data */
+        fdn__msg_free(rt, m);
+    }
+    return rc;
+}
+
+FDN_API void *fdn_msg_take(fdn_ctx_t *ctx, const fdn_msg_t *msg)
+{
+    if (ctx == NULL || msg == NULL || msg->data == NULL)
+        return NULL;
+    struct fdn__msg *m =
+        (struct fdn__msg *)((char *)msg - offsetof(struct fdn__msg, pub));
+    if (m->flags & FDN__MF_OWNED) {
+        m->flags &= ~FDN__MF_OWNED; /* the destructor will not run */
+        return (void *)msg->data;
+    }
+    /* Copied data lives inside the message block: hand out a copy. */
+    void *copy = fdn__alloc(ctx->rt->alloc, msg->size);
+    if (copy != NULL)
+        memcpy(copy, msg->data, msg->size);
+    return copy;
+}
+
+FDN_API fdn_next_t fdn_stop(fdn_ctx_t *ctx, fdn_reason_t reason)
+{
+    if (ctx != NULL)
+        ctx->stop_reason = reason;
+    return FDN_STOP;
+}
+
+FDN_API fdn_pid_t fdn_self(const fdn_ctx_t *ctx)
+{
+    return ctx ? ctx->self : FDN_PID_NONE;
+}
+
+FDN_API fdn_runtime_t *fdn_ctx_runtime(const fdn_ctx_t *ctx)
+{
+    return ctx ? ctx->rt : NULL;
+}
+
+FDN_API bool fdn_trap_exit(fdn_ctx_t *ctx, bool on)
+{
+    if (ctx == NULL || ctx->p == NULL)
+        return false;
+    /* Relaxed: a per-process flag; a racing exit signal may see either
+     * value, which is a valid serialisation of the two events. */
+    return atomic_exchange_explicit(&ctx->p->trap_exit, on, memory_order_relaxed);
+}
+
+bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
+{
+    fdn_runtime_t *rt = ctx->rt;
+    if (m->to != ctx->self) {
+        fdn__msg_free(rt, m); /* addressed to an earlier life (RT-S2) */
+        return true;
+    }
+    switch ((int)m->pub.kind) {
+    case FDN__MSG_WAKE:
+        fdn__msg_free(rt, m);
+        return true;
+    case FDN_MSG_REPLY:
+        fdn__msg_free(rt, m); /* only fdn_call consumes replies */
+        return true;
+    case FDN__MSG_DOWNMON:
+        if (!fdn__down_accept(ctx, m)) {
+            fdn__msg_free(rt, m); /* demonitored (RT-S3) */
+            return true;
+        }
+        break;
+    case FDN__MSG_SIGEXIT: {
+        fdn_reason_t why;
+        int r = fdn__signal_eval(ctx, m, &why);
+        if (r < 0) {
+            fdn__msg_free(rt, m);
+            return true;
+        }
+        if (r > 0) {
+            fdn__msg_free(rt, m);
+            fdn__die(ctx, why);
+            return false;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    ctx->stop_reason = FDN_REASON_NORMAL;
+    ctx->taken = NULL;
+    fdn_next_t next = ctx->p->beh->handle(ctx, ctx->p->state, &m->pub);
+    fdn__msg_free(rt, m);
+    if (next == FDN_STOP) {
+        fdn__die(ctx, ctx->stop_reason);
+        return false;
+    }
+    return true;
+}
+
+void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason)
+{
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__proc *p = ctx->p;
+    if (p->beh != NULL && p->beh->terminate != NULL)
+        p->beh->terminate(ctx, p->state, reason);
+    p->state = NULL;
+    fdn__signals_on_death(ctx, reason);
+    /* Drop what is queued (RT-F4). */
+    struct fdn__msg *m;
+    while ((m = fdn__mq_pop(p)) != NULL)
+        fdn__msg_free(rt, m);
+    atomic_store_explicit(&p->kill_pending, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->trap_exit, false, memory_order_relaxed);
+    p->beh = NULL;
+    /* DEAD first: a sender that still sees the old pid enqueues but never
+     * schedules.  Release on pid: pairs with the acquire in
+     * fdn__table_get, so "not alive" implies the whole death is visible. */
+    atomic_store_explicit(&p->run, FDN__DEAD, memory_order_release);
+    atomic_store_explicit(&p->pid, 0, memory_order_release);
+    fdn__count_exited(rt);
+    fdn__table_release(rt, p);
+}
+
+static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
+{
+    if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
+        return FDN_ESHUTDOWN;
+    struct fdn__proc *p;
+    int rc = fdn__table_alloc(rt, &p);
+    if (rc != FDN_OK)
+        return rc;
+    p->beh = NULL;
+    p->state = NULL;
+    p->held = NULL;
+    p->att = NULL;
+    /* Under the lock: a racing monitor/link on a stale pid reads these. */
+    fdn__spin_lock(&p->lock);
+    p->mons = NULL;
+    p->links = NULL;
+    p->exiting = false;
+    fdn__spin_unlock(&p->lock);
+    *pid = ((uint64_t)p->gen << 32) | p->slot;
+    *out = p;
+    return FDN_OK;
+}
+
+/* Publishes a fresh life: RUNNING (owned by the caller), then the pid. */
+static void publish(struct fdn__proc *p, fdn_pid_t pid)
+{
+    atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+    /* Release: pairs with the acquire load of pid in fdn__table_get. */
+    atomic_store_explicit(&p->pid, pid, memory_order_release);
+}
+
+int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
+{
+    int rc = new_life(rt, out, pid);
+    if (rc == FDN_OK) {
+        publish(*out, *pid);
+        fdn__count_spawned(rt);
+    }
+    return rc;
+}
+
+FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
+                      const fdn_behaviour_t *b, void *arg,
+                      const fdn_spawn_opts_t *opts, fdn_pid_t *out)
+{
+    if (ctx != NULL)
+        rt = ctx->rt;
+    if (rt == NULL || b == NULL || b->handle == NULL)
+        return FDN_EINVAL;
+    fdn_spawn_opts_t o = {0};
+    if (opts != NULL) {
+        if (opts->size < sizeof(size_t) || opts->size > sizeof o)
+            return FDN_EINVAL;
+        memcpy(&o, opts, opts->size);
+    }
+    if ((o.link || o.monitor) && (ctx == NULL || ctx->p == NULL))
+        return FDN_EINVAL;
+    struct fdn__proc *p;
+    fdn_pid_t pid;
+    int rc = new_life(rt, &p, &pid);
+    if (rc != FDN_OK)
+        return rc;
+    p->beh = b;
+    atomic_store_explicit(&p->trap_exit, o.trap_exit, memory_order_relaxed);
+    if ((o.link || o.monitor) &&
+        (rc = fdn__spawn_prepare(ctx, p, pid, o.link, o.monitor)) != FDN_OK) {
+        p->beh = NULL;
+        atomic_store_explicit(&p->run, FDN__DEAD, memory_order_relaxed);
+        fdn__table_release(rt, p);
+        return rc;
+    }
+    publish(p, pid);
+    fdn__count_spawned(rt);
+    fdn_ctx_t child = {.rt = rt,
+                       .p = p,
+                       .self = pid,
+                       .sched = fdn__sched_current(rt),
+                       .stop_reason = FDN_REASON_NORMAL,
+                       .taken = NULL,
+                       .is_attached = false};
+    if (b->init != NULL && b->init(&child, arg, &p->state) == FDN_STOP) {
+        fdn_reason_t why = child.stop_reason;
+        p->beh = NULL; /* no terminate after a failed init */
+        fdn__die(&child, why);
+        return FDN_EINIT;
+    }
+    if (out != NULL)
+        *out = pid;
+    fdn__finish_turn(rt, p);
+    return FDN_OK;
+}

@@ -1,1 +1,549 @@
-/* placeholder: filled by the runtime work in progress */
+/*
+ * signals.c — exit signals, links and monitors, and what a death does with
+ * them.
+ *
+ * Locking.  A process's links, monitors-on-it and `exiting` flag are guarded
+ * by its spinlock.  Two locks are taken together only by link/unlink, in
+ * slot order (lower slot first), so there is no lock cycle.  A death sets
+ * `exiting` and detaches both lists under its own lock; from then on every
+ * new monitor or link on it fails with noproc, and the dying thread owns the
+ * detached records.  A watcher's held-monitor record points at the monitor
+ * on the target; it is dereferenced only under the target's lock and only
+ * after checking that the target is the same life and not exiting, i.e. the
+ * record is still on the target's list (only the watcher unlinks it then).
+ *
+ * Every message a death must send (DOWN, link exit signals) is allocated
+ * when the monitor or link is made, so a death never fails for lack of
+ * memory (RT-L2).
+ */
+#include "runtime/internal.h"
+
+#include <sched.h>
+
+static void lock2(struct fdn__proc *a, struct fdn__proc *b)
+{
+    if (a == b) {
+        fdn__spin_lock(&a->lock);
+    } else if (a->slot < b->slot) {
+        fdn__spin_lock(&a->lock);
+        fdn__spin_lock(&b->lock);
+    } else {
+        fdn__spin_lock(&b->lock);
+        fdn__spin_lock(&a->lock);
+    }
+}
+
+static void unlock2(struct fdn__proc *a, struct fdn__proc *b)
+{
+    fdn__spin_unlock(&a->lock);
+    if (a != b)
+        fdn__spin_unlock(&b->lock);
+}
+
+/* True if p is pid's life and not dying.  Caller holds p->lock. */
+static bool is_live_locked(struct fdn__proc *p, fdn_pid_t pid)
+{
+    /* Relaxed: the lock orders us after the death that set exiting; a
+     * publish of a new life stores a different pid. */
+    return atomic_load_explicit(&p->pid, memory_order_relaxed) == pid &&
+           !p->exiting;
+}
+
+static void mon_insert_locked(struct fdn__proc *t, struct fdn__mon *m)
+{
+    m->prev = NULL;
+    m->next = t->mons;
+    if (t->mons)
+        t->mons->prev = m;
+    t->mons = m;
+}
+
+static void mon_remove_locked(struct fdn__proc *t, struct fdn__mon *m)
+{
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        t->mons = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+}
+
+static void mon_free(fdn_runtime_t *rt, struct fdn__mon *m)
+{
+    if (m->down)
+        fdn__msg_free(rt, m->down);
+    fdn__free(rt->alloc, m);
+}
+
+static struct fdn__link *link_new(fdn_runtime_t *rt, fdn_pid_t other)
+{
+    struct fdn__link *l = fdn__alloc(rt->alloc, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->sig = fdn__msg_new(rt, 0);
+    if (l->sig == NULL) {
+        fdn__free(rt->alloc, l);
+        return NULL;
+    }
+    l->other = other;
+    l->next = NULL;
+    return l;
+}
+
+static void link_free(fdn_runtime_t *rt, struct fdn__link *l)
+{
+    fdn__msg_free(rt, l->sig);
+    fdn__free(rt->alloc, l);
+}
+
+/* Removes and returns p's link record to other, or NULL.  Holds p->lock. */
+static struct fdn__link *link_take_locked(struct fdn__proc *p, fdn_pid_t other)
+{
+    for (struct fdn__link **pp = &p->links; *pp; pp = &(*pp)->next) {
+        if ((*pp)->other == other) {
+            struct fdn__link *l = *pp;
+            *pp = l->next;
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* ---- exit signals ------------------------------------------------------ */
+
+int fdn__signal_exit(fdn_runtime_t *rt, fdn_pid_t from, fdn_pid_t to,
+                     fdn_reason_t reason, bool via_link)
+{
+    struct fdn__msg *m = fdn__msg_new(rt, 0);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    m->pub.kind = (fdn_msg_kind_t)FDN__MSG_SIGEXIT;
+    m->pub.from = from;
+    m->pub.reason = reason;
+    m->flags = via_link ? FDN__MF_LINK : 0;
+    int rc = fdn__send_msg(rt, to, m);
+    if (rc != FDN_OK)
+        fdn__msg_free(rt, m);
+    return rc;
+}
+
+FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
+                     fdn_reason_t reason)
+{
+    if (ctx != NULL)
+        rt = ctx->rt;
+    if (rt == NULL)
+        return FDN_EINVAL;
+    if (pid == FDN_PID_NONE)
+        return FDN_ENOPROC;
+    fdn_pid_t from = ctx ? ctx->self : FDN_PID_NONE;
+    if (reason != FDN_REASON_KILL)
+        return fdn__signal_exit(rt, from, pid, reason, false);
+    /* KILL cannot be trapped (RT-S4): flag it, then wake the target. */
+    struct fdn__msg *m = fdn__msg_new(rt, 0);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    m->pub.kind = (fdn_msg_kind_t)FDN__MSG_WAKE;
+    struct fdn__proc *p = fdn__table_get(rt, pid);
+    if (p == NULL) {
+        fdn__msg_free(rt, m);
+        return FDN_ENOPROC;
+    }
+    int64_t zero = 0;
+    /* Release: pairs with the acquire load in fdn__sched_run / receive.
+     * Failure means another untrappable reason is already pending. */
+    atomic_compare_exchange_strong_explicit(&p->kill_pending, &zero,
+                                            FDN_REASON_KILLED + 1,
+                                            memory_order_release,
+                                            memory_order_relaxed);
+    m->to = pid;
+    fdn__deliver(rt, p, m);
+    return FDN_OK;
+}
+
+int fdn__signal_eval(fdn_ctx_t *ctx, struct fdn__msg *m, fdn_reason_t *die)
+{
+    fdn_reason_t reason = m->pub.reason;
+    if (reason == FDN_REASON_KILL) {
+        *die = FDN_REASON_KILLED;
+        return 1;
+    }
+    if (atomic_load_explicit(&ctx->p->trap_exit, memory_order_relaxed)) {
+        m->pub.kind = FDN_MSG_EXIT;
+        return 0;
+    }
+    if (reason == FDN_REASON_NORMAL) {
+        if (m->pub.from != ctx->self)
+            return -1; /* RT-S5: normal exits of others are ignored */
+    }
+    *die = reason;
+    return 1;
+}
+
+/* ---- links ------------------------------------------------------------- */
+
+FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid)
+{
+    if (ctx == NULL || ctx->p == NULL)
+        return FDN_EINVAL;
+    if (pid == ctx->self)
+        return FDN_OK;
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__proc *b = fdn__table_slot(rt, pid);
+    if (b == NULL)
+        return FDN_ENOPROC;
+    struct fdn__link *la = link_new(rt, pid);
+    struct fdn__link *lb = link_new(rt, ctx->self);
+    if (la == NULL || lb == NULL) {
+        if (la)
+            link_free(rt, la);
+        if (lb)
+            link_free(rt, lb);
+        return FDN_ENOMEM;
+    }
+    struct fdn__proc *a = ctx->p;
+    int rc = FDN_OK;
+    bool fresh = false;
+    lock2(a, b);
+    if (!is_live_locked(b, pid)) {
+        rc = FDN_ENOPROC;
+    } else {
+        bool exists = false;
+        for (struct fdn__link *l = a->links; l; l = l->next)
+            if (l->other == pid)
+                exists = true;
+        if (!exists) {
+            la->next = a->links;
+            a->links = la;
+            lb->next = b->links;
+            b->links = lb;
+            fresh = true;
+        }
+    }
+    unlock2(a, b);
+    if (!fresh) {
+        link_free(rt, la);
+        link_free(rt, lb);
+    }
+    return rc;
+}
+
+FDN_API int fdn_unlink(fdn_ctx_t *ctx, fdn_pid_t pid)
+{
+    if (ctx == NULL || ctx->p == NULL || pid == FDN_PID_NONE)
+        return FDN_EINVAL;
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__proc *b = fdn__table_slot(rt, pid);
+    struct fdn__proc *a = ctx->p;
+    struct fdn__link *la = NULL, *lb = NULL;
+    if (b == NULL || b == a)
+        return FDN_OK;
+    lock2(a, b);
+    la = link_take_locked(a, pid);
+    if (atomic_load_explicit(&b->pid, memory_order_relaxed) == pid)
+        lb = link_take_locked(b, ctx->self);
+    unlock2(a, b);
+    if (la)
+        link_free(rt, la);
+    if (lb)
+        link_free(rt, lb);
+    return FDN_OK;
+}
+
+/* ---- monitors ---------------------------------------------------------- */
+
+static struct fdn__held *held_take(struct fdn__proc *p, fdn_ref_t ref)
+{
+    for (struct fdn__held **pp = &p->held; *pp; pp = &(*pp)->next) {
+        if ((*pp)->ref == ref) {
+            struct fdn__held *h = *pp;
+            *pp = h->next;
+            return h;
+        }
+    }
+    return NULL;
+}
+
+FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
+{
+    if (ctx == NULL || ctx->p == NULL || ref == NULL)
+        return FDN_EINVAL;
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__held *h = fdn__alloc(rt->alloc, sizeof *h);
+    struct fdn__mon *mon = fdn__alloc(rt->alloc, sizeof *mon);
+    struct fdn__msg *down = fdn__msg_new(rt, 0);
+    if (h == NULL || mon == NULL || down == NULL) {
+        fdn__free(rt->alloc, h);
+        fdn__free(rt->alloc, mon);
+        fdn__msg_free(rt, down);
+        return FDN_ENOMEM;
+    }
+    fdn_ref_t r = fdn__new_ref(rt);
+    mon->ref = r;
+    mon->watcher = ctx->self;
+    mon->down = down;
+    mon->fn = NULL;
+    mon->arg = NULL;
+    h->ref = r;
+    h->target = pid;
+    h->mon = mon;
+    struct fdn__proc *t = fdn__table_slot(rt, pid);
+    bool live = false;
+    if (t != NULL) {
+        fdn__spin_lock(&t->lock);
+        live = is_live_locked(t, pid);
+        if (live)
+            mon_insert_locked(t, mon);
+        fdn__spin_unlock(&t->lock);
+    }
+    h->next = ctx->p->held;
+    ctx->p->held = h;
+    if (!live) {
+        /* RT-L2: DOWN with noproc at once. */
+        h->mon = NULL;
+        fdn__free(rt->alloc, mon);
+        down->pub.kind = (fdn_msg_kind_t)FDN__MSG_DOWNMON;
+        down->pub.ref = r;
+        down->pub.from = pid;
+        down->pub.reason = FDN_REASON_NOPROC;
+        down->to = ctx->self;
+        fdn__deliver(rt, ctx->p, down);
+    }
+    *ref = r;
+    return FDN_OK;
+}
+
+/* Removes h's monitor from its target if it is still there. */
+static void held_release(fdn_runtime_t *rt, struct fdn__held *h)
+{
+    if (h->mon != NULL) {
+        struct fdn__proc *t = fdn__table_slot(rt, h->target);
+        struct fdn__mon *gone = NULL;
+        fdn__spin_lock(&t->lock);
+        if (is_live_locked(t, h->target)) {
+            mon_remove_locked(t, h->mon);
+            gone = h->mon;
+        }
+        fdn__spin_unlock(&t->lock);
+        if (gone)
+            mon_free(rt, gone);
+    }
+    fdn__free(rt->alloc, h);
+}
+
+FDN_API int fdn_demonitor(fdn_ctx_t *ctx, fdn_ref_t ref)
+{
+    if (ctx == NULL || ctx->p == NULL)
+        return FDN_EINVAL;
+    struct fdn__held *h = held_take(ctx->p, ref);
+    if (h == NULL)
+        return FDN_ENOENT;
+    held_release(ctx->rt, h);
+    return FDN_OK;
+}
+
+bool fdn__down_accept(fdn_ctx_t *ctx, struct fdn__msg *m)
+{
+    struct fdn__held *h = held_take(ctx->p, m->pub.ref);
+    if (h == NULL)
+        return false;
+    fdn__free(ctx->rt->alloc, h);
+    m->pub.kind = FDN_MSG_DOWN;
+    return true;
+}
+
+FDN_API int fdn_monitor_fn(fdn_runtime_t *rt, fdn_pid_t pid, fdn_down_fn fn,
+                           void *arg, fdn_ref_t *ref)
+{
+    if (rt == NULL || fn == NULL || ref == NULL)
+        return FDN_EINVAL;
+    struct fdn__proc *t = fdn__table_slot(rt, pid);
+    if (t == NULL)
+        return FDN_ENOPROC;
+    struct fdn__mon *mon = fdn__alloc(rt->alloc, sizeof *mon);
+    if (mon == NULL)
+        return FDN_ENOMEM;
+    mon->ref = fdn__new_ref(rt);
+    mon->watcher = FDN_PID_NONE;
+    mon->down = NULL;
+    mon->fn = fn;
+    mon->arg = arg;
+    bool live;
+    fdn__spin_lock(&t->lock);
+    live = is_live_locked(t, pid);
+    if (live)
+        mon_insert_locked(t, mon);
+    fdn__spin_unlock(&t->lock);
+    if (!live) {
+        fdn__free(rt->alloc, mon);
+        return FDN_ENOPROC;
+    }
+    *ref = mon->ref;
+    return FDN_OK;
+}
+
+FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
+                                  fdn_ref_t ref)
+{
+    if (rt == NULL)
+        return FDN_EINVAL;
+    struct fdn__proc *t = fdn__table_slot(rt, pid);
+    if (t == NULL)
+        return FDN_ENOENT;
+    struct fdn__mon *found = NULL;
+    bool dying = false;
+    fdn__spin_lock(&t->lock);
+    if (is_live_locked(t, pid)) {
+        for (struct fdn__mon *m = t->mons; m; m = m->next) {
+            if (m->ref == ref && m->fn != NULL) {
+                mon_remove_locked(t, m);
+                found = m;
+                break;
+            }
+        }
+    } else {
+        dying = atomic_load_explicit(&t->pid, memory_order_relaxed) == pid;
+    }
+    fdn__spin_unlock(&t->lock);
+    if (found) {
+        mon_free(rt, found);
+        return FDN_OK;
+    }
+    /* The callback may be running: wait until that death completes.  The
+     * acquire load pairs with the release store of pid = 0 in fdn__die,
+     * which happens after every callback returned. */
+    if (dying)
+        while (atomic_load_explicit(&t->pid, memory_order_acquire) == pid)
+            sched_yield();
+    return FDN_ENOENT;
+}
+
+/* ---- spawn-time links and monitors -------------------------------------- */
+
+int fdn__spawn_prepare(fdn_ctx_t *parent, struct fdn__proc *child,
+                       fdn_pid_t child_pid, bool link, fdn_ref_t *monref)
+{
+    fdn_runtime_t *rt = parent->rt;
+    struct fdn__link *la = NULL, *lb = NULL;
+    struct fdn__held *h = NULL;
+    struct fdn__mon *mon = NULL;
+    struct fdn__msg *down = NULL;
+    bool ok = true;
+    if (link) {
+        la = link_new(rt, child_pid);
+        lb = link_new(rt, parent->self);
+        ok = la && lb;
+    }
+    if (ok && monref) {
+        h = fdn__alloc(rt->alloc, sizeof *h);
+        mon = fdn__alloc(rt->alloc, sizeof *mon);
+        down = fdn__msg_new(rt, 0);
+        ok = h && mon && down;
+    }
+    if (!ok) {
+        if (la)
+            link_free(rt, la);
+        if (lb)
+            link_free(rt, lb);
+        fdn__free(rt->alloc, h);
+        fdn__free(rt->alloc, mon);
+        fdn__msg_free(rt, down);
+        return FDN_ENOMEM;
+    }
+    struct fdn__proc *a = parent->p;
+    lock2(a, child);
+    if (link) {
+        la->next = a->links;
+        a->links = la;
+        lb->next = child->links;
+        child->links = lb;
+    }
+    if (monref) {
+        mon->ref = fdn__new_ref(rt);
+        mon->watcher = parent->self;
+        mon->down = down;
+        mon->fn = NULL;
+        mon->arg = NULL;
+        mon_insert_locked(child, mon);
+        h->ref = mon->ref;
+        h->target = child_pid;
+        h->mon = mon;
+        *monref = mon->ref;
+    }
+    unlock2(a, child);
+    if (monref) {
+        h->next = a->held;
+        a->held = h;
+    }
+    return FDN_OK;
+}
+
+/* ---- death ------------------------------------------------------------- */
+
+void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
+{
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__proc *p = ctx->p;
+    fdn_pid_t self = ctx->self;
+    fdn__spin_lock(&p->lock);
+    p->exiting = true;
+    struct fdn__mon *mons = p->mons;
+    struct fdn__link *links = p->links;
+    p->mons = NULL;
+    p->links = NULL;
+    fdn__spin_unlock(&p->lock);
+
+    /* 1. Callback monitors first (RT-S9). */
+    for (struct fdn__mon *m = mons; m; m = m->next)
+        if (m->fn)
+            m->fn(m->arg, self, reason);
+    /* 2. DOWN messages, exactly one per monitor (RT-L2). */
+    while (mons) {
+        struct fdn__mon *m = mons;
+        mons = m->next;
+        if (m->down) {
+            struct fdn__msg *d = m->down;
+            m->down = NULL;
+            d->pub.kind = (fdn_msg_kind_t)FDN__MSG_DOWNMON;
+            d->pub.ref = m->ref;
+            d->pub.from = self;
+            d->pub.reason = reason;
+            if (fdn__send_msg(rt, m->watcher, d) != FDN_OK)
+                fdn__msg_free(rt, d);
+        }
+        mon_free(rt, m);
+    }
+    /* 3. Link exit signals; KILL reaches links as KILLED. */
+    fdn_reason_t lr = reason == FDN_REASON_KILL ? FDN_REASON_KILLED : reason;
+    while (links) {
+        struct fdn__link *l = links;
+        links = l->next;
+        struct fdn__proc *b = fdn__table_slot(rt, l->other);
+        struct fdn__link *back = NULL;
+        fdn__spin_lock(&b->lock);
+        if (atomic_load_explicit(&b->pid, memory_order_relaxed) == l->other)
+            back = link_take_locked(b, self);
+        fdn__spin_unlock(&b->lock);
+        if (back != NULL) {
+            /* Still linked: the other side had not unlinked. */
+            struct fdn__msg *s = l->sig;
+            l->sig = NULL;
+            s->pub.kind = (fdn_msg_kind_t)FDN__MSG_SIGEXIT;
+            s->pub.from = self;
+            s->pub.reason = lr;
+            s->flags = FDN__MF_LINK;
+            if (fdn__send_msg(rt, l->other, s) != FDN_OK)
+                fdn__msg_free(rt, s);
+            link_free(rt, back);
+        }
+        if (l->sig)
+            fdn__msg_free(rt, l->sig);
+        fdn__free(rt->alloc, l);
+    }
+    /* 4. Monitors this process held on others. */
+    while (p->held) {
+        struct fdn__held *h = p->held;
+        p->held = h->next;
+        held_release(rt, h);
+    }
+}
