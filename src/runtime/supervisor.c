@@ -100,6 +100,7 @@ typedef struct sup {
 typedef struct sup_start {
     sup_t *sup;
     bool is_taken;       /* init ran and owns sup */
+    int child_rc;        /* why a child failed to start, or FDN_OK */
 } sup_start_t;
 
 /* ------------------------------------------------------------------------ */
@@ -623,8 +624,10 @@ static fdn_next_t sup_init(fdn_ctx_t *ctx, void *arg, void **state)
     sup_t *s = start->sup;
     start->is_taken = true;
     for (size_t i = 0; i < s->nchildren; i++) {
-        if (sup_start_child(ctx, s, i) == FDN_OK)
+        int rc = sup_start_child(ctx, s, i);
+        if (rc == FDN_OK)
             continue;
+        start->child_rc = rc;
         /* Undo: the started children are stopped in reverse order by a
          * reaper; unlinked first so this process's own death does not
          * race it. */
@@ -752,7 +755,7 @@ FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     rc = sup_create(rt, opts, link ? fdn_self(ctx) : FDN_PID_NONE, &s);
     if (rc != FDN_OK)
         return rc;
-    sup_start_t start = {.sup = s, .is_taken = false};
+    sup_start_t start = {.sup = s, .is_taken = false, .child_rc = FDN_OK};
     fdn_spawn_opts_t so = {.size = sizeof so, .link = link,
                            .trap_exit = true};
     fdn_pid_t pid = FDN_PID_NONE;
@@ -761,6 +764,11 @@ FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
         /* Once init ran it owns s (and frees it when it fails). */
         if (!start.is_taken)
             sup_free(s);
+        /* A child that could not be spawned at all (FDN_ENOMEM,
+         * FDN_ELIMIT, ...) says more than the supervisor's FDN_EINIT. */
+        if (rc == FDN_EINIT && start.child_rc != FDN_OK &&
+            start.child_rc != FDN_EINIT)
+            rc = start.child_rc;
         return rc;
     }
     if (out != NULL)

@@ -1,0 +1,888 @@
+/*
+ * supervisor.c — unit tests of the supervisor: restart types, the three
+ * strategies, restart intensity on a virtual clock, ordered shutdown with
+ * KILL after the grace period, custom reasons, start failures and memory
+ * exhaustion.  The test thread is attached and observes the supervisor
+ * through monitors, links, fdn_supervisor_which and fdn_supervisor_stats.
+ */
+#include "foundation/runtime.h"
+
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TAG_CRASH 7u
+#define WAIT_NS (10 * FDN_NS_PER_S)
+
+/* ------------------------------------------------------------------------ */
+/* Test children                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What one child spec records about its incarnations.  Written by the
+ * child's callbacks on scheduler threads, read by the test thread: every
+ * field is atomic.  Stores are release and loads acquire: a test that sees
+ * a count also sees the fields written before it.
+ */
+typedef struct kid {
+    int index;                     /* immutable */
+    bool traps;                    /* immutable: ignores exit signals */
+    atomic_bool fail_init;         /* init fails while set */
+    atomic_int starts;             /* successful inits */
+    atomic_int terms;              /* terminate calls */
+    _Atomic int64_t last_reason;   /* reason of the last terminate */
+    atomic_int term_seq;           /* global order of the last terminate */
+} kid_t;
+
+/* Orders terminate calls across children. */
+static atomic_int g_term_seq;
+
+static void kid_reset(kid_t *k, int index, bool traps)
+{
+    k->index = index;
+    k->traps = traps;
+    atomic_store_explicit(&k->fail_init, false, memory_order_relaxed);
+    atomic_store_explicit(&k->starts, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->terms, 0, memory_order_relaxed);
+    atomic_store_explicit(&k->last_reason, -1, memory_order_relaxed);
+    atomic_store_explicit(&k->term_seq, 0, memory_order_relaxed);
+}
+
+static fdn_next_t kid_init(fdn_ctx_t *ctx, void *arg, void **state)
+{
+    kid_t *k = arg;
+    /* Acquire: pairs with the test thread's release store of fail_init. */
+    if (atomic_load_explicit(&k->fail_init, memory_order_acquire))
+        return fdn_stop(ctx, FDN_REASON_USER + 1);
+    if (k->traps)
+        fdn_trap_exit(ctx, true);
+    *state = k;
+    /* Release: pairs with the acquire loads in the test thread. */
+    atomic_fetch_add_explicit(&k->starts, 1, memory_order_release);
+    return FDN_CONTINUE;
+}
+
+static fdn_next_t kid_handle(fdn_ctx_t *ctx, void *state, const fdn_msg_t *msg)
+{
+    (void)state;
+    if (msg->kind == FDN_MSG_USER && msg->tag == TAG_CRASH &&
+        msg->size == sizeof(fdn_reason_t)) {
+        fdn_reason_t reason;
+        memcpy(&reason, msg->data, sizeof reason);
+        return fdn_stop(ctx, reason);
+    }
+    return FDN_CONTINUE; /* EXIT messages of a trapping child are ignored */
+}
+
+static void kid_terminate(fdn_ctx_t *ctx, void *state, fdn_reason_t reason)
+{
+    (void)ctx;
+    kid_t *k = state;
+    /* acq_rel: terminates of one supervisor's children are causally
+     * ordered (it waits for each exit), and the RMW chain on g_term_seq
+     * numbers them in that order. */
+    int seq = atomic_fetch_add_explicit(&g_term_seq, 1, memory_order_acq_rel);
+    /* Release stores: pair with the test thread's acquire loads. */
+    atomic_store_explicit(&k->last_reason, reason, memory_order_release);
+    atomic_store_explicit(&k->term_seq, seq + 1, memory_order_release);
+    atomic_fetch_add_explicit(&k->terms, 1, memory_order_release);
+}
+
+static const fdn_behaviour_t kid_behaviour = {
+    .init = kid_init,
+    .handle = kid_handle,
+    .terminate = kid_terminate,
+    .name = "test-kid",
+};
+
+static int kid_starts(kid_t *k)
+{
+    /* Acquire: pairs with the release add in kid_init. */
+    return atomic_load_explicit(&k->starts, memory_order_acquire);
+}
+static int kid_terms(kid_t *k)
+{
+    /* Acquire: pairs with the release add in kid_terminate. */
+    return atomic_load_explicit(&k->terms, memory_order_acquire);
+}
+static int kid_seq(kid_t *k)
+{
+    /* Acquire: pairs with the release store in kid_terminate. */
+    return atomic_load_explicit(&k->term_seq, memory_order_acquire);
+}
+static fdn_reason_t kid_reason(kid_t *k)
+{
+    /* Acquire: pairs with the release store in kid_terminate. */
+    return atomic_load_explicit(&k->last_reason, memory_order_acquire);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fixture                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * FDN_NS_PER_S + (uint64_t)ts.tv_nsec;
+}
+
+static void pause_1ms(void)
+{
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* Bounded polling: fails the test if cond is not true within WAIT_NS. */
+#define WAIT_FOR(cond)                                                       \
+    do {                                                                     \
+        uint64_t wait_t0 = real_now();                                       \
+        while (!(cond)) {                                                    \
+            cr_assert(real_now() - wait_t0 < WAIT_NS, "timed out: %s",      \
+                      #cond);                                                \
+            pause_1ms();                                                     \
+        }                                                                    \
+    } while (0)
+
+static fdn_failing_allocator_t *g_fa;
+static fdn_clock_t *g_clock;
+static fdn_runtime_t *g_rt;
+static fdn_ctx_t *g_ctx;
+
+/* Creates a runtime (virtual clock if asked) and attaches this thread. */
+static void setup_rt(bool is_virtual)
+{
+    atomic_store_explicit(&g_term_seq, 0, memory_order_relaxed);
+    cr_assert_eq(fdn_failing_allocator_create(0, false, &g_fa), FDN_OK);
+    g_clock = NULL;
+    if (is_virtual)
+        cr_assert_eq(fdn_clock_virtual_create(0, &g_clock), FDN_OK);
+    fdn_runtime_opts_t o;
+    fdn_runtime_opts_init(&o);
+    o.schedulers = 2;
+    o.clock = g_clock;
+    o.allocator = fdn_failing_allocator_get(g_fa);
+    cr_assert_eq(fdn_runtime_create(&o, &g_rt), FDN_OK);
+    cr_assert_eq(fdn_attach(g_rt, &g_ctx), FDN_OK);
+}
+
+/* Waits until only this thread is left, detaches, checks that no process
+ * and no byte is left, and destroys everything. */
+static void teardown_rt(void)
+{
+    WAIT_FOR(fdn_runtime_process_count(g_rt) == 1);
+    fdn_detach(g_ctx);
+    WAIT_FOR(fdn_runtime_process_count(g_rt) == 0);
+    fdn_runtime_destroy(g_rt);
+    cr_assert_eq(fdn_failing_allocator_live(g_fa), 0);
+    fdn_failing_allocator_destroy(g_fa);
+    fdn_clock_destroy(g_clock);
+}
+
+static fdn_child_spec_t spec(const char *id, kid_t *k, fdn_restart_t restart,
+                             uint64_t shutdown_ns)
+{
+    fdn_child_spec_t c = {.id = id,
+                          .behaviour = &kid_behaviour,
+                          .arg = k,
+                          .restart = restart,
+                          .shutdown_ns = shutdown_ns};
+    return c;
+}
+
+static fdn_pid_t start_sup(fdn_strategy_t strategy, const fdn_child_spec_t *c,
+                           size_t n, uint32_t intensity, uint64_t period_ns)
+{
+    fdn_supervisor_opts_t o;
+    fdn_supervisor_opts_init(&o);
+    o.strategy = strategy;
+    o.intensity = intensity;
+    o.period_ns = period_ns;
+    o.children = c;
+    o.nchildren = n;
+    fdn_pid_t sup = FDN_PID_NONE;
+    cr_assert_eq(fdn_supervisor_start(NULL, g_ctx, &o, false, &sup), FDN_OK);
+    cr_assert_neq(sup, FDN_PID_NONE);
+    return sup;
+}
+
+static fdn_pid_t which(fdn_pid_t sup, const char *id)
+{
+    fdn_pid_t pid = FDN_PID_NONE;
+    int rc = fdn_supervisor_which(g_ctx, sup, id, &pid);
+    cr_assert_eq(rc, FDN_OK, "which(%s): %s", id, fdn_errname(rc));
+    return pid;
+}
+
+static fdn_supervisor_stats_t stats(fdn_pid_t sup)
+{
+    fdn_supervisor_stats_t st;
+    cr_assert_eq(fdn_supervisor_stats(g_ctx, sup, &st), FDN_OK);
+    return st;
+}
+
+static bool stats_are(fdn_pid_t sup, uint64_t restarts, uint32_t active)
+{
+    fdn_supervisor_stats_t st = stats(sup);
+    return st.restarts == restarts && st.active == active;
+}
+
+static void crash(fdn_pid_t pid, fdn_reason_t reason)
+{
+    cr_assert_eq(fdn_send(g_ctx, pid, TAG_CRASH, &reason, sizeof reason),
+                 FDN_OK);
+}
+
+/* Receives until the DOWN of ref arrives; returns its reason. */
+static fdn_reason_t await_down(fdn_ref_t ref)
+{
+    uint64_t t0 = real_now();
+    for (;;) {
+        cr_assert(real_now() - t0 < WAIT_NS, "no DOWN");
+        fdn_msg_t *m = NULL;
+        int rc = fdn_receive(g_ctx, 100 * FDN_NS_PER_MS, &m);
+        if (rc == FDN_ETIMEDOUT)
+            continue;
+        cr_assert_eq(rc, FDN_OK);
+        bool is_it = m->kind == FDN_MSG_DOWN && m->ref == ref;
+        fdn_reason_t reason = m->reason;
+        fdn_msg_free(g_ctx, m);
+        if (is_it)
+            return reason;
+    }
+}
+
+/* Receives until an EXIT from pid arrives; returns its reason. */
+static fdn_reason_t await_exit(fdn_pid_t pid)
+{
+    uint64_t t0 = real_now();
+    for (;;) {
+        cr_assert(real_now() - t0 < WAIT_NS, "no EXIT");
+        fdn_msg_t *m = NULL;
+        int rc = fdn_receive(g_ctx, 100 * FDN_NS_PER_MS, &m);
+        if (rc == FDN_ETIMEDOUT)
+            continue;
+        cr_assert_eq(rc, FDN_OK);
+        bool is_it = m->kind == FDN_MSG_EXIT && m->from == pid;
+        fdn_reason_t reason = m->reason;
+        fdn_msg_free(g_ctx, m);
+        if (is_it)
+            return reason;
+    }
+}
+
+/* Sends sup an exit signal and returns its DOWN reason. */
+static fdn_reason_t stop_sup(fdn_pid_t sup, fdn_reason_t reason)
+{
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    cr_assert_eq(fdn_exit(g_rt, g_ctx, sup, reason), FDN_OK);
+    return await_down(ref);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Options and arguments                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Checks: RT-C1 */
+Test(supervisor, opts_defaults_and_bad_arguments)
+{
+    setup_rt(false);
+    fdn_supervisor_opts_t o;
+    fdn_supervisor_opts_init(&o);
+    cr_assert_eq(o.size, sizeof o);
+    cr_assert_eq(o.strategy, FDN_ONE_FOR_ONE);
+    cr_assert_eq(o.intensity, 3);
+    cr_assert_eq(o.period_ns, 5 * FDN_NS_PER_S);
+    cr_assert_null(o.children);
+    cr_assert_eq(o.nchildren, 0);
+
+    kid_t k;
+    kid_reset(&k, 0, false);
+    fdn_child_spec_t c[2] = {spec("a", &k, FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("a", &k, FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_pid_t sup;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, NULL, false, &sup),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_start(NULL, NULL, &o, false, &sup),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, true, &sup),
+                 FDN_EINVAL, "link needs a ctx");
+    o.children = c;
+    o.nchildren = 2;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, false, &sup),
+                 FDN_EINVAL, "duplicate ids");
+    o.nchildren = 1;
+    o.period_ns = 0;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, false, &sup),
+                 FDN_EINVAL, "zero period");
+    o.period_ns = FDN_NS_PER_S;
+    o.strategy = (fdn_strategy_t)9;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, false, &sup),
+                 FDN_EINVAL, "bad strategy");
+    o.strategy = FDN_ONE_FOR_ONE;
+    c[0].behaviour = NULL;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, false, &sup),
+                 FDN_EINVAL, "no behaviour");
+    c[0].behaviour = &kid_behaviour;
+    c[0].id = NULL;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, false, &sup),
+                 FDN_EINVAL, "no id");
+    o.size = 0;
+    cr_assert_eq(fdn_supervisor_start(g_rt, NULL, &o, false, &sup),
+                 FDN_EINVAL, "no size");
+    cr_assert_eq(kid_starts(&k), 0, "no child started on a bad call");
+
+    /* which/stats need an attached ctx and valid arguments. */
+    fdn_supervisor_stats_t st;
+    cr_assert_eq(fdn_supervisor_stats(NULL, 1, &st), FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_stats(g_ctx, FDN_PID_NONE, &st), FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_which(g_ctx, 1, NULL, &sup), FDN_EINVAL);
+    teardown_rt();
+}
+
+Test(supervisor, which_and_stats)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("bb", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 3, 5 * FDN_NS_PER_S);
+    cr_assert_eq(kid_starts(&k[0]), 1, "children start inside start");
+    cr_assert_eq(kid_starts(&k[1]), 1);
+    fdn_pid_t a = which(sup, "a");
+    fdn_pid_t b = which(sup, "bb");
+    cr_assert(fdn_alive(g_rt, a) && fdn_alive(g_rt, b));
+    cr_assert_neq(a, b);
+    fdn_pid_t none;
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "b", &none), FDN_ENOENT);
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "", &none), FDN_ENOENT);
+    fdn_supervisor_stats_t st = stats(sup);
+    cr_assert_eq(st.restarts, 0);
+    cr_assert_eq(st.children, 2);
+    cr_assert_eq(st.active, 2);
+    cr_assert_eq(fdn_runtime_process_count(g_rt), 4);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    WAIT_FOR(!fdn_alive(g_rt, a) && !fdn_alive(g_rt, b));
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "a", &none), FDN_ENOPROC);
+    teardown_rt();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Restart types                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Checks: RT-C6 */
+Test(supervisor, permanent_restarted_after_any_exit)
+{
+    setup_rt(false);
+    kid_t k;
+    kid_reset(&k, 0, false);
+    fdn_child_spec_t c = spec("p", &k, FDN_PERMANENT, FDN_NS_PER_S);
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, &c, 1, 10, 60 * FDN_NS_PER_S);
+    const fdn_reason_t reasons[3] = {FDN_REASON_NORMAL, FDN_REASON_SHUTDOWN,
+                                     FDN_REASON_USER + 3};
+    for (int i = 0; i < 3; i++) {
+        fdn_pid_t old = which(sup, "p");
+        crash(old, reasons[i]);
+        WAIT_FOR(stats_are(sup, (uint64_t)i + 1, 1));
+        fdn_pid_t now = which(sup, "p");
+        cr_assert_neq(now, old, "a new incarnation");
+        WAIT_FOR(!fdn_alive(g_rt, old));
+        cr_assert_eq(kid_starts(&k), i + 2);
+        cr_assert_eq(kid_reason(&k), reasons[i]);
+    }
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* Checks: RT-C6, RT-S6 */
+Test(supervisor, transient_restarted_only_after_abnormal_exit)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("t1", &k[0], FDN_TRANSIENT, FDN_NS_PER_S),
+                             spec("t2", &k[1], FDN_TRANSIENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 10, 60 * FDN_NS_PER_S);
+
+    /* A custom reason is abnormal: restarted. */
+    fdn_pid_t t1 = which(sup, "t1");
+    crash(t1, FDN_REASON_USER + 42);
+    WAIT_FOR(stats_are(sup, 1, 2));
+    cr_assert_neq(which(sup, "t1"), t1);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_USER + 42);
+    cr_assert_eq(kid_starts(&k[0]), 2);
+
+    /* NORMAL: not restarted. */
+    crash(which(sup, "t1"), FDN_REASON_NORMAL);
+    WAIT_FOR(stats_are(sup, 1, 1));
+    fdn_pid_t none;
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "t1", &none), FDN_ENOENT);
+
+    /* SHUTDOWN: not restarted. */
+    crash(which(sup, "t2"), FDN_REASON_SHUTDOWN);
+    WAIT_FOR(stats_are(sup, 1, 0));
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "t2", &none), FDN_ENOENT);
+    cr_assert_eq(kid_starts(&k[0]), 2);
+    cr_assert_eq(kid_starts(&k[1]), 1);
+    cr_assert_eq(stats(sup).children, 2);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* Checks: RT-C6 */
+Test(supervisor, temporary_never_restarted)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("tmp", &k[0], FDN_TEMPORARY, FDN_NS_PER_S),
+                             spec("perm", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 10, 60 * FDN_NS_PER_S);
+    fdn_pid_t perm = which(sup, "perm");
+    crash(which(sup, "tmp"), FDN_REASON_USER + 9);
+    WAIT_FOR(stats_are(sup, 0, 1));
+    fdn_pid_t none;
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "tmp", &none), FDN_ENOENT);
+    cr_assert_eq(kid_starts(&k[0]), 1);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_USER + 9);
+    cr_assert_eq(which(sup, "perm"), perm, "the sibling is untouched");
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Strategies                                                               */
+/* ------------------------------------------------------------------------ */
+
+static void start_three(fdn_strategy_t strategy, kid_t k[3],
+                        fdn_child_spec_t c[3], fdn_pid_t *sup,
+                        fdn_pid_t pids[3])
+{
+    static const char *const ids[3] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        kid_reset(&k[i], i, false);
+        c[i] = spec(ids[i], &k[i], FDN_PERMANENT, FDN_NS_PER_S);
+    }
+    *sup = start_sup(strategy, c, 3, 10, 60 * FDN_NS_PER_S);
+    for (int i = 0; i < 3; i++)
+        pids[i] = which(*sup, ids[i]);
+}
+
+/* Checks: RT-C6 */
+Test(supervisor, one_for_one_restarts_only_the_failed_child)
+{
+    setup_rt(false);
+    kid_t k[3];
+    fdn_child_spec_t c[3];
+    fdn_pid_t sup, p[3];
+    start_three(FDN_ONE_FOR_ONE, k, c, &sup, p);
+    crash(p[1], FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 1, 3));
+    cr_assert_eq(which(sup, "a"), p[0]);
+    cr_assert_neq(which(sup, "b"), p[1]);
+    cr_assert_eq(which(sup, "c"), p[2]);
+    cr_assert_eq(kid_starts(&k[0]), 1);
+    cr_assert_eq(kid_starts(&k[1]), 2);
+    cr_assert_eq(kid_starts(&k[2]), 1);
+    cr_assert_eq(kid_terms(&k[0]), 0);
+    cr_assert_eq(kid_terms(&k[2]), 0);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* Checks: RT-C6 */
+Test(supervisor, one_for_all_restarts_every_child)
+{
+    setup_rt(false);
+    kid_t k[3];
+    fdn_child_spec_t c[3];
+    fdn_pid_t sup, p[3];
+    start_three(FDN_ONE_FOR_ALL, k, c, &sup, p);
+    crash(p[1], FDN_REASON_USER + 5);
+    WAIT_FOR(stats_are(sup, 1, 3) && kid_starts(&k[2]) == 2);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(kid_starts(&k[i]), 2, "child %d restarted once", i);
+        cr_assert_eq(kid_terms(&k[i]), 1);
+        WAIT_FOR(!fdn_alive(g_rt, p[i]));
+    }
+    cr_assert_neq(which(sup, "a"), p[0]);
+    cr_assert_neq(which(sup, "b"), p[1]);
+    cr_assert_neq(which(sup, "c"), p[2]);
+    /* The siblings were stopped (in reverse order: c, then a). */
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_USER + 5);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_reason(&k[2]), FDN_REASON_SHUTDOWN);
+    cr_assert_lt(kid_seq(&k[2]), kid_seq(&k[0]));
+    cr_assert_eq(stats(sup).restarts, 1, "one failure, one restart");
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* Checks: RT-C6 */
+Test(supervisor, rest_for_one_restarts_the_failed_and_later_children)
+{
+    setup_rt(false);
+    kid_t k[3];
+    fdn_child_spec_t c[3];
+    fdn_pid_t sup, p[3];
+    start_three(FDN_REST_FOR_ONE, k, c, &sup, p);
+    crash(p[1], FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 1, 3) && kid_starts(&k[2]) == 2);
+    cr_assert_eq(which(sup, "a"), p[0]);
+    cr_assert_neq(which(sup, "b"), p[1]);
+    cr_assert_neq(which(sup, "c"), p[2]);
+    cr_assert_eq(kid_starts(&k[0]), 1);
+    cr_assert_eq(kid_starts(&k[1]), 2);
+    cr_assert_eq(kid_starts(&k[2]), 2);
+    cr_assert_eq(kid_terms(&k[0]), 0);
+    cr_assert_eq(kid_reason(&k[2]), FDN_REASON_SHUTDOWN);
+
+    /* The last child failing restarts only itself. */
+    fdn_pid_t b = which(sup, "b");
+    crash(which(sup, "c"), FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 2, 3) && kid_starts(&k[2]) == 3);
+    cr_assert_eq(which(sup, "b"), b);
+    cr_assert_eq(kid_starts(&k[1]), 2);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* Checks: RT-C6 */
+Test(supervisor, one_for_all_does_not_restart_temporary_siblings)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("tmp", &k[0], FDN_TEMPORARY, FDN_NS_PER_S),
+                             spec("perm", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ALL, c, 2, 10, 60 * FDN_NS_PER_S);
+    fdn_pid_t tmp = which(sup, "tmp");
+    crash(which(sup, "perm"), FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 1, 1) && kid_starts(&k[1]) == 2);
+    WAIT_FOR(!fdn_alive(g_rt, tmp));
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_starts(&k[0]), 1);
+    fdn_pid_t none;
+    cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "tmp", &none), FDN_ENOENT);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Restart intensity                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Checks: RT-C7 */
+Test(supervisor, intensity_exceeded_within_period_exits_max_restarts)
+{
+    setup_rt(true);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_supervisor_opts_t o;
+    fdn_supervisor_opts_init(&o);
+    o.children = c;
+    o.nchildren = 2;
+    /* Defaults: 3 restarts within 5 s.  Linked to this thread, which traps
+     * exits, and monitored: both must see MAX_RESTARTS. */
+    fdn_trap_exit(g_ctx, true);
+    fdn_pid_t sup;
+    cr_assert_eq(fdn_supervisor_start(NULL, g_ctx, &o, true, &sup), FDN_OK);
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    for (uint64_t i = 1; i <= 3; i++) {
+        crash(which(sup, "b"), FDN_REASON_USER);
+        WAIT_FOR(stats_are(sup, i, 2));
+        cr_assert_eq(fdn_clock_advance(g_clock, FDN_NS_PER_S), FDN_OK);
+    }
+    /* Three restarts within 3 s of each other: allowed.  A fourth within the
+     * period is one too many. */
+    fdn_pid_t a = which(sup, "a");
+    fdn_pid_t b = which(sup, "b");
+    crash(b, FDN_REASON_USER);
+    cr_assert_eq(await_down(ref), FDN_REASON_MAX_RESTARTS);
+    cr_assert_eq(await_exit(sup), FDN_REASON_MAX_RESTARTS);
+    WAIT_FOR(!fdn_alive(g_rt, sup));
+    WAIT_FOR(!fdn_alive(g_rt, a)); /* its children are stopped */
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_starts(&k[1]), 4, "the fourth failure is not restarted");
+    teardown_rt();
+}
+
+/* Checks: RT-C7 */
+Test(supervisor, restarts_spread_over_more_than_the_period_are_fine)
+{
+    setup_rt(true);
+    kid_t k;
+    kid_reset(&k, 0, false);
+    fdn_child_spec_t c = spec("a", &k, FDN_PERMANENT, FDN_NS_PER_S);
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, &c, 1, 3, 5 * FDN_NS_PER_S);
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    /* Restarts at t = 0, 2, 4, 6, 8, 10 s: never more than 3 in any 5 s. */
+    for (uint64_t i = 1; i <= 6; i++) {
+        crash(which(sup, "a"), FDN_REASON_USER);
+        WAIT_FOR(stats_are(sup, i, 1));
+        if (i < 6)
+            cr_assert_eq(fdn_clock_advance(g_clock, 2 * FDN_NS_PER_S), FDN_OK);
+    }
+    cr_assert(fdn_alive(g_rt, sup));
+    /* Now restarts at 6, 8 and 10 s are within the period: one more at
+     * 10 s is the fourth. */
+    crash(which(sup, "a"), FDN_REASON_USER);
+    cr_assert_eq(await_down(ref), FDN_REASON_MAX_RESTARTS);
+    cr_assert_eq(kid_starts(&k), 7);
+    teardown_rt();
+}
+
+/* Checks: RT-C7 */
+Test(supervisor, zero_intensity_gives_up_at_the_first_failure)
+{
+    setup_rt(true);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_TRANSIENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 0, 5 * FDN_NS_PER_S);
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    /* An exit that needs no restart does not count. */
+    crash(which(sup, "b"), FDN_REASON_NORMAL);
+    WAIT_FOR(stats_are(sup, 0, 1));
+    crash(which(sup, "a"), FDN_REASON_USER);
+    cr_assert_eq(await_down(ref), FDN_REASON_MAX_RESTARTS);
+    cr_assert_eq(kid_starts(&k[0]), 1);
+    teardown_rt();
+}
+
+/* Checks: RT-C7 */
+Test(supervisor, failed_restarts_count_towards_the_intensity)
+{
+    setup_rt(true);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 2, 5 * FDN_NS_PER_S);
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    fdn_pid_t a = which(sup, "a");
+    /* Release: pairs with the acquire load in kid_init. */
+    atomic_store_explicit(&k[1].fail_init, true, memory_order_release);
+    crash(which(sup, "b"), FDN_REASON_USER);
+    /* Restart 1 fails, restart 2 fails, the third is too many. */
+    cr_assert_eq(await_down(ref), FDN_REASON_MAX_RESTARTS);
+    WAIT_FOR(!fdn_alive(g_rt, a));
+    cr_assert_eq(kid_starts(&k[1]), 1);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    teardown_rt();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shutdown                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Checks: RT-C8 */
+Test(supervisor, shutdown_stops_children_in_reverse_start_order)
+{
+    setup_rt(false);
+    static const char *const ids[4] = {"a", "b", "c", "d"};
+    kid_t k[4];
+    fdn_child_spec_t c[4];
+    for (int i = 0; i < 4; i++) {
+        kid_reset(&k[i], i, false);
+        c[i] = spec(ids[i], &k[i], FDN_PERMANENT, 5 * FDN_NS_PER_S);
+    }
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 4, 3, 5 * FDN_NS_PER_S);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(kid_terms(&k[i]), 1);
+        cr_assert_eq(kid_reason(&k[i]), FDN_REASON_SHUTDOWN);
+        cr_assert_eq(kid_seq(&k[i]), 4 - i, "child %d stopped in position %d",
+                     i, kid_seq(&k[i]));
+    }
+    teardown_rt();
+}
+
+/* Checks: RT-C8, RT-S4 */
+Test(supervisor, child_ignoring_shutdown_is_killed_after_its_grace)
+{
+    setup_rt(false);
+    kid_t k[3];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, true); /* traps exits: ignores SHUTDOWN */
+    kid_reset(&k[2], 2, true);
+    fdn_child_spec_t c[3] = {
+        spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+        spec("stubborn", &k[1], FDN_PERMANENT, 20 * FDN_NS_PER_MS),
+        spec("brutal", &k[2], FDN_PERMANENT, 0)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 3, 3, 5 * FDN_NS_PER_S);
+    uint64_t t0 = real_now();
+    cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+    uint64_t elapsed = real_now() - t0;
+    cr_assert_eq(kid_reason(&k[2]), FDN_REASON_KILLED, "0 = kill at once");
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_KILLED);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_seq(&k[2]), 1);
+    cr_assert_eq(kid_seq(&k[1]), 2);
+    cr_assert_eq(kid_seq(&k[0]), 3);
+    cr_assert_geq(elapsed, 20 * FDN_NS_PER_MS, "the grace was given");
+    teardown_rt();
+}
+
+/* Checks: RT-S6 */
+Test(supervisor, custom_exit_reason_reaches_the_supervisor_unchanged)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 3, 5 * FDN_NS_PER_S);
+    cr_assert_eq(stop_sup(sup, FDN_REASON_USER + 77), FDN_REASON_USER + 77);
+    /* Its children were stopped in order, with SHUTDOWN. */
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_SHUTDOWN);
+    cr_assert_lt(kid_seq(&k[1]), kid_seq(&k[0]));
+    teardown_rt();
+}
+
+/* Parent exit: a supervisor linked to a process that dies stops too, its
+ * children in reverse start order. */
+Test(supervisor, parent_exit_stops_the_supervisor)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_supervisor_opts_t o;
+    fdn_supervisor_opts_init(&o);
+    o.children = c;
+    o.nchildren = 2;
+    fdn_pid_t sup;
+    cr_assert_eq(fdn_supervisor_start(NULL, g_ctx, &o, true, &sup), FDN_OK);
+    fdn_pid_t a = which(sup, "a");
+    /* Detaching ends this thread's process with NORMAL; the supervisor
+     * hears it from its parent and shuts down. */
+    fdn_detach(g_ctx);
+    WAIT_FOR(!fdn_alive(g_rt, sup));
+    WAIT_FOR(!fdn_alive(g_rt, a));
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_SHUTDOWN);
+    cr_assert_lt(kid_seq(&k[1]), kid_seq(&k[0]));
+    WAIT_FOR(fdn_runtime_process_count(g_rt) == 0);
+    fdn_runtime_destroy(g_rt);
+    cr_assert_eq(fdn_failing_allocator_live(g_fa), 0);
+    fdn_failing_allocator_destroy(g_fa);
+}
+
+/* A killed supervisor leaves no child behind, even one that traps exits. */
+/* Checks: RT-S4 */
+Test(supervisor, killed_supervisor_leaves_no_child)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, true);
+    fdn_child_spec_t c[2] = {
+        spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+        spec("stubborn", &k[1], FDN_PERMANENT, 20 * FDN_NS_PER_MS)};
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, c, 2, 3, 5 * FDN_NS_PER_S);
+    fdn_pid_t a = which(sup, "a");
+    fdn_pid_t s = which(sup, "stubborn");
+    cr_assert_eq(stop_sup(sup, FDN_REASON_KILL), FDN_REASON_KILLED);
+    WAIT_FOR(!fdn_alive(g_rt, a) && !fdn_alive(g_rt, s));
+    cr_assert_eq(kid_terms(&k[0]), 1);
+    cr_assert_eq(kid_terms(&k[1]), 1);
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_KILLED);
+    teardown_rt();
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start failures                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A child whose init fails makes the start fail; the children started
+ * before it are stopped in reverse order. */
+Test(supervisor, failing_child_init_fails_the_start)
+{
+    setup_rt(false);
+    kid_t k[3];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    kid_reset(&k[2], 2, false);
+    /* Release: pairs with the acquire load in kid_init. */
+    atomic_store_explicit(&k[2].fail_init, true, memory_order_release);
+    fdn_child_spec_t c[3] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("c", &k[2], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_supervisor_opts_t o;
+    fdn_supervisor_opts_init(&o);
+    o.children = c;
+    o.nchildren = 3;
+    fdn_pid_t sup = FDN_PID_NONE;
+    cr_assert_eq(fdn_supervisor_start(NULL, g_ctx, &o, false, &sup),
+                 FDN_EINIT);
+    cr_assert_eq(sup, FDN_PID_NONE);
+    WAIT_FOR(kid_terms(&k[0]) == 1 && kid_terms(&k[1]) == 1);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_SHUTDOWN);
+    cr_assert_lt(kid_seq(&k[1]), kid_seq(&k[0]));
+    cr_assert_eq(kid_starts(&k[2]), 0);
+    teardown_rt();
+}
+
+/* Under memory exhaustion, start either succeeds or fails cleanly. */
+/* Checks: RT-F1 */
+Test(supervisor, start_under_allocation_failure)
+{
+    setup_rt(false);
+    kid_t k[2];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    fdn_child_spec_t c[2] = {spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+                             spec("b", &k[1], FDN_PERMANENT, FDN_NS_PER_S)};
+    fdn_supervisor_opts_t o;
+    fdn_supervisor_opts_init(&o);
+    o.children = c;
+    o.nchildren = 2;
+    int failures = 0;
+    for (uint64_t n = 1;; n++) {
+        cr_assert_lt(n, 1000);
+        WAIT_FOR(fdn_runtime_process_count(g_rt) == 1);
+        uint64_t before = fdn_failing_allocator_calls(g_fa);
+        fdn_failing_allocator_arm(g_fa, n, false);
+        fdn_pid_t sup = FDN_PID_NONE;
+        int rc = fdn_supervisor_start(NULL, g_ctx, &o, false, &sup);
+        bool is_past_end = fdn_failing_allocator_calls(g_fa) - before < n;
+        fdn_failing_allocator_arm(g_fa, 0, false);
+        if (rc != FDN_OK) {
+            cr_assert_eq(rc, FDN_ENOMEM, "n=%llu: %s", (unsigned long long)n,
+                         fdn_errname(rc));
+            failures++;
+            continue;
+        }
+        cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
+        if (is_past_end)
+            break;
+    }
+    cr_assert_gt(failures, 0);
+    teardown_rt();
+}
