@@ -3,7 +3,7 @@
 Rules register, unregister, look up, spawn and kill owners against the real
 shared library (cffi, ABI mode) and compare every result with a Python dict
 model.  Requirement ids checked: REG-I1, REG-I2, REG-I3, REG-S2, REG-S4,
-REG-S6, REG-L1, REG-C1.  A failing run prints the falsifying rule sequence;
+REG-S6, REG-L1, REG-L2, REG-C1.  A failing run prints the falsifying rule sequence;
 replay a run with `pytest --hypothesis-seed=N`.
 
 Environment: FDN_LIB is libfoundation.so, FDN_PROP_HELPER the helper module
@@ -14,8 +14,8 @@ import time
 
 import cffi
 from hypothesis import settings, strategies as st
-from hypothesis.stateful import (RuleBasedStateMachine, invariant,
-                                 precondition, rule)
+from hypothesis.stateful import (RuleBasedStateMachine, initialize,
+                                 invariant, precondition, rule)
 
 ffi = cffi.FFI()
 ffi.cdef("""
@@ -40,7 +40,24 @@ typedef struct fdn_meta {
     fdn_meta_field_t fields[8];
 } fdn_meta_t;
 
-int fdn_runtime_create(const void *opts, fdn_runtime_t **out);
+typedef struct fdn_allocator fdn_allocator_t;
+typedef struct fdn_clock fdn_clock_t;
+typedef struct fdn_failing_allocator fdn_failing_allocator_t;
+typedef struct fdn_runtime_opts {
+    size_t size;
+    unsigned schedulers;
+    uint32_t max_processes;
+    uint32_t batch;
+    fdn_clock_t *clock;
+    const fdn_allocator_t *allocator;
+} fdn_runtime_opts_t;
+void fdn_runtime_opts_init(fdn_runtime_opts_t *opts);
+int fdn_failing_allocator_create(uint64_t fail_at, bool fail_sticky,
+                                 fdn_failing_allocator_t **out);
+void fdn_failing_allocator_destroy(fdn_failing_allocator_t *fa);
+const fdn_allocator_t *fdn_failing_allocator_get(fdn_failing_allocator_t *fa);
+int64_t fdn_failing_allocator_live(const fdn_failing_allocator_t *fa);
+int fdn_runtime_create(const fdn_runtime_opts_t *opts, fdn_runtime_t **out);
 void fdn_runtime_destroy(fdn_runtime_t *rt);
 uint64_t fdn_runtime_process_count(const fdn_runtime_t *rt);
 bool fdn_alive(const fdn_runtime_t *rt, fdn_pid_t pid);
@@ -92,8 +109,17 @@ def wait_dead(rt, pid):
 class RegistryModel(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
+        # A never-failing failing allocator counts live allocations, so
+        # teardown can check that nothing is left (REG-L2).
+        fa = ffi.new("fdn_failing_allocator_t **")
+        assert lib.fdn_failing_allocator_create(0, False, fa) == OK
+        self.fa = fa[0]
+        opts = ffi.new("fdn_runtime_opts_t *")
+        lib.fdn_runtime_opts_init(opts)
+        opts.schedulers = 2
+        opts.allocator = lib.fdn_failing_allocator_get(self.fa)
         rt = ffi.new("fdn_runtime_t **")
-        assert lib.fdn_runtime_create(ffi.NULL, rt) == OK
+        assert lib.fdn_runtime_create(opts, rt) == OK
         self.rt = rt[0]
         reg = ffi.new("fdn_registry_t **")
         assert lib.fdn_registry_create(self.rt, ffi.NULL, reg) == OK
@@ -110,6 +136,14 @@ class RegistryModel(RuleBasedStateMachine):
     def teardown(self):
         lib.fdn_registry_destroy(self.reg)
         lib.fdn_runtime_destroy(self.rt)
+        live = lib.fdn_failing_allocator_live(self.fa)
+        lib.fdn_failing_allocator_destroy(self.fa)
+        assert live == 0, "%d allocations left after destroy" % live
+
+    @initialize()
+    def first_owners(self):
+        self.spawn()
+        self.spawn()
 
     def pick(self, who, include_dead):
         pool = self.alive + (self.dead if include_dead else [])
