@@ -886,3 +886,88 @@ Test(supervisor, start_under_allocation_failure)
     cr_assert_gt(failures, 0);
     teardown_rt();
 }
+
+/* ------------------------------------------------------------------------ */
+/* Failures while a restart is in progress                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Starts [a, c, stubborn] under one_for_all on a virtual clock, where
+ * stubborn traps exits and has a 1 s grace, then crashes a: the supervisor
+ * is left waiting for stubborn's grace to run out (virtual time stands
+ * still), with a down and c not yet stopped.
+ */
+static fdn_pid_t start_stuck_one_for_all(kid_t k[3], fdn_child_spec_t c[3])
+{
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, false);
+    kid_reset(&k[2], 2, true);
+    c[0] = spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S);
+    c[1] = spec("c", &k[1], FDN_PERMANENT, FDN_NS_PER_S);
+    c[2] = spec("stubborn", &k[2], FDN_PERMANENT, FDN_NS_PER_S);
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ALL, c, 3, 10, 60 * FDN_NS_PER_S);
+    crash(which(sup, "a"), FDN_REASON_USER + 1);
+    /* a is down, stubborn is being stopped, c still runs. */
+    WAIT_FOR(stats_are(sup, 1, 2));
+    return sup;
+}
+
+/* A sibling that fails while the supervisor is already stopping it for a
+ * restart is restarted with the others and is not counted again. */
+/* Checks: RT-C6, RT-C7 */
+Test(supervisor, failure_during_a_restart_counts_once)
+{
+    setup_rt(true);
+    kid_t k[3];
+    fdn_child_spec_t c[3];
+    fdn_pid_t sup = start_stuck_one_for_all(k, c);
+    crash(which(sup, "c"), FDN_REASON_USER + 2);
+    WAIT_FOR(stats_are(sup, 1, 1));
+    cr_assert_eq(kid_starts(&k[1]), 1, "c waits for the plan");
+    cr_assert_eq(fdn_clock_advance(g_clock, FDN_NS_PER_S), FDN_OK);
+    WAIT_FOR(kid_starts(&k[0]) == 2 && kid_starts(&k[1]) == 2 &&
+             kid_starts(&k[2]) == 2);
+    WAIT_FOR(stats_are(sup, 1, 3));
+    cr_assert_eq(kid_terms(&k[2]), 1);
+    cr_assert_eq(kid_reason(&k[0]), FDN_REASON_USER + 1);
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_USER + 2);
+    cr_assert_eq(kid_reason(&k[2]), FDN_REASON_KILLED);
+    /* stubborn ignores SHUTDOWN, so stopping the supervisor needs its grace
+     * to run out again. */
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    cr_assert_eq(fdn_exit(g_rt, g_ctx, sup, FDN_REASON_SHUTDOWN), FDN_OK);
+    /* The call is handled after the exit signal (same sender, same
+     * receiver: RT-S1), so stubborn's kill timer is armed before the clock
+     * moves. */
+    cr_assert_eq(stats(sup).active, 3);
+    cr_assert_eq(kid_terms(&k[2]), 1);
+    cr_assert_eq(fdn_clock_advance(g_clock, FDN_NS_PER_S), FDN_OK);
+    cr_assert_eq(await_down(ref), FDN_REASON_SHUTDOWN);
+    cr_assert_eq(kid_terms(&k[2]), 2);
+    teardown_rt();
+}
+
+/* An exit signal from outside during a restart turns it into a shutdown:
+ * nothing is started again. */
+/* Checks: RT-C8 */
+Test(supervisor, shutdown_during_a_restart_starts_nothing)
+{
+    setup_rt(true);
+    kid_t k[3];
+    fdn_child_spec_t c[3];
+    fdn_pid_t sup = start_stuck_one_for_all(k, c);
+    fdn_pid_t cpid = which(sup, "c");
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    cr_assert_eq(fdn_exit(g_rt, g_ctx, sup, FDN_REASON_SHUTDOWN), FDN_OK);
+    cr_assert_eq(fdn_clock_advance(g_clock, FDN_NS_PER_S), FDN_OK);
+    cr_assert_eq(await_down(ref), FDN_REASON_SHUTDOWN);
+    WAIT_FOR(!fdn_alive(g_rt, cpid));
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(kid_starts(&k[i]), 1, "child %d not restarted", i);
+    cr_assert_eq(kid_reason(&k[2]), FDN_REASON_KILLED);
+    cr_assert_eq(kid_reason(&k[1]), FDN_REASON_SHUTDOWN);
+    cr_assert_lt(kid_seq(&k[2]), kid_seq(&k[1]));
+    teardown_rt();
+}
