@@ -11,10 +11,9 @@
  * is not inside a read-side critical section never delays a grace period, so
  * registered threads need not announce quiescent states.
  *
- * Caveat: a thread that the application itself registered with urcu-memb
- * must not also be registered here (liburcu forbids double registration);
- * such programs call fdn__rcu_thread_enter() never from those threads, or not
- * register them themselves.  The library's own threads are not affected.
+ * Caveat: liburcu forbids registering a thread twice, so an application
+ * thread that registered itself with urcu-memb must not call into modules
+ * that use this helper.  The library's own threads are not affected.
  */
 #ifndef FDN_INTERNAL_RCU_H
 #define FDN_INTERNAL_RCU_H

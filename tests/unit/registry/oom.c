@@ -85,7 +85,8 @@ Test(registry_oom, every_failed_allocation_of_register_is_enomem)
     reg_fixture_down(&fx);
 }
 
-/* Checks: REG-F1 */
+/* Out of memory in namespace and registry creation (no REG id covers it:
+ * REG-F1 is about register). */
 Test(registry_oom, namespace_and_create_fail_cleanly)
 {
     reg_fixture_t fx;
