@@ -659,7 +659,9 @@ static fdn_next_t sup_handle(fdn_ctx_t *ctx, void *state, const fdn_msg_t *msg)
         /* An exit signal from outside: the parent always stops the
          * supervisor; another process does unless the reason is NORMAL
          * (a linked process that finished). */
-        if (msg->from == s->parent || msg->reason != FDN_REASON_NORMAL) {
+        bool is_parent =
+            s->parent != FDN_PID_NONE && msg->from == s->parent;
+        if (is_parent || msg->reason != FDN_REASON_NORMAL) {
             sup_begin_shutdown(s, msg->reason);
             return sup_advance(ctx, s);
         }

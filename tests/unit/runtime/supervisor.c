@@ -367,6 +367,12 @@ Test(supervisor, which_and_stats)
     cr_assert_eq(st.children, 2);
     cr_assert_eq(st.active, 2);
     cr_assert_eq(fdn_runtime_process_count(g_rt), 4);
+    /* A NORMAL exit signal from a non-parent is ignored (the call after it
+     * is handled after it). */
+    cr_assert_eq(fdn_exit(g_rt, NULL, sup, FDN_REASON_NORMAL), FDN_OK);
+    cr_assert_eq(fdn_exit(g_rt, g_ctx, sup, FDN_REASON_NORMAL), FDN_OK);
+    cr_assert_eq(stats(sup).active, 2);
+    cr_assert(fdn_alive(g_rt, sup));
     cr_assert_eq(stop_sup(sup, FDN_REASON_SHUTDOWN), FDN_REASON_SHUTDOWN);
     WAIT_FOR(!fdn_alive(g_rt, a) && !fdn_alive(g_rt, b));
     cr_assert_eq(fdn_supervisor_which(g_ctx, sup, "a", &none), FDN_ENOPROC);
@@ -883,6 +889,7 @@ Test(supervisor, start_under_allocation_failure)
         if (is_past_end)
             break;
     }
+    cr_log_info("start: %d of its allocations failed cleanly", failures);
     cr_assert_gt(failures, 0);
     teardown_rt();
 }
@@ -970,4 +977,30 @@ Test(supervisor, shutdown_during_a_restart_starts_nothing)
     cr_assert_eq(kid_reason(&k[1]), FDN_REASON_SHUTDOWN);
     cr_assert_lt(kid_seq(&k[2]), kid_seq(&k[1]));
     teardown_rt();
+}
+
+/* Destroying the runtime under a running supervisor ends every child once
+ * (the stubborn one included) and frees everything. */
+/* Checks: RT-L6, RT-I3 */
+Test(supervisor, runtime_destroy_with_a_live_supervisor)
+{
+    setup_rt(false);
+    kid_t k[3];
+    kid_reset(&k[0], 0, false);
+    kid_reset(&k[1], 1, true);
+    kid_reset(&k[2], 2, false);
+    fdn_child_spec_t c[3] = {
+        spec("a", &k[0], FDN_PERMANENT, FDN_NS_PER_S),
+        spec("stubborn", &k[1], FDN_PERMANENT, 10 * FDN_NS_PER_S),
+        spec("c", &k[2], FDN_TRANSIENT, FDN_NS_PER_S)};
+    fdn_pid_t sup = start_sup(FDN_REST_FOR_ONE, c, 3, 3, 5 * FDN_NS_PER_S);
+    cr_assert_eq(stats(sup).active, 3);
+    fdn_detach(g_ctx);
+    fdn_runtime_destroy(g_rt);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(kid_terms(&k[i]), 1, "child %d ended once", i);
+        cr_assert_eq(kid_starts(&k[i]), 1, "child %d never restarted", i);
+    }
+    cr_assert_eq(fdn_failing_allocator_live(g_fa), 0);
+    fdn_failing_allocator_destroy(g_fa);
 }
