@@ -44,6 +44,8 @@ static void kid_reset(kid_t *k, int index, bool traps)
 {
     k->index = index;
     k->traps = traps;
+    /* Relaxed: no child uses k yet; starting the supervisor afterwards
+     * publishes these stores to the threads that run the children. */
     atomic_store_explicit(&k->fail_init, false, memory_order_relaxed);
     atomic_store_explicit(&k->starts, 0, memory_order_relaxed);
     atomic_store_explicit(&k->terms, 0, memory_order_relaxed);
@@ -155,6 +157,7 @@ static fdn_ctx_t *g_ctx;
 /* Creates a runtime (virtual clock if asked) and attaches this thread. */
 static void setup_rt(bool is_virtual)
 {
+    /* Relaxed: no runtime exists yet; creating it publishes the store. */
     atomic_store_explicit(&g_term_seq, 0, memory_order_relaxed);
     cr_assert_eq(fdn_failing_allocator_create(0, false, &g_fa), FDN_OK);
     g_clock = NULL;
