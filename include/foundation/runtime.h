@@ -17,9 +17,10 @@
  * can never be trapped), or when a linked process dies abnormally and it does
  * not trap exits.  On death, in this order: terminate runs; every callback
  * monitor runs (fdn_monitor_fn: services such as the registry release what
- * the process owned); every DOWN message and every link exit signal is sent;
- * the pid stops being alive.  So a process that receives DOWN or EXIT for P
- * never again sees P in a service that cleans up through callback monitors.
+ * the process owned); the pid stops being alive; every DOWN message and
+ * every link exit signal is sent.  So a process that receives DOWN or EXIT
+ * for P finds fdn_alive(P) false and never again sees P in a service that
+ * cleans up through callback monitors.
  *
  * A memory fault in user code takes the whole program down, as a crashing NIF
  * takes down the BEAM.  A handler that blocks its thread blocks that

@@ -497,6 +497,11 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
     for (struct fdn__mon *m = mons; m; m = m->next)
         if (m->fn)
             m->fn(m->arg, self, reason);
+    /* The pid stops being alive before anyone is told of the death, so a
+     * process that handles DOWN or EXIT for it sees fdn_alive() false.
+     * Release: pairs with the acquire in fdn__table_get and in
+     * fdn_monitor_fn_cancel (every callback has returned). */
+    atomic_store_explicit(&p->pid, 0, memory_order_release);
     /* 2. DOWN messages, exactly one per monitor (RT-L2). */
     while (mons) {
         struct fdn__mon *m = mons;

@@ -345,3 +345,22 @@ Test(messaging, many_to_one_loses_nothing)
     fdn_exit(rt, NULL, c, FDN_REASON_KILL);
     wait_dead(c);
 }
+
+/* Checks: RT-S11, RT-L2 */
+Test(messaging, down_means_not_alive)
+{
+    for (int i = 0; i < 200; i++) {
+        fdn_pid_t e = spawn_echo();
+        fdn_ref_t ref;
+        cr_assert_eq(fdn_monitor(me, e, &ref), FDN_OK);
+        stop_proc(e, FDN_REASON_USER + 1);
+        fdn_msg_t *m;
+        cr_assert_eq(fdn_receive(me, 5 * FDN_NS_PER_S, &m), FDN_OK);
+        cr_assert_eq(m->kind, FDN_MSG_DOWN);
+        cr_assert_eq(m->ref, ref);
+        cr_assert_eq(m->reason, FDN_REASON_USER + 1);
+        cr_assert(!fdn_alive(rt, e), "DOWN arrived while the pid is alive");
+        cr_assert_eq(fdn_send(me, e, TAG_PING, NULL, 0), FDN_ENOPROC);
+        fdn_msg_free(me, m);
+    }
+}
