@@ -66,7 +66,6 @@ FDN_API int fdn_attach(fdn_runtime_t *rt, fdn_ctx_t **ctx)
         fdn__free(rt->alloc, a);
         return rc;
     }
-    p->att = a;
     a->ctx.rt = rt;
     a->ctx.p = p;
     a->ctx.self = pid;
@@ -102,9 +101,6 @@ static void att_die(struct fdn__attached *a, fdn_reason_t reason)
     while ((m = fdn__mq_pop(p)) != NULL)
         fdn__msg_free(rt, m);
     atomic_store_explicit(&p->run, FDN__DEAD, memory_order_release);
-    /* Release: pairs with the acquire in fdn__table_get. */
-    atomic_store_explicit(&p->pid, 0, memory_order_release);
-    fdn__count_exited(rt);
 }
 
 FDN_API void fdn_detach(fdn_ctx_t *ctx)
@@ -122,7 +118,6 @@ FDN_API void fdn_detach(fdn_ctx_t *ctx)
     if (a->next)
         a->next->prev = a->prev;
     atomic_store_explicit(&ctx->p->kill_pending, 0, memory_order_relaxed);
-    ctx->p->att = NULL;
     fdn__table_release(rt, ctx->p);
     pthread_mutex_unlock(&rt->att_lock);
     tls_att = NULL;
@@ -182,27 +177,30 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
             *err = FDN_ETIMEDOUT;
             return NULL;
         }
-        int s = FDN__RUNNING;
+        int s = FDN__RUNNING | FDN__ATT;
         /* Same hand-off as the end of a scheduler turn (process.c). */
-        if (!atomic_compare_exchange_strong_explicit(&p->run, &s, FDN__IDLE,
-                                                     memory_order_acq_rel,
-                                                     memory_order_acquire)) {
-            atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+        if (!atomic_compare_exchange_strong_explicit(
+                &p->run, &s, FDN__IDLE | FDN__ATT, memory_order_acq_rel,
+                memory_order_acquire)) {
+            atomic_store_explicit(&p->run, FDN__RUNNING | FDN__ATT,
+                                  memory_order_relaxed);
             continue; /* DIRTY: a message is linked */
         }
         uint64_t now = mono_now();
         if (deadline != FDN_INFINITY && now >= deadline)
             last_try = true;
         else
-            fdn__futex_wait(&p->run, FDN__IDLE,
+            fdn__futex_wait(&p->run, FDN__IDLE | FDN__ATT,
                             deadline == FDN_INFINITY ? FDN_INFINITY
                                                      : deadline - now);
-        /* Take the turn back: IDLE (timeout) or QUEUED (woken). */
-        s = FDN__IDLE;
-        if (!atomic_compare_exchange_strong_explicit(&p->run, &s, FDN__RUNNING,
-                                                     memory_order_acq_rel,
-                                                     memory_order_acquire))
-            atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+        /* Take the turn back: IDLE (timeout) or QUEUED (woken).  acq_rel:
+         * a failure reads the waker's QUEUED, whose message is linked. */
+        s = FDN__IDLE | FDN__ATT;
+        if (!atomic_compare_exchange_strong_explicit(
+                &p->run, &s, FDN__RUNNING | FDN__ATT, memory_order_acq_rel,
+                memory_order_acquire))
+            atomic_store_explicit(&p->run, FDN__RUNNING | FDN__ATT,
+                                  memory_order_relaxed);
     }
 }
 

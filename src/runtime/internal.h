@@ -27,7 +27,10 @@ enum {
     FDN__QUEUED = 1,  /* on a run queue (or an attached thread was woken) */
     FDN__RUNNING = 2, /* a thread is handling its messages */
     FDN__DIRTY = 3,   /* running, and a message arrived meanwhile */
-    FDN__DEAD = 4     /* slot has no live process; enqueuers do nothing */
+    FDN__DEAD = 4,    /* slot has no live process; enqueuers do nothing */
+    /* Or'ed into every state of an attached thread's process, so a sender
+     * learns how to wake it from the same atomic word it CASes. */
+    FDN__ATT = 8
 };
 
 /* Internal message kinds (beyond the public fdn_msg_kind_t values). */
@@ -108,7 +111,6 @@ struct fdn__proc {
     const fdn_behaviour_t *beh;    /* [own] NULL for attached threads */
     void *state;                   /* [own] */
     struct fdn__held *held;        /* [own] monitors held on others */
-    struct fdn__attached *att;     /* [own]/[imm] for attached threads */
     struct fdn__mon *mons;         /* [lock] monitors on this process */
     struct fdn__link *links;       /* [lock] */
     _Atomic int lock;              /* spinlock for [lock] fields */
@@ -234,7 +236,8 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason);
 /* The end-of-turn hand-off: go IDLE, or requeue if work arrived. */
 void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p);
 fdn_ref_t fdn__new_ref(fdn_runtime_t *rt);
-/* Starts a life with no behaviour (attached threads): published, RUNNING. */
+/* Starts a life with no behaviour (attached threads): published with run
+ * state RUNNING | FDN__ATT. */
 int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid);
 
 /* ---- signals.c --------------------------------------------------------- */

@@ -41,14 +41,15 @@ void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
     /* Acquire on load: we may read a state published by the owner. */
     int s = atomic_load_explicit(&p->run, memory_order_acquire);
     for (;;) {
-        switch (s) {
+        int att = s & FDN__ATT;
+        switch (s & ~FDN__ATT) {
         case FDN__IDLE:
-            /* acq_rel: release orders our link before the scheduler's pop;
+            /* acq_rel: release orders our link before the owner's pop;
              * acquire pairs with the owner's release CAS to IDLE. */
-            if (atomic_compare_exchange_weak_explicit(&p->run, &s, FDN__QUEUED,
-                                                      memory_order_acq_rel,
-                                                      memory_order_acquire)) {
-                if (p->att != NULL)
+            if (atomic_compare_exchange_weak_explicit(
+                    &p->run, &s, FDN__QUEUED | att, memory_order_acq_rel,
+                    memory_order_acquire)) {
+                if (att)
                     fdn__attached_wake(p);
                 else
                     fdn__sched_push(rt, p);
@@ -57,9 +58,9 @@ void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
             continue;
         case FDN__RUNNING:
             /* Release: pairs with the owner's failed CAS (acquire). */
-            if (atomic_compare_exchange_weak_explicit(&p->run, &s, FDN__DIRTY,
-                                                      memory_order_acq_rel,
-                                                      memory_order_acquire))
+            if (atomic_compare_exchange_weak_explicit(
+                    &p->run, &s, FDN__DIRTY | att, memory_order_acq_rel,
+                    memory_order_acquire))
                 return;
             continue;
         default: /* QUEUED, DIRTY: the owner will look; DEAD: dropped */
@@ -263,12 +264,10 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason)
     atomic_store_explicit(&p->kill_pending, 0, memory_order_relaxed);
     atomic_store_explicit(&p->trap_exit, false, memory_order_relaxed);
     p->beh = NULL;
-    /* DEAD first: a sender that still sees the old pid enqueues but never
-     * schedules.  Release on pid: pairs with the acquire in
-     * fdn__table_get, so "not alive" implies the whole death is visible. */
+    /* The pid already reads 0 (fdn__signals_on_death).  DEAD makes any
+     * sender that validated the old pid earlier enqueue without
+     * scheduling; the slot then returns to the free stack. */
     atomic_store_explicit(&p->run, FDN__DEAD, memory_order_release);
-    atomic_store_explicit(&p->pid, 0, memory_order_release);
-    fdn__count_exited(rt);
     fdn__table_release(rt, p);
 }
 
@@ -283,7 +282,6 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
     p->beh = NULL;
     p->state = NULL;
     p->held = NULL;
-    p->att = NULL;
     /* Under the lock: a racing monitor/link on a stale pid reads these. */
     fdn__spin_lock(&p->lock);
     p->mons = NULL;
@@ -295,10 +293,11 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
     return FDN_OK;
 }
 
-/* Publishes a fresh life: RUNNING (owned by the caller), then the pid. */
-static void publish(struct fdn__proc *p, fdn_pid_t pid)
+/* Publishes a fresh life: `run` (RUNNING, owned by the caller), then the
+ * pid. */
+static void publish(struct fdn__proc *p, fdn_pid_t pid, int run)
 {
-    atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+    atomic_store_explicit(&p->run, run, memory_order_relaxed);
     /* Release: pairs with the acquire load of pid in fdn__table_get. */
     atomic_store_explicit(&p->pid, pid, memory_order_release);
 }
@@ -307,7 +306,7 @@ int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
 {
     int rc = new_life(rt, out, pid);
     if (rc == FDN_OK) {
-        publish(*out, *pid);
+        publish(*out, *pid, FDN__RUNNING | FDN__ATT);
         fdn__count_spawned(rt);
     }
     return rc;
@@ -343,7 +342,7 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
         fdn__table_release(rt, p);
         return rc;
     }
-    publish(p, pid);
+    publish(p, pid, FDN__RUNNING);
     fdn__count_spawned(rt);
     fdn_ctx_t child = {.rt = rt,
                        .p = p,

@@ -389,13 +389,17 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
     rc = fdn__timers_start(rt);
     if (rc != FDN_OK)
         goto fail_timers;
+    /* Every queue is initialised before any scheduler starts stealing. */
+    for (unsigned i = 0; i < rt->nsched; i++) {
+        struct fdn__sched *s = &rt->scheds[i];
+        s->rt = rt;
+        s->id = i;
+        atomic_init(&s->qlock, 0);
+        atomic_init(&s->rq_len, 0);
+    }
     unsigned started = 0;
     for (; started < rt->nsched; started++) {
         struct fdn__sched *s = &rt->scheds[started];
-        s->rt = rt;
-        s->id = started;
-        atomic_init(&s->qlock, 0);
-        atomic_init(&s->rq_len, 0);
         if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
             rc = FDN_ESYS;
             break;

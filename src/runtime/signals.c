@@ -502,6 +502,7 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
      * Release: pairs with the acquire in fdn__table_get and in
      * fdn_monitor_fn_cancel (every callback has returned). */
     atomic_store_explicit(&p->pid, 0, memory_order_release);
+    fdn__count_exited(rt);
     /* 2. DOWN messages, exactly one per monitor (RT-L2). */
     while (mons) {
         struct fdn__mon *m = mons;
