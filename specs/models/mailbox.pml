@@ -27,6 +27,8 @@
  *     stopped by BATCH       -> store QUEUED, push back on the run queue;
  *     CAS(RUNNING -> IDLE)   -> done;
  *     otherwise (DIRTY)      -> store RUNNING, handle again.
+ *   The count of messages handled runs over the whole turn: it is not reset
+ *   when the scheduler handles again after DIRTY (as in sched.c).
  *
  * Properties checked (spec ids in specs/runtime.md).
  *   RT-I2  safety: the process never runs on two schedulers at once.  The
@@ -47,16 +49,27 @@
  *          reaches that state; spin also reports any other end state as an
  *          invalid end state (a deadlock).
  *
- * Assumptions, stated because the C code must honour them.
- *   - Each Promela statement is one atomic step and steps interleave
- *     (sequential consistency).  The sender's "link; load state" and the
- *     scheduler's "store RUNNING; load head->next" form a store-buffering
- *     pair: on a weak memory model (ARM) the C code needs seq_cst on those
- *     four accesses, or a seq_cst fence between each pair, for this model
- *     to describe it.  Without that, a sender can read a stale QUEUED while
- *     the scheduler reads a stale empty mailbox and goes IDLE.
- *   - Process death, exit signals and the stub re-push of the intrusive
- *     variant are not modelled.
+ * Memory model.  By default each Promela statement is one atomic step and
+ * steps interleave (sequential consistency).  With -DTSO the model adds
+ * x86-TSO store buffers for the two plain stores that matter: a sender's
+ * link store (prev->next = node) and a scheduler's store of RUNNING.  A
+ * flusher process per buffer publishes the store at any later moment;
+ * locked operations (exchange, CAS) wait for their thread's buffer to drain.
+ * TSO is stronger than C11 release/acquire, so an error found under TSO is
+ * an error of the C11 code too.  The sender's "link; load state" and the
+ * scheduler's "store RUNNING; load head->next" form a store-buffering
+ * (Dekker) pair: without a seq_cst fence between each store and the
+ * following load a sender reads a stale QUEUED (or DIRTY) and leaves while
+ * the scheduler reads a stale empty mailbox and goes IDLE, stranding the
+ * message (mailbox_broken_tso.pml).  -DFENCE adds both fences and passes;
+ * either fence alone (-DFENCE_SENDER, -DFENCE_SCHED) still fails.  So the C
+ * code needs atomic_thread_fence(memory_order_seq_cst) after the link and
+ * before the sender's first load of the run state, and after each store of
+ * RUNNING and before the scheduler's next pop.
+ *
+ * Not modelled: process death and exit signals, attached threads, and the
+ * stub re-push of the intrusive queue's pop (the model's consumer uses the
+ * dummy-node form; both report the in-between state as empty).
  *
  * Configurations checked by scripts/check_models.sh (exhaustive, no
  * bitstate, no partial-order reduction; defaults: NSEND 2, NSCHED 2, MSGS 2,
@@ -65,15 +78,19 @@
  * spin-config: -DBATCH=2
  * spin-config: -DNSCHED=3 -DBATCH=2
  * spin-config: -DMSGS=3 -DBATCH=2
+ * spin-config: -DTSO -DFENCE
+ * spin-config: -DTSO -DFENCE -DBATCH=2
  * Three senders (NSEND=3) exceed 10^8 states and 8 GB without reduction,
  * too much for a quick test.
  *
- * Broken variants (must FAIL; mailbox_broken*.pml define one macro each and
+ * Broken variants (must FAIL; mailbox_broken*.pml define these macros and
  * include this file):
  *   BROKEN_IDLE_STORE   the scheduler stores IDLE instead of CAS(RUNNING ->
  *                       IDLE), losing a DIRTY notification: stranded message.
  *   BROKEN_SENDER_STORE a sender stores QUEUED after seeing IDLE instead of
  *                       CAS: two senders both push, two schedulers run it.
+ *   TSO without FENCE   store buffers without the two seq_cst fences: a
+ *                       stranded message (mailbox_broken_tso.pml).
  *   NO_QUEUED_ASSERT    drops the "popped process is QUEUED" assertion, so
  *                       that the broken sender variant shows the `running`
  *                       counter alone catches a double run.
@@ -104,6 +121,33 @@ byte handled = 0;         /* messages handled so far */
 byte expect[NSEND];       /* next message index expected from each sender */
 byte running = 0;         /* schedulers currently holding the process */
 
+#ifdef FENCE
+#define FENCE_SENDER 1
+#define FENCE_SCHED 1
+#endif
+
+#ifdef TSO
+/* Store buffers (x86-TSO, which C11 release/acquire is weaker than): a
+ * sender's pending link store (sbuf: the node, sat: the node it links
+ * from) and a scheduler's pending RUNNING store (rbuf).  A flusher process
+ * per buffer makes the store visible at an arbitrary later moment; locked
+ * instructions (exchange, CAS) and seq_cst fences wait until it has. */
+byte sbuf[NSEND];
+byte sat[NSEND];
+bool rbuf[NSCHED];
+#define DRAIN_SENDER(i) (sbuf[i] == 0)
+#define DRAIN_SCHED(i) (rbuf[i] == 0)
+#ifdef FENCE_SCHED
+#define STORE_RUNNING(i) rbuf[i] = 1; DRAIN_SCHED(i)
+#else
+#define STORE_RUNNING(i) rbuf[i] = 1
+#endif
+#else
+#define DRAIN_SENDER(i) skip
+#define DRAIN_SCHED(i) skip
+#define STORE_RUNNING(i) state = RUNNING
+#endif
+
 /* The run queue.  Room for two entries so that a broken protocol that
  * pushes the process twice is observable rather than blocking. */
 chan runq = [2] of { byte };
@@ -120,8 +164,17 @@ proctype sender(byte id)
         node = id * MSGS + k + 1;
         /* Enqueue: clear the link, exchange the tail, link the old tail. */
         next[node] = 0;
+        DRAIN_SENDER(id);                   /* the exchange is locked */
         atomic { prev = tail; tail = node };
+#ifdef TSO
+        /* The link store enters this sender's store buffer. */
+        atomic { sbuf[id] = node; sat[id] = prev };
+#ifdef FENCE_SENDER
+        DRAIN_SENDER(id);                   /* seq_cst fence */
+#endif
+#else
         next[prev] = node;
+#endif
         prev = 0;
         /* Notify. */
         do
@@ -133,6 +186,7 @@ proctype sender(byte id)
                runq ! 0;
                break
 #else
+               DRAIN_SENDER(id);            /* CAS is locked */
                if
                :: atomic { state == IDLE -> state = QUEUED };
                   runq ! 0;
@@ -142,6 +196,7 @@ proctype sender(byte id)
 #endif
            :: s == QUEUED || s == DIRTY -> break
            :: s == RUNNING ->
+               DRAIN_SENDER(id);            /* CAS is locked */
                if
                :: atomic { state == RUNNING -> state = DIRTY };
                   break
@@ -155,7 +210,7 @@ proctype sender(byte id)
     od
 }
 
-proctype scheduler()
+proctype scheduler(byte sid)
 {
     byte p;
     byte n;
@@ -171,9 +226,9 @@ end_idle:
             ; assert(state == QUEUED)
 #endif
         };
-        state = RUNNING;
-turn:
+        STORE_RUNNING(sid);
         n = 0;
+turn:
         do
         :: n < BATCH ->
             /* Pop: an empty or in-between queue reads next[head] == 0. */
@@ -196,17 +251,20 @@ turn:
         od;
         if
         :: n == BATCH ->
-            /* Batch exhausted: yield, more may remain. */
+            /* Batch exhausted: yield, more may remain.  (Under TSO the
+             * buffered RUNNING store drains first: stores stay in order.) */
+            DRAIN_SCHED(sid);
             atomic { running--; state = QUEUED };
             runq ! p
         :: n < BATCH ->
+            DRAIN_SCHED(sid);               /* the CAS is locked */
 #ifdef BROKEN_IDLE_STORE
             atomic { running--; state = IDLE }
 #else
             if
             :: atomic { state == RUNNING -> running--; state = IDLE }
             :: atomic { state != RUNNING -> skip };  /* DIRTY */
-               state = RUNNING;
+               STORE_RUNNING(sid);
                goto turn
             fi
 #endif
@@ -215,6 +273,24 @@ turn:
         p = 0
     od
 }
+
+#ifdef TSO
+proctype sender_flush(byte id)
+{
+end_flush:
+    do
+    :: atomic { sbuf[id] != 0 -> next[sat[id]] = sbuf[id]; sbuf[id] = 0; sat[id] = 0 }
+    od
+}
+
+proctype sched_flush(byte sid)
+{
+end_flush:
+    do
+    :: atomic { rbuf[sid] -> state = RUNNING; rbuf[sid] = 0 }
+    od
+}
+#endif
 
 /* End-state assertion for RT-L1 (see the file comment). */
 proctype checker()
@@ -233,12 +309,22 @@ init
     atomic {
         i = 0;
         do
-        :: i < NSEND -> run sender(i); i++
+        :: i < NSEND ->
+            run sender(i);
+#ifdef TSO
+            run sender_flush(i);
+#endif
+            i++
         :: else -> break
         od;
         i = 0;
         do
-        :: i < NSCHED -> run scheduler(); i++
+        :: i < NSCHED ->
+            run scheduler(i);
+#ifdef TSO
+            run sched_flush(i);
+#endif
+            i++
         :: else -> break
         od;
         run checker()
