@@ -498,12 +498,17 @@ const fdn_behaviour_t wf_coordinator_behaviour = {
 /* Chaos                                                                    */
 /* ------------------------------------------------------------------------ */
 
+/* Most strikes one late tick may make to catch up with the schedule. */
+#define WF_CHAOS_BURST 8u
+
 typedef struct wf_chaos {
     const wf_shared_t *shared;
     uint64_t period_ns;
+    uint64_t next_ns; /* when the next strike is due, on the runtime clock */
     uint64_t rng;   /* splitmix64 state, seeded by --seed */
     uint64_t kills;
     fdn_ref_t timer;
+    fdn_pid_t *last_victim; /* per index: the last pid killed there */
 } wf_chaos_t;
 
 /* splitmix64: a small, well-mixed generator; the seed replays a run's
@@ -516,10 +521,16 @@ static uint64_t wf_chaos_next(wf_chaos_t *k)
     return z ^ (z >> 31);
 }
 
+/* Arms the timer for the next due strike.  Strikes follow a fixed
+ * schedule (next_ns advances by the period) rather than "a period after the
+ * last tick", so a late tick does not lower the rate. */
 static int wf_chaos_arm(fdn_ctx_t *ctx, wf_chaos_t *k)
 {
-    return fdn_send_after(fdn_ctx_runtime(ctx), ctx, fdn_self(ctx),
-                          k->period_ns, WF_TAG_TICK, NULL, 0, &k->timer);
+    fdn_runtime_t *rt = fdn_ctx_runtime(ctx);
+    uint64_t now = fdn_clock_now(fdn_runtime_clock(rt));
+    uint64_t delay = k->next_ns > now ? k->next_ns - now : 0;
+    return fdn_send_after(rt, ctx, fdn_self(ctx), delay, WF_TAG_TICK, NULL,
+                          0, &k->timer);
 }
 
 static fdn_next_t wf_chaos_init(fdn_ctx_t *ctx, void *arg, void **state)
@@ -532,8 +543,12 @@ static fdn_next_t wf_chaos_init(fdn_ctx_t *ctx, void *arg, void **state)
     k->shared = a->shared;
     double period = 1e9 / a->rate;
     k->period_ns = period < 1.0 ? 1 : (uint64_t)period;
+    k->next_ns = fdn_clock_now(fdn_runtime_clock(fdn_ctx_runtime(ctx))) +
+                 k->period_ns;
     k->rng = a->seed;
-    if (wf_chaos_arm(ctx, k) != FDN_OK) {
+    k->last_victim = calloc(a->shared->agents, sizeof *k->last_victim);
+    if (!k->last_victim || wf_chaos_arm(ctx, k) != FDN_OK) {
+        free(k->last_victim);
         free(k);
         return fdn_stop(ctx, WF_REASON_NOMEM);
     }
@@ -551,9 +566,16 @@ static void wf_chaos_strike(fdn_ctx_t *ctx, wf_chaos_t *k)
     fdn_pid_t victim;
     if (fdn_registry_lookup(k->shared->ns, key, &victim, NULL) != FDN_OK)
         return;
+    /* A mapper killed on an earlier tick may not have finished dying (its
+     * entry goes when it does); killing it again would count one death
+     * twice.  Pids are never reused, so this test is exact. */
+    if (victim == k->last_victim[index])
+        return;
     if (fdn_exit(fdn_ctx_runtime(ctx), ctx, victim, FDN_REASON_KILL) ==
-        FDN_OK)
+        FDN_OK) {
+        k->last_victim[index] = victim;
         k->kills++;
+    }
 }
 
 static fdn_next_t wf_chaos_handle(fdn_ctx_t *ctx, void *state,
@@ -563,7 +585,18 @@ static fdn_next_t wf_chaos_handle(fdn_ctx_t *ctx, void *state,
     if (msg->kind == FDN_MSG_USER && msg->tag == WF_TAG_TICK &&
         msg->ref == k->timer) {
         k->timer = FDN_REF_NONE;
-        wf_chaos_strike(ctx, k);
+        /* Catch up on strikes that fell due while this process waited for
+         * a scheduler, but at most WF_CHAOS_BURST at once: past that the
+         * schedule restarts from now. */
+        uint64_t now = fdn_clock_now(fdn_runtime_clock(fdn_ctx_runtime(ctx)));
+        unsigned burst = 0;
+        while (k->next_ns <= now && burst < WF_CHAOS_BURST) {
+            wf_chaos_strike(ctx, k);
+            k->next_ns += k->period_ns;
+            burst++;
+        }
+        if (k->next_ns <= now)
+            k->next_ns = now + k->period_ns;
         if (wf_chaos_arm(ctx, k) != FDN_OK)
             return fdn_stop(ctx, WF_REASON_NOMEM);
     } else if (msg->kind == FDN_MSG_CALL && msg->tag == WF_TAG_STOP) {
@@ -583,6 +616,7 @@ static void wf_chaos_terminate(fdn_ctx_t *ctx, void *state,
         return;
     if (k->timer != FDN_REF_NONE)
         fdn_cancel_timer(fdn_ctx_runtime(ctx), k->timer);
+    free(k->last_victim);
     free(k);
 }
 
