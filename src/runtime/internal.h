@@ -159,6 +159,7 @@ struct fdn_runtime {
     const fdn_allocator_t *alloc;
     struct fdn__sched *scheds;
     void *sched_raw;                  /* unaligned block behind scheds */
+    void *raw;                        /* unaligned block behind rt */
 
     /* Process table: a directory of pages, grown under table_lock. */
     _Atomic(struct fdn__proc *) *dir; /* [atomic] page pointers */

@@ -348,10 +348,15 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
     if (o.batch == 0)
         o.batch = 64;
     const fdn_allocator_t *a = o.allocator ? o.allocator : fdn_allocator_default();
-    fdn_runtime_t *rt = fdn__alloc(a, sizeof *rt);
-    if (rt == NULL)
+    /* The runtime has cache-line aligned fields; the allocator promises
+     * only malloc alignment, so over-allocate and align by hand. */
+    void *raw = fdn__alloc(a, sizeof(fdn_runtime_t) + FDN__CACHELINE);
+    if (raw == NULL)
         return FDN_ENOMEM;
+    fdn_runtime_t *rt = (fdn_runtime_t *)(((uintptr_t)raw + FDN__CACHELINE - 1) &
+                                          ~(uintptr_t)(FDN__CACHELINE - 1));
     memset(rt, 0, sizeof *rt);
+    rt->raw = raw;
     rt->alloc = a;
     rt->nsched = o.schedulers;
     rt->max_procs = o.max_processes;
@@ -368,12 +373,12 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
     atomic_init(&rt->sched_exit, 0);
     int rc = fdn__table_init(rt);
     if (rc != FDN_OK) {
-        fdn__free(a, rt);
+        fdn__free(a, raw);
         return rc;
     }
     if (pthread_mutex_init(&rt->att_lock, NULL) != 0) {
         fdn__table_fini(rt);
-        fdn__free(a, rt);
+        fdn__free(a, raw);
         return FDN_ESYS;
     }
     size_t sbytes = sizeof(struct fdn__sched) * rt->nsched + FDN__CACHELINE;
@@ -422,7 +427,7 @@ fail_timers:
 fail_sched:
     pthread_mutex_destroy(&rt->att_lock);
     fdn__table_fini(rt);
-    fdn__free(a, rt);
+    fdn__free(a, raw);
     return rc;
 }
 
@@ -479,10 +484,11 @@ FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt)
             fdn__msg_free(rt, m);
     }
     const fdn_allocator_t *a = rt->alloc;
+    void *raw = rt->raw;
     fdn__free(a, rt->sched_raw);
     pthread_mutex_destroy(&rt->att_lock);
     fdn__table_fini(rt);
-    fdn__free(a, rt);
+    fdn__free(a, raw);
 }
 
 FDN_API fdn_clock_t *fdn_runtime_clock(const fdn_runtime_t *rt)
