@@ -1,6 +1,7 @@
 /*
  * internal/rcu.c — lazy per-thread registration with liburcu (urcu-memb) and
- * unregistration at thread exit through a pthread key destructor.
+ * unregistration at thread exit through a pthread key destructor; and, in
+ * TSan builds, the two marker objects the RCU annotations in rcu.h use.
  */
 #include "internal/rcu.h"
 
@@ -8,6 +9,13 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+
+#if FDN_RCU_TSAN
+/* Only their addresses matter: TSan keys the release/acquire clocks of the
+ * annotations in rcu.h by address.  See rcu.h for the argument. */
+char fdn__rcu_tsan_grace;
+char fdn__rcu_tsan_done;
+#endif
 
 /* Created once; its destructor unregisters a thread that registered. */
 static pthread_key_t rcu_exit_key;

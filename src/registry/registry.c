@@ -52,8 +52,15 @@
  * the same owner.
  *
  * Memory: entries and records come from the runtime's allocator and are
- * freed after a grace period with urcu_memb_call_rcu.  liburcu's own table
- * memory (buckets) does not go through the allocator.
+ * freed after a grace period with call_rcu.  liburcu's own table memory
+ * (buckets) does not go through the allocator.
+ *
+ * Every RCU operation goes through the wrappers in internal/rcu.h, which in
+ * TSan builds tell TSan about the orderings liburcu provides in
+ * uninstrumented code: nodes are released with fdn__rcu_publish before they
+ * are inserted and acquired with fdn__rcu_subscribe before their fields are
+ * read, and every RCU callback begins and ends with the callback
+ * annotations.
  *
  * Every path that touches RCU data first calls fdn__rcu_thread_enter(), so
  * any thread may call the registry.
@@ -180,8 +187,11 @@ struct key_ref {
     size_t len;
 };
 
+/* Match functions run inside liburcu's lookups on nodes it found in the
+ * table, so they subscribe to the node before reading it. */
 static int match_entry(struct cds_lfht_node *node, const void *arg)
 {
+    fdn__rcu_subscribe(node);
     const struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
     const struct key_ref *k = arg;
     return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
@@ -189,6 +199,7 @@ static int match_entry(struct cds_lfht_node *node, const void *arg)
 
 static int match_owner(struct cds_lfht_node *node, const void *arg)
 {
+    fdn__rcu_subscribe(node);
     const struct owner_rec *r = caa_container_of(node, struct owner_rec, node);
     return r->pid == *(const fdn_pid_t *)arg;
 }
@@ -209,17 +220,22 @@ static int check_key(const char *key, size_t *len)
 /* Deferred frees                                                           */
 /* ------------------------------------------------------------------------ */
 
+/* RCU callbacks, run on liburcu's call_rcu thread after a grace period. */
 static void entry_free_rcu(struct rcu_head *head)
 {
+    fdn__rcu_callback_begin();
     struct reg_entry *e = caa_container_of(head, struct reg_entry, u.rcu);
     fdn__free(e->ns->reg->alloc, e);
+    fdn__rcu_callback_end();
 }
 
 static void owner_free_rcu(struct rcu_head *head)
 {
+    fdn__rcu_callback_begin();
     struct owner_rec *r = caa_container_of(head, struct owner_rec, rcu);
     pthread_mutex_destroy(&r->mutex);
     fdn__free(r->reg->alloc, r);
+    fdn__rcu_callback_end();
 }
 
 /*
@@ -237,7 +253,7 @@ static bool entry_remove_locked(struct reg_entry *e)
     if (is_removed) {
         /* Relaxed: see the comment on fdn_registry_ns.count. */
         atomic_fetch_sub_explicit(&e->ns->count, 1, memory_order_relaxed);
-        urcu_memb_call_rcu(&e->u.rcu, entry_free_rcu);
+        fdn__rcu_call(&e->u.rcu, entry_free_rcu);
     }
     return is_removed;
 }
@@ -259,7 +275,7 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
     (void)pid;
     (void)reason;
     fdn__rcu_thread_enter();
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     pthread_mutex_lock(&r->mutex);
     r->is_dead = true;
     while (!cds_list_empty(&r->entries)) {
@@ -271,10 +287,10 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
         r->is_published = false;
         if (cds_lfht_del(r->reg->owners, &r->node) != 0)
             FDN_PANIC("registry: owner record missing from the owner table");
-        urcu_memb_call_rcu(&r->rcu, owner_free_rcu);
+        fdn__rcu_call(&r->rcu, owner_free_rcu);
     }
     pthread_mutex_unlock(&r->mutex);
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
 }
 
 /* ------------------------------------------------------------------------ */
@@ -418,44 +434,47 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
      * will never run.  A record the walk misses was deleted by a callback
      * that was inside its read-side critical section during the walk.
      */
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     cds_lfht_for_each_entry(reg->owners, &iter, r, node)
     {
+        fdn__rcu_subscribe(&r->node);
         fdn_monitor_fn_cancel(reg->rt, r->pid, r->ref);
     }
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
     /* 2. Wait for those in-flight callbacks to leave their critical
      * sections; from here on nothing else touches the registry. */
-    urcu_memb_synchronize_rcu();
+    fdn__rcu_synchronize();
 
     /* 3. Remove every entry and record; frees are deferred as usual, since
      * the tables' resize worker may still traverse nodes. */
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     uint32_t nns = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
     for (uint32_t i = 0; i < nns; i++) {
         fdn_registry_ns_t *ns = reg->namespaces[i];
         cds_lfht_for_each_entry(ns->table, &iter, e, node)
         {
+            fdn__rcu_subscribe(&e->node);
             if (cds_lfht_del(ns->table, &e->node) == 0) {
                 /* Unlink before call_rcu reuses the link's storage; the
                  * neighbours are still allocated (frees are deferred). */
                 cds_list_del(&e->u.owner_link);
                 atomic_fetch_sub_explicit(&ns->count, 1,
                                           memory_order_relaxed);
-                urcu_memb_call_rcu(&e->u.rcu, entry_free_rcu);
+                fdn__rcu_call(&e->u.rcu, entry_free_rcu);
             }
         }
     }
     cds_lfht_for_each_entry(reg->owners, &iter, r, node)
     {
+        fdn__rcu_subscribe(&r->node);
         if (cds_lfht_del(reg->owners, &r->node) == 0)
-            urcu_memb_call_rcu(&r->rcu, owner_free_rcu);
+            fdn__rcu_call(&r->rcu, owner_free_rcu);
     }
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
 
     /* 4. Run every deferred free (they use reg->alloc), then free the
      * tables, namespaces and the registry. */
-    urcu_memb_barrier();
+    fdn__rcu_barrier();
     for (uint32_t i = 0; i < nns; i++) {
         fdn_registry_ns_t *ns = reg->namespaces[i];
         if (cds_lfht_destroy(ns->table, NULL) != 0)
@@ -489,6 +508,7 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
         cds_lfht_lookup(reg->owners, hash, match_owner, &pid, &iter);
         struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
         if (node != NULL) {
+            fdn__rcu_subscribe(node);
             struct owner_rec *r =
                 caa_container_of(node, struct owner_rec, node);
             pthread_mutex_lock(&r->mutex);
@@ -503,10 +523,10 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
         /* No record: make one, watched before it is published.  The
          * runtime is called outside the critical section so that its
          * locks never nest inside ours. */
-        urcu_memb_read_unlock();
+        fdn__rcu_read_unlock();
         struct owner_rec *r = fdn__zalloc(reg->alloc, sizeof *r);
         if (r == NULL) {
-            urcu_memb_read_lock();
+            fdn__rcu_read_lock();
             return FDN_ENOMEM;
         }
         r->reg = reg;
@@ -515,7 +535,7 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
         CDS_INIT_LIST_HEAD(&r->entries);
         cds_lfht_node_init(&r->node);
         int rc = fdn_monitor_fn(reg->rt, pid, owner_down, r, &r->ref);
-        urcu_memb_read_lock();
+        fdn__rcu_read_lock();
         if (rc != FDN_OK) {
             pthread_mutex_destroy(&r->mutex);
             fdn__free(reg->alloc, r);
@@ -527,9 +547,10 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
              * (inside its own critical section, so a deferred free is
              * safe). */
             pthread_mutex_unlock(&r->mutex);
-            urcu_memb_call_rcu(&r->rcu, owner_free_rcu);
+            fdn__rcu_call(&r->rcu, owner_free_rcu);
             return FDN_ENOPROC;
         }
+        fdn__rcu_publish(&r->node);
         struct cds_lfht_node *won =
             cds_lfht_add_unique(reg->owners, hash, match_owner, &pid, &r->node);
         if (won == &r->node) {
@@ -541,10 +562,10 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
          * retry with theirs.  Cancel outside the critical section: it may
          * wait for our callback. */
         pthread_mutex_unlock(&r->mutex);
-        urcu_memb_read_unlock();
+        fdn__rcu_read_unlock();
         fdn_monitor_fn_cancel(reg->rt, pid, r->ref);
-        urcu_memb_read_lock();
-        urcu_memb_call_rcu(&r->rcu, owner_free_rcu);
+        fdn__rcu_read_lock();
+        fdn__rcu_call(&r->rcu, owner_free_rcu);
     }
 }
 
@@ -577,25 +598,27 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
         memset(&e->meta, 0, sizeof e->meta);
     memcpy(e->key, key, len + 1);
 
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     struct owner_rec *r;
     rc = owner_get_locked(reg, pid, &r);
     if (rc != FDN_OK) {
-        urcu_memb_read_unlock();
+        fdn__rcu_read_unlock();
         fdn__free(reg->alloc, e);
         return rc;
     }
     e->owner = r;
     struct key_ref k = {key, len};
+    fdn__rcu_publish(&e->node);
     struct cds_lfht_node *won =
         cds_lfht_add_unique(ns->table, hash_key(key, len), match_entry, &k, &e->node);
     if (won != &e->node) {
         /* The winner's pid is immutable and the node stays readable until
          * we leave the critical section. */
+        fdn__rcu_subscribe(won);
         if (winner != NULL)
             *winner = caa_container_of(won, struct reg_entry, node)->pid;
         pthread_mutex_unlock(&r->mutex);
-        urcu_memb_read_unlock();
+        fdn__rcu_read_unlock();
         fdn__free(reg->alloc, e); /* never published */
         return FDN_EEXIST;
     }
@@ -603,7 +626,7 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
     /* Relaxed: see the comment on fdn_registry_ns.count. */
     atomic_fetch_add_explicit(&ns->count, 1, memory_order_relaxed);
     pthread_mutex_unlock(&r->mutex);
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
     return FDN_OK;
 }
 
@@ -620,10 +643,11 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
     struct key_ref k = {key, len};
     struct cds_lfht_iter iter;
     rc = FDN_ENOENT;
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     cds_lfht_lookup(ns->table, hash_key(key, len), match_entry, &k, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
+        fdn__rcu_subscribe(node);
         struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
         if (e->pid == pid) {
             /* The record outlives the entry (it is freed only after the
@@ -639,7 +663,7 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
             pthread_mutex_unlock(&r->mutex);
         }
     }
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
     return rc;
 }
 
@@ -660,10 +684,11 @@ FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
     struct key_ref k = {key, len};
     struct cds_lfht_iter iter;
     rc = FDN_ENOENT;
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     cds_lfht_lookup(ns->table, hash_key(key, len), match_entry, &k, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
+        fdn__rcu_subscribe(node);
         const struct reg_entry *e =
             caa_container_of(node, struct reg_entry, node);
         if (pid != NULL)
@@ -672,7 +697,7 @@ FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
             memcpy(meta, &e->meta, sizeof *meta);
         rc = FDN_OK;
     }
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
     return rc;
 }
 
@@ -687,16 +712,17 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
     size_t n = 0;
     struct cds_lfht_iter iter;
     struct reg_entry *e;
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     cds_lfht_for_each_entry(ns->table, &iter, e, node)
     {
+        fdn__rcu_subscribe(&e->node);
         if (fdn_meta_value_equal(fdn_meta_get(&e->meta, name), value)) {
             if (n < cap)
                 pids[n] = e->pid;
             n++;
         }
     }
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
     if (found != NULL)
         *found = n;
     return FDN_OK;
@@ -730,10 +756,11 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
     fdn__rcu_thread_enter();
     int n = 0;
     struct cds_lfht_iter iter;
-    urcu_memb_read_lock();
+    fdn__rcu_read_lock();
     cds_lfht_lookup(reg->owners, hash_pid(pid), match_owner, &pid, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
+        fdn__rcu_subscribe(node);
         struct owner_rec *r = caa_container_of(node, struct owner_rec, node);
         struct reg_entry *e;
         pthread_mutex_lock(&r->mutex);
@@ -745,7 +772,7 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
         }
         pthread_mutex_unlock(&r->mutex);
     }
-    urcu_memb_read_unlock();
+    fdn__rcu_read_unlock();
     return n;
 }
 
