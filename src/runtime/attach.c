@@ -184,6 +184,8 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
                 memory_order_acquire)) {
             atomic_store_explicit(&p->run, FDN__RUNNING | FDN__ATT,
                                   memory_order_relaxed);
+            /* Pairs with the fence in fdn__deliver (see sched.c). */
+            atomic_thread_fence(memory_order_seq_cst);
             continue; /* DIRTY: a message is linked */
         }
         uint64_t now = mono_now();
@@ -201,6 +203,8 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
                 memory_order_acquire))
             atomic_store_explicit(&p->run, FDN__RUNNING | FDN__ATT,
                                   memory_order_relaxed);
+        /* Pairs with the fence in fdn__deliver (see sched.c). */
+        atomic_thread_fence(memory_order_seq_cst);
     }
 }
 

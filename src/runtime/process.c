@@ -38,6 +38,11 @@ void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
 {
     fdn__mq_push(p, m);
     fdn__count_sent(rt);
+    /* seq_cst fence: pairs with the fence after the owner stores RUNNING
+     * (sched.c, attach.c).  Link, fence, read the state: either we read
+     * the owner's RUNNING (and mark DIRTY) or its mailbox read after its
+     * fence sees our link (Dekker; see specs/models/mailbox.pml, TSO). */
+    atomic_thread_fence(memory_order_seq_cst);
     /* Acquire on load: we may read a state published by the owner. */
     int s = atomic_load_explicit(&p->run, memory_order_acquire);
     for (;;) {

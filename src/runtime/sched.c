@@ -272,6 +272,11 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
      * state out of QUEUED/RUNNING; senders read it with acquire in their
      * CAS, which reads our later release CAS, not this store. */
     atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+    /* seq_cst fence: pairs with the one in fdn__deliver.  Store RUNNING,
+     * then read the mailbox; a sender links, then reads the state.
+     * Without both fences each may miss the other's store (store
+     * buffering) and a message is stranded; model: mailbox_broken_tso. */
+    atomic_thread_fence(memory_order_seq_cst);
     fdn_ctx_t ctx = {.rt = rt,
                      .p = p,
                      .self = atomic_load_explicit(&p->pid, memory_order_relaxed),
@@ -310,6 +315,7 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
                 memory_order_acquire))
             return;
         atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst); /* as at the top */
     }
 }
 
