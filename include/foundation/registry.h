@@ -17,9 +17,10 @@
  * Races.  When many callers register one key at once, exactly one wins; the
  * others get FDN_EEXIST and the winner's pid.
  *
- * Memory.  An entry costs sizeof(fdn_meta_t) + key + a fixed header (stated
- * in specs/registry.md and returned by fdn_registry_entry_bytes), so memory
- * is bounded per entry.  Removed entries are freed after an RCU grace period.
+ * Memory.  An entry costs a fixed header + the metadata fields in use +
+ * key (stated in specs/registry.md and returned by
+ * fdn_registry_entry_bytes_meta), so memory is bounded per entry.  Removed
+ * entries are freed after an RCU grace period.
  *
  * Threads.  Every function may be called from any thread, concurrently with
  * every other, except fdn_registry_destroy, which must not race with any
@@ -148,8 +149,13 @@ typedef void (*fdn_registry_key_fn)(void *arg, const char *ns_name,
 FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
                               fdn_registry_key_fn fn, void *arg);
 
-/* Bytes one entry with a key of key_len bytes occupies (header + meta +
- * key), not counting the hash table's bucket array. */
+/* Bytes one entry with a key of key_len bytes and nfields metadata fields
+ * (the count of the fdn_meta_t it was registered with) occupies: a fixed
+ * header + nfields * sizeof(fdn_meta_field_t) + key_len + 1, not counting
+ * the hash table's bucket array.  Pure arithmetic; any thread. */
+FDN_API size_t fdn_registry_entry_bytes_meta(size_t key_len,
+                                             uint32_t nfields);
+/* fdn_registry_entry_bytes_meta(key_len, 0): an entry without metadata. */
 FDN_API size_t fdn_registry_entry_bytes(size_t key_len);
 
 #ifdef __cplusplus

@@ -51,8 +51,12 @@
  * owner record's mutex for a few non-blocking steps, so they contend only on
  * the same owner.
  *
- * Memory: entries and records come from the runtime's allocator and are
- * freed after a grace period with call_rcu.  liburcu's own table memory
+ * Memory: an entry is one allocation holding a 64-byte header, only the
+ * metadata fields in use (meta.count of them, 80 bytes each) and the key, so
+ * an entry without metadata costs 64 + key + 1 bytes (REG-I4); lookups copy
+ * the fields back into the caller's fdn_meta_t.  Entries and records come
+ * from the runtime's allocator and are freed after a grace period with
+ * call_rcu.  liburcu's own table memory
  * (buckets) does not go through the allocator.
  *
  * Every RCU operation goes through the wrappers in internal/rcu.h, which in
@@ -85,7 +89,12 @@
 
 struct owner_rec;
 
-/* One registration.  Immutable once published except u.owner_link. */
+/*
+ * One registration, allocated as one block of
+ * fdn_registry_entry_bytes_meta(key_len, meta_count) bytes: this header,
+ * then fields[meta_count], then the key and its NUL (entry_key).  Immutable
+ * once published except u.owner_link.
+ */
 struct reg_entry {
     struct cds_lfht_node node; /* in ns->table */
     /*
@@ -101,10 +110,28 @@ struct reg_entry {
     struct owner_rec *owner;   /* immutable; outlives the entry */
     fdn_registry_ns_t *ns;     /* immutable */
     fdn_pid_t pid;             /* immutable */
-    size_t key_len;            /* immutable */
-    fdn_meta_t meta;           /* immutable copy */
-    char key[];                /* immutable, NUL-terminated */
+    uint32_t key_len;          /* immutable; at most FDN_REGISTRY_KEY_MAX */
+    uint32_t meta_count;       /* immutable; at most FDN_META_MAX */
+    fdn_meta_field_t fields[]; /* immutable copies of the fields in use */
 };
+
+/* The entry's key: NUL-terminated, right after its metadata fields. */
+static const char *entry_key(const struct reg_entry *e)
+{
+    return (const char *)(e->fields + e->meta_count);
+}
+
+/* The value of e's metadata field called name, or NULL (as fdn_meta_get
+ * does for a whole map). */
+static const fdn_meta_value_t *entry_meta_get(const struct reg_entry *e,
+                                              const char *name)
+{
+    for (uint32_t i = 0; i < e->meta_count; i++) {
+        if (strncmp(e->fields[i].name, name, FDN_META_NAME_MAX + 1) == 0)
+            return &e->fields[i].value;
+    }
+    return NULL;
+}
 
 /* One owner pid's bookkeeping.  See the file comment for the protocol. */
 struct owner_rec {
@@ -194,7 +221,7 @@ static int match_entry(struct cds_lfht_node *node, const void *arg)
     fdn__rcu_subscribe(node);
     const struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
     const struct key_ref *k = arg;
-    return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
+    return e->key_len == k->len && memcmp(entry_key(e), k->key, k->len) == 0;
 }
 
 static int match_owner(struct cds_lfht_node *node, const void *arg)
@@ -581,22 +608,24 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
         return rc;
     if (meta != NULL && meta->count > FDN_META_MAX)
         return FDN_EINVAL;
+    uint32_t nfields = meta != NULL ? meta->count : 0;
     fdn_registry_t *reg = ns->reg;
     fdn__rcu_thread_enter();
 
-    struct reg_entry *e = fdn__alloc(reg->alloc, fdn_registry_entry_bytes(len));
+    /* Only the fields in use are stored (REG-I4). */
+    struct reg_entry *e =
+        fdn__alloc(reg->alloc, fdn_registry_entry_bytes_meta(len, nfields));
     if (e == NULL)
         return FDN_ENOMEM;
     cds_lfht_node_init(&e->node);
     CDS_INIT_LIST_HEAD(&e->u.owner_link);
     e->ns = ns;
     e->pid = pid;
-    e->key_len = len;
-    if (meta != NULL)
-        memcpy(&e->meta, meta, sizeof e->meta);
-    else
-        memset(&e->meta, 0, sizeof e->meta);
-    memcpy(e->key, key, len + 1);
+    e->key_len = (uint32_t)len;
+    e->meta_count = nfields;
+    if (nfields != 0)
+        memcpy(e->fields, meta->fields, nfields * sizeof e->fields[0]);
+    memcpy((char *)entry_key(e), key, len + 1);
 
     fdn__rcu_read_lock();
     struct owner_rec *r;
@@ -693,8 +722,14 @@ FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
             caa_container_of(node, struct reg_entry, node);
         if (pid != NULL)
             *pid = e->pid;
-        if (meta != NULL)
-            memcpy(meta, &e->meta, sizeof *meta);
+        if (meta != NULL) {
+            /* Expand the compact copy: the stored fields, then zeroes. */
+            meta->count = e->meta_count;
+            memcpy(meta->fields, e->fields,
+                   e->meta_count * sizeof meta->fields[0]);
+            memset(meta->fields + e->meta_count, 0,
+                   (FDN_META_MAX - e->meta_count) * sizeof meta->fields[0]);
+        }
         rc = FDN_OK;
     }
     fdn__rcu_read_unlock();
@@ -716,7 +751,7 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
     cds_lfht_for_each_entry(ns->table, &iter, e, node)
     {
         fdn__rcu_subscribe(&e->node);
-        if (fdn_meta_value_equal(fdn_meta_get(&e->meta, name), value)) {
+        if (fdn_meta_value_equal(entry_meta_get(e, name), value)) {
             if (n < cap)
                 pids[n] = e->pid;
             n++;
@@ -767,7 +802,7 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
         cds_list_for_each_entry(e, &r->entries, u.owner_link)
         {
             if (fn != NULL)
-                fn(arg, e->ns->name, e->key);
+                fn(arg, e->ns->name, entry_key(e));
             n++;
         }
         pthread_mutex_unlock(&r->mutex);
@@ -776,7 +811,14 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
     return n;
 }
 
+FDN_API size_t fdn_registry_entry_bytes_meta(size_t key_len,
+                                             uint32_t nfields)
+{
+    return offsetof(struct reg_entry, fields) +
+           (size_t)nfields * sizeof(fdn_meta_field_t) + key_len + 1;
+}
+
 FDN_API size_t fdn_registry_entry_bytes(size_t key_len)
 {
-    return offsetof(struct reg_entry, key) + key_len + 1;
+    return fdn_registry_entry_bytes_meta(key_len, 0);
 }

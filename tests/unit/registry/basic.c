@@ -5,6 +5,7 @@
  */
 #include "unit/registry/reg_helpers.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* Checks: REG-C1 */
@@ -241,6 +242,49 @@ Test(registry_basic, lookup_copies_the_registered_meta)
     reg_fixture_down(&fx);
 }
 
+/* Checks: REG-S3 */
+Test(registry_basic, lookup_expands_every_field_count)
+{
+    /* Entries store only the fields in use; a lookup must give back the
+     * same map for every count, with the unused slots zeroed. */
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    static const fdn_meta_field_t zero_field;
+    for (uint32_t n = 0; n <= FDN_META_MAX; n++) {
+        fdn_meta_t m, got;
+        memset(&m, 0, sizeof m);
+        char name[8], key[8];
+        for (uint32_t i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "f%u", i);
+            if (i % 2 == 0)
+                cr_assert_eq(fdn_meta_set_int(&m, name, 1000 + i), FDN_OK);
+            else
+                cr_assert_eq(fdn_meta_set_str(&m, name, name), FDN_OK);
+        }
+        snprintf(key, sizeof key, "k%u", n);
+        cr_assert_eq(fdn_registry_register(ns, key, p, &m, NULL), FDN_OK);
+        memset(&got, 0xab, sizeof got);
+        fdn_pid_t owner = FDN_PID_NONE;
+        cr_assert_eq(fdn_registry_lookup(ns, key, &owner, &got), FDN_OK);
+        cr_assert_eq(owner, p);
+        cr_assert_eq(got.count, n);
+        for (uint32_t i = 0; i < n; i++) {
+            cr_assert_str_eq(got.fields[i].name, m.fields[i].name);
+            cr_assert(fdn_meta_value_equal(&got.fields[i].value,
+                                           &m.fields[i].value),
+                      "field %u of %u differs", i, n);
+        }
+        for (uint32_t i = n; i < FDN_META_MAX; i++)
+            cr_assert(memcmp(&got.fields[i], &zero_field,
+                             sizeof zero_field) == 0,
+                      "slot %u of a %u-field map is not zeroed", i, n);
+    }
+    reg_fixture_down(&fx);
+}
+
 /* Checks: REG-C3 */
 Test(registry_basic, find_matches_type_and_value_and_reports_total)
 {
@@ -366,21 +410,114 @@ Test(registry_basic, keys_lists_exactly_the_owners_entries)
     reg_fixture_down(&fx);
 }
 
-/* Checks: REG-I4 */
-Test(registry_basic, entry_bytes_is_fixed_header_meta_and_key)
+/*
+ * An allocator for the REG-I4 test: delegates to the default allocator,
+ * counts live blocks, and records the sizes requested by the one thread
+ * whose thread-local size_log is set, so the runtime's and liburcu's other
+ * threads never touch the log.
+ */
+typedef struct size_log {
+    size_t sizes[16];
+    size_t n;
+} size_log_t;
+
+static _Thread_local size_log_t *size_log;
+/* Relaxed: a statistic; the final read follows fdn_registry_destroy (its
+ * rcu_barrier waits for every deferred free) and fdn_runtime_destroy (which
+ * joins its threads). */
+static _Atomic int64_t size_log_live;
+
+static void *size_log_alloc(void *ctx, size_t n)
 {
-    size_t base = fdn_registry_entry_bytes(0);
-    cr_assert_gt(base, sizeof(fdn_meta_t));
-    size_t header = base - sizeof(fdn_meta_t) - 1;
-    /* A fixed header: the same for every key length, and small. */
-    for (size_t k = 0; k <= FDN_REGISTRY_KEY_MAX; k++)
+    (void)ctx;
+    void *p = fdn_allocator_default()->alloc(fdn_allocator_default()->ctx, n);
+    if (p != NULL)
+        atomic_fetch_add_explicit(&size_log_live, 1, memory_order_relaxed);
+    if (p != NULL && size_log != NULL && size_log->n < 16)
+        size_log->sizes[size_log->n++] = n;
+    return p;
+}
+
+static void size_log_release(void *ctx, void *p)
+{
+    (void)ctx;
+    if (p != NULL)
+        atomic_fetch_sub_explicit(&size_log_live, 1, memory_order_relaxed);
+    fdn_allocator_default()->release(fdn_allocator_default()->ctx, p);
+}
+
+/* Checks: REG-I4 */
+Test(registry_basic, entry_bytes_is_header_fields_and_key)
+{
+    size_t header = fdn_registry_entry_bytes(0) - 1;
+    size_t field = sizeof(fdn_meta_field_t);
+    /* The formula, for every key length and field count. */
+    for (size_t k = 0; k <= FDN_REGISTRY_KEY_MAX; k++) {
         cr_assert_eq(fdn_registry_entry_bytes(k),
-                     header + sizeof(fdn_meta_t) + k + 1);
+                     fdn_registry_entry_bytes_meta(k, 0));
+        for (uint32_t n = 0; n <= FDN_META_MAX; n++)
+            cr_assert_eq(fdn_registry_entry_bytes_meta(k, n),
+                         header + n * field + k + 1);
+    }
+    size_t most =
+        fdn_registry_entry_bytes_meta(FDN_REGISTRY_KEY_MAX, FDN_META_MAX);
     cr_assert_leq(header, 64);
+    if (sizeof(void *) == 8) {
+        /* The numbers specs/registry.md states (LP64). */
+        cr_assert_eq(header, 64);
+        cr_assert_eq(field, 80);
+        cr_assert_eq(most, 832);
+    }
     fprintf(stderr,
-            "entry bytes: header %zu + meta %zu + key; longest key: %zu\n",
-            header, sizeof(fdn_meta_t),
-            fdn_registry_entry_bytes(FDN_REGISTRY_KEY_MAX));
+            "entry bytes: header %zu + %zu per field + key + 1; "
+            "no metadata, 8-byte key: %zu; largest: %zu\n",
+            header, field, fdn_registry_entry_bytes(8), most);
+
+    /* A registration allocates exactly that: one block of
+     * fdn_registry_entry_bytes_meta(key length, meta.count) bytes. */
+    fdn_allocator_t a = {size_log_alloc, size_log_release, NULL};
+    atomic_store_explicit(&size_log_live, 0, memory_order_relaxed);
+    fdn_runtime_opts_t o;
+    fdn_runtime_opts_init(&o);
+    o.schedulers = 1;
+    o.allocator = &a;
+    fdn_runtime_t *rt;
+    fdn_registry_t *reg;
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_runtime_create(&o, &rt), FDN_OK);
+    cr_assert_eq(fdn_registry_create(rt, NULL, &reg), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(reg, "ns", &ns), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(rt);
+    /* The first registration also makes the owner record; later ones
+     * allocate the entry alone. */
+    cr_assert_eq(fdn_registry_register(ns, "first", p, NULL, NULL), FDN_OK);
+    char key[FDN_REGISTRY_KEY_MAX + 1];
+    for (uint32_t n = 0; n <= FDN_META_MAX; n++) {
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        char name[8];
+        for (uint32_t i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "f%u", i);
+            cr_assert_eq(fdn_meta_set_int(&m, name, i), FDN_OK);
+        }
+        /* Keys of 1 to FDN_REGISTRY_KEY_MAX bytes. */
+        size_t klen = 1 + (size_t)n * (FDN_REGISTRY_KEY_MAX - 1) / FDN_META_MAX;
+        memset(key, 'a' + (int)n, klen);
+        key[klen] = '\0';
+        size_log_t log = {.n = 0};
+        size_log = &log;
+        cr_assert_eq(fdn_registry_register(ns, key, p, &m, NULL), FDN_OK);
+        size_log = NULL;
+        cr_assert_eq(log.n, 1, "%zu allocations for one entry", log.n);
+        cr_assert_eq(log.sizes[0], fdn_registry_entry_bytes_meta(klen, n),
+                     "allocated %zu, expected %zu (%u fields, key %zu)",
+                     log.sizes[0], fdn_registry_entry_bytes_meta(klen, n), n,
+                     klen);
+    }
+    fdn_registry_destroy(reg);
+    fdn_runtime_destroy(rt);
+    cr_assert_eq(atomic_load_explicit(&size_log_live, memory_order_relaxed),
+                 0);
 }
 
 /* Checks: REG-L2 */
