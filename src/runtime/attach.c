@@ -100,7 +100,7 @@ static void att_die(struct fdn__attached *a, fdn_reason_t reason)
     struct fdn__msg *m;
     while ((m = fdn__mq_pop(p)) != NULL)
         fdn__msg_free(rt, m);
-    atomic_store_explicit(&p->run, FDN__DEAD, memory_order_release);
+    atomic_exchange_explicit(&p->run, FDN__DEAD, memory_order_acq_rel);
 }
 
 FDN_API void fdn_detach(fdn_ctx_t *ctx)
@@ -182,10 +182,9 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
         if (!atomic_compare_exchange_strong_explicit(
                 &p->run, &s, FDN__IDLE | FDN__ATT, memory_order_acq_rel,
                 memory_order_acquire)) {
-            atomic_store_explicit(&p->run, FDN__RUNNING | FDN__ATT,
-                                  memory_order_relaxed);
-            /* Pairs with the fence in fdn__deliver (see sched.c). */
-            atomic_thread_fence(memory_order_seq_cst);
+            /* An exchange: every write to run is an RMW (fdn__deliver). */
+            atomic_exchange_explicit(&p->run, FDN__RUNNING | FDN__ATT,
+                                     memory_order_acq_rel);
             continue; /* DIRTY: a message is linked */
         }
         uint64_t now = mono_now();
@@ -201,10 +200,8 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
         if (!atomic_compare_exchange_strong_explicit(
                 &p->run, &s, FDN__RUNNING | FDN__ATT, memory_order_acq_rel,
                 memory_order_acquire))
-            atomic_store_explicit(&p->run, FDN__RUNNING | FDN__ATT,
-                                  memory_order_relaxed);
-        /* Pairs with the fence in fdn__deliver (see sched.c). */
-        atomic_thread_fence(memory_order_seq_cst);
+            atomic_exchange_explicit(&p->run, FDN__RUNNING | FDN__ATT,
+                                     memory_order_acq_rel);
     }
 }
 

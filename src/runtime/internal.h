@@ -20,6 +20,7 @@
 #define FDN__CACHELINE 64
 #define FDN__PAGE_SHIFT 12
 #define FDN__PAGE_SLOTS (1u << FDN__PAGE_SHIFT)
+#define FDN__MAX_SEEN 32 /* victims a thief tracks for stuck detection */
 
 /* Run states of a process (the hand-off modelled in specs/models). */
 enum {
@@ -126,6 +127,13 @@ struct fdn__sched {
     _Alignas(FDN__CACHELINE) _Atomic int qlock; /* spinlock for the queue */
     struct fdn__proc *rq_head, *rq_tail;        /* guarded by qlock */
     _Atomic uint32_t rq_len;   /* [atomic] written under qlock, read racily */
+    /* The process to run next (a process this scheduler just woke), kept
+     * out of the queue so a message hop costs no lock.  [atomic]: the
+     * owner and thieves take it with exchange (acq_rel). */
+    _Atomic(struct fdn__proc *) next;
+    _Atomic uint64_t turns;    /* turns started; owner writes, thieves read */
+    uint32_t streak;           /* [own] consecutive turns taken from next */
+    uint64_t seen[FDN__MAX_SEEN]; /* [own] victims' turns at the last look */
     fdn_runtime_t *rt;         /* [imm] */
     unsigned id;               /* [imm] */
     pthread_t thread;          /* [imm] */
@@ -216,8 +224,13 @@ void fdn__msg_free(fdn_runtime_t *rt, struct fdn__msg *m);
 /* ---- sched.c ----------------------------------------------------------- */
 /* The scheduler running on this thread for rt, or NULL. */
 struct fdn__sched *fdn__sched_current(const fdn_runtime_t *rt);
-/* Puts a QUEUED process on a run queue (local if on a scheduler). */
+/* Puts a QUEUED process where it runs soon: on a scheduler thread, in
+ * that scheduler's next slot (displacing its occupant to the queue);
+ * elsewhere, on a run queue chosen round robin. */
 void fdn__sched_push(fdn_runtime_t *rt, struct fdn__proc *p);
+/* Puts a QUEUED process at the tail of a run queue (a turn that used its
+ * whole batch yields behind everyone else: RT-L3). */
+void fdn__sched_push_tail(fdn_runtime_t *rt, struct fdn__proc *p);
 /* Runs one turn of p on sched (p was QUEUED). */
 void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p);
 /* Counts for stats: add to the current scheduler's or the external one. */

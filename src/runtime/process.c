@@ -3,11 +3,13 @@
  * dispatch and death.
  *
  * The hand-off (checked by specs/models/mailbox.pml).  A sender links its
- * message into the mailbox, then: IDLE → CAS to QUEUED and schedule it;
- * QUEUED or DIRTY → nothing to do; RUNNING → CAS to DIRTY (retry on
- * failure); DEAD → nothing (the slot has no live process).  The owner of a
- * turn ends it with CAS RUNNING → IDLE; if that fails the state is DIRTY, so
- * it sets RUNNING and looks again.  Hence a linked message is never left in
+ * message into the mailbox, then performs one successful RMW on the run
+ * state: IDLE → QUEUED (and schedules it); RUNNING → DIRTY; QUEUED or
+ * DIRTY → unchanged (the RMW still orders its link before the owner's
+ * next exchange); DEAD → nothing (the slot has no live process).  The
+ * owner takes a turn by exchanging in RUNNING and ends it with CAS
+ * RUNNING → IDLE; if that fails the state is DIRTY, so it exchanges in
+ * RUNNING and looks again.  Hence a linked message is never left in
  * the mailbox of an IDLE process (RT-L1), and only the thread that moved the
  * state from IDLE to QUEUED can start a turn, so a process never runs on two
  * threads (RT-I2).
@@ -38,37 +40,44 @@ void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
 {
     fdn__mq_push(p, m);
     fdn__count_sent(rt);
-    /* seq_cst fence: pairs with the fence after the owner stores RUNNING
-     * (sched.c, attach.c).  Link, fence, read the state: either we read
-     * the owner's RUNNING (and mark DIRTY) or its mailbox read after its
-     * fence sees our link (Dekker; see specs/models/mailbox.pml, TSO). */
-    atomic_thread_fence(memory_order_seq_cst);
-    /* Acquire on load: we may read a state published by the owner. */
-    int s = atomic_load_explicit(&p->run, memory_order_acquire);
+    /*
+     * Notify the owner with one successful read-modify-write on the run
+     * state, on every path (QUEUED and DIRTY are CASed onto themselves).
+     * Every write to `run` during a life is an RMW, so `run`'s modification
+     * order is one release sequence: the owner's acq_rel exchange to
+     * RUNNING either follows our RMW, and then synchronizes with it (our
+     * link is visible to its mailbox reads), or precedes it, and then we
+     * read RUNNING and mark DIRTY, which fails the owner's CAS to IDLE.
+     * This replaces a seq_cst fence on each side (store buffering, see
+     * specs/models/mailbox.pml -DTSO).  DEAD needs no notification.
+     */
+    int s = atomic_load_explicit(&p->run, memory_order_relaxed);
     for (;;) {
         int att = s & FDN__ATT;
+        int want;
         switch (s & ~FDN__ATT) {
         case FDN__IDLE:
-            /* acq_rel: release orders our link before the owner's pop;
-             * acquire pairs with the owner's release CAS to IDLE. */
-            if (atomic_compare_exchange_weak_explicit(
-                    &p->run, &s, FDN__QUEUED | att, memory_order_acq_rel,
-                    memory_order_acquire)) {
+            want = FDN__QUEUED | att;
+            break;
+        case FDN__RUNNING:
+            want = FDN__DIRTY | att;
+            break;
+        case FDN__QUEUED:
+        case FDN__DIRTY:
+            want = s;
+            break;
+        default:
+            return;
+        }
+        if (atomic_compare_exchange_weak_explicit(&p->run, &s, want,
+                                                  memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            if ((s & ~FDN__ATT) == FDN__IDLE) {
                 if (att)
                     fdn__attached_wake(p);
                 else
                     fdn__sched_push(rt, p);
-                return;
             }
-            continue;
-        case FDN__RUNNING:
-            /* Release: pairs with the owner's failed CAS (acquire). */
-            if (atomic_compare_exchange_weak_explicit(
-                    &p->run, &s, FDN__DIRTY | att, memory_order_acq_rel,
-                    memory_order_acquire))
-                return;
-            continue;
-        default: /* QUEUED, DIRTY: the owner will look; DEAD: dropped */
             return;
         }
     }
@@ -93,8 +102,10 @@ void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
                                                     memory_order_acq_rel,
                                                     memory_order_acquire))
             return;
-        /* DIRTY: a message arrived; hand the process to a scheduler. */
-        atomic_store_explicit(&p->run, FDN__QUEUED, memory_order_relaxed);
+        /* DIRTY: a message arrived; hand the process to a scheduler.
+         * An exchange, not a store: every write to run is an RMW (see
+         * fdn__deliver). */
+        atomic_exchange_explicit(&p->run, FDN__QUEUED, memory_order_acq_rel);
         fdn__sched_push(rt, p);
         return;
     }
@@ -272,7 +283,7 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason)
     /* The pid already reads 0 (fdn__signals_on_death).  DEAD makes any
      * sender that validated the old pid earlier enqueue without
      * scheduling; the slot then returns to the free stack. */
-    atomic_store_explicit(&p->run, FDN__DEAD, memory_order_release);
+    atomic_exchange_explicit(&p->run, FDN__DEAD, memory_order_acq_rel);
     fdn__table_release(rt, p);
 }
 

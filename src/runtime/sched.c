@@ -3,10 +3,18 @@
  * work stealing, sleeping and waking, and runtime create / destroy.
  *
  * Run queues.  Each scheduler owns a FIFO of QUEUED processes under a small
- * spinlock (critical sections are a few pointer writes).  A process that
- * becomes runnable is pushed on the queue of the scheduler whose thread made
- * it runnable (locality, as on the BEAM), or round-robin from other threads.
- * A scheduler whose queue is empty steals half of another's queue.
+ * spinlock (critical sections are a few pointer writes) and a one-process
+ * "next" slot.  A process that a scheduler thread makes runnable goes into
+ * that scheduler's next slot (the displaced occupant goes to the queue), so
+ * a message hop between two processes costs no lock and stays on one core;
+ * after NEXT_STREAK turns in a row from the slot the queue goes first, so
+ * the slot cannot starve the queue.  Other threads push round robin onto
+ * queues.  A turn that used its whole batch goes to the queue's tail.
+ *
+ * Stealing (RT-L5).  A scheduler with nothing to do takes half of another's
+ * queue when it holds two or more; a lone waiting process (queue of one, or
+ * the next slot) is taken only if its owner started no turn since the
+ * thief's previous look, i.e. the owner is stuck in a long handler.
  *
  * Sleeping (RT-L4).  An idle scheduler spins briefly, then announces itself
  * in `sleepers` and waits on the futex word `wake_seq`.  This is an
@@ -32,6 +40,7 @@
 
 #define SPIN_BEFORE_SLEEP 200
 #define SLEEP_TIMEOUT_NS (50 * FDN_NS_PER_MS)
+#define NEXT_STREAK 32
 
 static _Thread_local struct fdn__sched *tls_sched;
 
@@ -137,7 +146,7 @@ static void q_append(struct fdn__sched *s, struct fdn__proc *p, uint32_t *len)
     *len = n;
 }
 
-void fdn__sched_push(fdn_runtime_t *rt, struct fdn__proc *p)
+void fdn__sched_push_tail(fdn_runtime_t *rt, struct fdn__proc *p)
 {
     struct fdn__sched *s = fdn__sched_current(rt);
     uint32_t len;
@@ -150,6 +159,24 @@ void fdn__sched_push(fdn_runtime_t *rt, struct fdn__proc *p)
     uint32_t i = atomic_fetch_add_explicit(&rt->rr, 1, memory_order_relaxed);
     q_append(&rt->scheds[i % rt->nsched], p, &len);
     wake_one(rt);
+}
+
+void fdn__sched_push(fdn_runtime_t *rt, struct fdn__proc *p)
+{
+    struct fdn__sched *s = fdn__sched_current(rt);
+    if (s == NULL) {
+        fdn__sched_push_tail(rt, p);
+        return;
+    }
+    /* acq_rel: release hands p (QUEUED, its state) to whoever takes the
+     * slot; acquire takes over the displaced process the same way. */
+    struct fdn__proc *old = atomic_exchange_explicit(&s->next, p,
+                                                     memory_order_acq_rel);
+    if (old != NULL) {
+        uint32_t len;
+        q_append(s, old, &len);
+        wake_one(rt); /* surplus work: next and the queue */
+    }
 }
 
 static struct fdn__proc *q_pop(struct fdn__sched *s)
@@ -175,10 +202,34 @@ static struct fdn__proc *steal(struct fdn__sched *self)
 {
     fdn_runtime_t *rt = self->rt;
     for (unsigned k = 1; k < rt->nsched; k++) {
-        struct fdn__sched *v = &rt->scheds[(self->id + k) % rt->nsched];
+        unsigned vid = (self->id + k) % rt->nsched;
+        struct fdn__sched *v = &rt->scheds[vid];
         uint32_t n = atomic_load_explicit(&v->rq_len, memory_order_relaxed);
-        if (n == 0)
+        bool has_next =
+            atomic_load_explicit(&v->next, memory_order_relaxed) != NULL;
+        if (n == 0 && !has_next)
             continue;
+        if (n < 2) {
+            /* One waiting process: its owner will likely run it in a
+             * moment (stealing it would move a message hop across cores).
+             * Take it only if the owner started no turn since our last
+             * look, i.e. it is stuck in a long handler. */
+            uint64_t t = atomic_load_explicit(&v->turns, memory_order_relaxed);
+            if (vid >= FDN__MAX_SEEN || self->seen[vid] != t) {
+                if (vid < FDN__MAX_SEEN)
+                    self->seen[vid] = t;
+                continue;
+            }
+            if (n == 0) {
+                /* acq_rel: pairs with the exchange in fdn__sched_push. */
+                struct fdn__proc *p =
+                    atomic_exchange_explicit(&v->next, NULL, memory_order_acq_rel);
+                if (p == NULL)
+                    continue;
+                bump(&self->steals);
+                return p;
+            }
+        }
         struct fdn__proc *first = NULL, *last = NULL;
         uint32_t taken = 0;
         fdn__spin_lock(&v->qlock);
@@ -217,9 +268,33 @@ static struct fdn__proc *steal(struct fdn__sched *self)
 static bool any_work(fdn_runtime_t *rt)
 {
     for (unsigned i = 0; i < rt->nsched; i++)
-        if (atomic_load_explicit(&rt->scheds[i].rq_len, memory_order_relaxed))
+        if (atomic_load_explicit(&rt->scheds[i].rq_len, memory_order_relaxed) ||
+            atomic_load_explicit(&rt->scheds[i].next, memory_order_relaxed))
             return true;
     return false;
+}
+
+/* The next process to run: the next slot first (a woken process runs at
+ * once, cache-hot), but after NEXT_STREAK turns in a row from the slot the
+ * queue goes first, so two processes bouncing messages cannot starve the
+ * queue (RT-L3). */
+static struct fdn__proc *take_work(struct fdn__sched *s)
+{
+    struct fdn__proc *p = NULL;
+    if (s->streak < NEXT_STREAK ||
+        atomic_load_explicit(&s->rq_len, memory_order_relaxed) == 0) {
+        /* acq_rel: pairs with the exchange in fdn__sched_push. */
+        p = atomic_exchange_explicit(&s->next, NULL, memory_order_acq_rel);
+        if (p != NULL) {
+            s->streak++;
+            return p;
+        }
+    }
+    s->streak = 0;
+    p = q_pop(s);
+    if (p == NULL)
+        p = atomic_exchange_explicit(&s->next, NULL, memory_order_acq_rel);
+    return p;
 }
 
 static void sleep_once(struct fdn__sched *s)
@@ -243,7 +318,7 @@ static void *sched_main(void *arg)
     tls_sched = s;
     int idle = 0;
     for (;;) {
-        struct fdn__proc *p = q_pop(s);
+        struct fdn__proc *p = take_work(s);
         if (p == NULL)
             p = steal(s);
         if (p != NULL) {
@@ -267,16 +342,14 @@ static void *sched_main(void *arg)
 void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
 {
     fdn_runtime_t *rt = s->rt;
-    /* We own the turn: the pusher set QUEUED and the queue lock ordered
-     * its writes before our pop.  Relaxed store: only the owner moves the
-     * state out of QUEUED/RUNNING; senders read it with acquire in their
-     * CAS, which reads our later release CAS, not this store. */
-    atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
-    /* seq_cst fence: pairs with the one in fdn__deliver.  Store RUNNING,
-     * then read the mailbox; a sender links, then reads the state.
-     * Without both fences each may miss the other's store (store
-     * buffering) and a message is stranded; model: mailbox_broken_tso. */
-    atomic_thread_fence(memory_order_seq_cst);
+    /* We own the turn: the pusher set QUEUED and the queue ordered its
+     * writes before our take. */
+    bump(&s->turns);
+    /* acq_rel exchange, not a store: it synchronizes with the RMW of every
+     * sender ordered before it on `run`, so their links are visible to the
+     * pops below (see fdn__deliver; a plain store here strands messages
+     * under store buffering: specs/models/mailbox_broken_tso.pml). */
+    atomic_exchange_explicit(&p->run, FDN__RUNNING, memory_order_acq_rel);
     fdn_ctx_t ctx = {.rt = rt,
                      .p = p,
                      .self = atomic_load_explicit(&p->pid, memory_order_relaxed),
@@ -302,8 +375,8 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
         }
         if (handled >= rt->batch) {
             /* Fairness (RT-L3): yield to others, come back later. */
-            atomic_store_explicit(&p->run, FDN__QUEUED, memory_order_relaxed);
-            fdn__sched_push(rt, p);
+            atomic_exchange_explicit(&p->run, FDN__QUEUED, memory_order_acq_rel);
+            fdn__sched_push_tail(rt, p);
             return;
         }
         int expected = FDN__RUNNING;
@@ -314,8 +387,7 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
                 &p->run, &expected, FDN__IDLE, memory_order_acq_rel,
                 memory_order_acquire))
             return;
-        atomic_store_explicit(&p->run, FDN__RUNNING, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst); /* as at the top */
+        atomic_exchange_explicit(&p->run, FDN__RUNNING, memory_order_acq_rel);
     }
 }
 
@@ -407,6 +479,8 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
         s->id = i;
         atomic_init(&s->qlock, 0);
         atomic_init(&s->rq_len, 0);
+        atomic_init(&s->next, NULL);
+        atomic_init(&s->turns, 0);
     }
     unsigned started = 0;
     for (; started < rt->nsched; started++) {

@@ -363,7 +363,8 @@ FDN_API int fdn_monitor_fn(fdn_runtime_t *rt, fdn_pid_t pid, fdn_down_fn fn,
     struct fdn__mon *mon = fdn__alloc(rt->alloc, sizeof *mon);
     if (mon == NULL)
         return FDN_ENOMEM;
-    mon->ref = fdn__new_ref(rt);
+    fdn_ref_t r = fdn__new_ref(rt);
+    mon->ref = r;
     mon->watcher = FDN_PID_NONE;
     mon->down = NULL;
     mon->fn = fn;
@@ -378,7 +379,8 @@ FDN_API int fdn_monitor_fn(fdn_runtime_t *rt, fdn_pid_t pid, fdn_down_fn fn,
         fdn__free(rt->alloc, mon);
         return FDN_ENOPROC;
     }
-    *ref = mon->ref;
+    /* Not mon->ref: once unlocked, a death may run and free mon. */
+    *ref = r;
     return FDN_OK;
 }
 
