@@ -100,23 +100,23 @@ struct fdn__attached;
  * lives; messages addressed to an older life are dropped on pop (RT-S2).
  */
 struct fdn__proc {
-    /* Line 1: what senders touch. */
+    /* Line 1: what other threads touch (senders, monitors, links). */
     _Atomic uint64_t pid;          /* [atomic] current pid; 0 when free */
     _Atomic int run;               /* [atomic] FDN__IDLE.. run state */
+    _Atomic int lock;              /* spinlock for [lock] fields */
     _Atomic int64_t kill_pending;  /* [atomic] 0, or untrappable reason + 1 */
     _Atomic(struct fdn__mq_node *) tail; /* [atomic] mailbox producer end */
     struct fdn__mq_node stub;      /* mailbox stub node */
-    struct fdn__mq_node *head;     /* [own] mailbox consumer end */
-    struct fdn__proc *rq_next;     /* run-queue link, guarded by that queue */
-    /* Line 2: owner state. */
-    const fdn_behaviour_t *beh;    /* [own] NULL for attached threads */
-    void *state;                   /* [own] */
-    struct fdn__held *held;        /* [own] monitors held on others */
     struct fdn__mon *mons;         /* [lock] monitors on this process */
     struct fdn__link *links;       /* [lock] */
-    _Atomic int lock;              /* spinlock for [lock] fields */
     _Atomic bool trap_exit;        /* [atomic] relaxed: a per-process flag */
     bool exiting;                  /* [lock] death has begun */
+    /* Line 2: the owner's, so consumer writes do not bounce line 1. */
+    _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
+    struct fdn__proc *rq_next;     /* run-queue link, guarded by that queue */
+    const fdn_behaviour_t *beh;    /* [own] */
+    void *state;                   /* [own] */
+    struct fdn__held *held;        /* [own] monitors held on others */
     _Atomic uint32_t free_next;    /* [atomic] free-stack link (slot + 1) */
     uint32_t gen;                  /* [tbl] generation of the current life */
     uint32_t slot;                 /* [imm] index in the table */
