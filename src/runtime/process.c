@@ -95,20 +95,17 @@ int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m)
 
 void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
 {
-    for (;;) {
-        int expected = FDN__RUNNING;
-        if (atomic_compare_exchange_strong_explicit(&p->run, &expected,
-                                                    FDN__IDLE,
-                                                    memory_order_acq_rel,
-                                                    memory_order_acquire))
-            return;
-        /* DIRTY: a message arrived; hand the process to a scheduler.
-         * An exchange, not a store: every write to run is an RMW (see
-         * fdn__deliver). */
-        atomic_exchange_explicit(&p->run, FDN__QUEUED, memory_order_acq_rel);
-        fdn__sched_push(rt, p);
+    /* The end of init's turn (no message was handled): go IDLE, or, if a
+     * message arrived meanwhile (DIRTY), hand the process to a scheduler,
+     * as a turn that used its batch does.  An exchange, not a store:
+     * every write to run during a life is an RMW (see fdn__deliver). */
+    int expected = FDN__RUNNING;
+    if (atomic_compare_exchange_strong_explicit(&p->run, &expected, FDN__IDLE,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
         return;
-    }
+    atomic_exchange_explicit(&p->run, FDN__QUEUED, memory_order_acq_rel);
+    fdn__sched_push(rt, p);
 }
 
 static int check_ctx(const fdn_ctx_t *ctx)
@@ -310,7 +307,8 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
 }
 
 /* Publishes a fresh life: `run` (RUNNING, owned by the caller), then the
- * pid. */
+ * pid.  The one plain store to run in a life: no sender can act on this
+ * life before it acquires the pid stored after it. */
 static void publish(struct fdn__proc *p, fdn_pid_t pid, int run)
 {
     atomic_store_explicit(&p->run, run, memory_order_relaxed);
