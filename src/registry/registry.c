@@ -82,6 +82,19 @@
 #include <urcu/list.h>
 #include <urcu/rculfhash.h>
 
+/*
+ * Walks every node of a table.  liburcu's cds_lfht_for_each_entry applies
+ * container_of to the NULL that ends the walk, which UBSan rightly reports
+ * ("applying zero offset to null pointer"); this converts only real nodes.
+ */
+#define REG_FOR_EACH(ht, iter, pos, member)                                  \
+    for (cds_lfht_first((ht), (iter));                                       \
+         cds_lfht_iter_get_node(iter) != NULL &&                             \
+         ((pos) = caa_container_of(cds_lfht_iter_get_node(iter),            \
+                                   __typeof__(*(pos)), member),              \
+          1);                                                                \
+         cds_lfht_next((ht), (iter)))
+
 /* Initial and minimum bucket counts of each table (powers of two). */
 #define REG_TABLE_INIT_BUCKETS 64UL
 #define REG_TABLE_MIN_BUCKETS 64UL
@@ -462,7 +475,7 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
      * that was inside its read-side critical section during the walk.
      */
     fdn__rcu_read_lock();
-    cds_lfht_for_each_entry(reg->owners, &iter, r, node)
+    REG_FOR_EACH(reg->owners, &iter, r, node)
     {
         fdn__rcu_subscribe(&r->node);
         fdn_monitor_fn_cancel(reg->rt, r->pid, r->ref);
@@ -478,7 +491,7 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
     uint32_t nns = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
     for (uint32_t i = 0; i < nns; i++) {
         fdn_registry_ns_t *ns = reg->namespaces[i];
-        cds_lfht_for_each_entry(ns->table, &iter, e, node)
+        REG_FOR_EACH(ns->table, &iter, e, node)
         {
             fdn__rcu_subscribe(&e->node);
             if (cds_lfht_del(ns->table, &e->node) == 0) {
@@ -491,7 +504,7 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
             }
         }
     }
-    cds_lfht_for_each_entry(reg->owners, &iter, r, node)
+    REG_FOR_EACH(reg->owners, &iter, r, node)
     {
         fdn__rcu_subscribe(&r->node);
         if (cds_lfht_del(reg->owners, &r->node) == 0)
@@ -748,7 +761,7 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
     struct cds_lfht_iter iter;
     struct reg_entry *e;
     fdn__rcu_read_lock();
-    cds_lfht_for_each_entry(ns->table, &iter, e, node)
+    REG_FOR_EACH(ns->table, &iter, e, node)
     {
         fdn__rcu_subscribe(&e->node);
         if (fdn_meta_value_equal(entry_meta_get(e, name), value)) {
