@@ -119,9 +119,12 @@ FDN_API void fdn_detach(fdn_ctx_t *ctx)
         a->next->prev = a->prev;
     atomic_store_explicit(&ctx->p->kill_pending, 0, memory_order_relaxed);
     fdn__table_release(rt, ctx->p);
-    pthread_mutex_unlock(&rt->att_lock);
+    /* Once the list is unlocked a concurrent fdn_runtime_destroy may see
+     * it empty and free rt: read nothing of rt after the unlock. */
+    const fdn_allocator_t *alloc = rt->alloc;
     tls_att = NULL;
-    fdn__free(rt->alloc, a);
+    pthread_mutex_unlock(&rt->att_lock);
+    fdn__free(alloc, a);
 }
 
 void fdn__attached_shutdown(fdn_runtime_t *rt)
