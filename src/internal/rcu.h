@@ -116,6 +116,14 @@ static inline void fdn__rcu_read_unlock(void)
     urcu_memb_read_unlock();
 }
 
+/* True when the calling (registered) thread is inside a read-side
+ * critical section.  Used to skip work that must not run inside one, such
+ * as resizing a hash table. */
+static inline int fdn__rcu_read_ongoing(void)
+{
+    return urcu_memb_read_ongoing();
+}
+
 /* Queues fn(head) to run after a grace period, on liburcu's call_rcu
  * thread.  fn must start with fdn__rcu_callback_begin() and end with
  * fdn__rcu_callback_end().  Under TSan releases G first (edge 2). */

@@ -7,7 +7,25 @@
  *
  * Tables.  Each namespace is one liburcu lock-free hash table (cds_lfht,
  * flavour urcu-memb) keyed by the key string.  A second table, shared by the
- * registry, maps an owner pid to its owner record.  Both resize themselves.
+ * registry, maps an owner pid to its owner record.
+ *
+ * Table sizing.  The tables are created without liburcu's CDS_LFHT_AUTO_RESIZE
+ * and sized by us (table_fit).  liburcu 0.13's lazy resize is unreliable: its
+ * launcher stores resize_initiated = 1 only after queueing the resize work, so
+ * when the worker finishes first the flag stays 1 and no lazy resize is ever
+ * launched again; chains then grow without bound (we measured 100k inserts
+ * taking 22 s and 3k lookups/s).  Even when it works, with accounting it grows
+ * only when the item count crosses a power of two and exceeds 8x the bucket
+ * count, so a table of 1M keys runs at 7-8 keys per bucket.  Instead, each
+ * table keeps its bucket count beside our own item count; after a register or
+ * unregister, outside any read-side critical section, a thread grows the table
+ * to the smallest power of two holding every item once count exceeds the
+ * buckets (load factor kept in [0.5, 1]) and shrinks it to twice the count
+ * once count falls below an eighth of the buckets, never below 64 buckets.
+ * cds_lfht_resize runs in the calling thread; only one thread resizes a table
+ * at a time (trylock), the others keep going and the table stays usable while
+ * it changes.  Growing is amortised O(1) per insert; shrinking waits for a
+ * grace period in the calling thread.
  *
  * Entries are immutable once published: every field is written before
  * cds_lfht_add_unique publishes the node (the add has release semantics and
@@ -95,12 +113,28 @@
           1);                                                                \
          cds_lfht_next((ht), (iter)))
 
-/* Initial and minimum bucket counts of each table (powers of two). */
-#define REG_TABLE_INIT_BUCKETS 64UL
+/* Initial and minimum bucket count of each table (a power of two). */
 #define REG_TABLE_MIN_BUCKETS 64UL
+/* A table shrinks once it has more than this many buckets per item. */
+#define REG_TABLE_SHRINK_RATIO 8U
 #define REG_DEFAULT_MAX_NAMESPACES 64U
 
 struct owner_rec;
+
+/*
+ * One liburcu hash table and its size, which only table_fit changes.
+ */
+struct reg_table {
+    struct cds_lfht *ht;     /* immutable pointer */
+    /*
+     * The table's bucket count.  Written only with resize_mutex held, after
+     * cds_lfht_resize returned; read relaxed without the mutex as a hint
+     * (a stale value only delays or repeats a fit, which re-reads it under
+     * the mutex), so it orders nothing.
+     */
+    _Atomic unsigned long buckets;
+    pthread_mutex_t resize_mutex; /* one resizer at a time (trylock) */
+};
 
 /*
  * One registration, allocated as one block of
@@ -148,7 +182,7 @@ static const fdn_meta_value_t *entry_meta_get(const struct reg_entry *e,
 
 /* One owner pid's bookkeeping.  See the file comment for the protocol. */
 struct owner_rec {
-    struct cds_lfht_node node;  /* in reg->owners, once published */
+    struct cds_lfht_node node;  /* in reg->owners.ht, once published */
     struct rcu_head rcu;
     fdn_registry_t *reg;        /* immutable */
     fdn_pid_t pid;              /* immutable */
@@ -161,7 +195,7 @@ struct owner_rec {
 
 struct fdn_registry_ns {
     fdn_registry_t *reg;          /* immutable */
-    struct cds_lfht *table;       /* immutable pointer */
+    struct reg_table table;
     /*
      * Entries in the table.  Relaxed: it is a statistic, not used to order
      * anything.  Each increment and decrement happens under the owning
@@ -177,7 +211,13 @@ struct fdn_registry_ns {
 struct fdn_registry {
     fdn_runtime_t *rt;               /* immutable */
     const fdn_allocator_t *alloc;    /* immutable */
-    struct cds_lfht *owners;         /* immutable pointer */
+    struct reg_table owners;
+    /*
+     * Published owner records.  Relaxed: like fdn_registry_ns.count it is a
+     * statistic, changed under the record's mutex right after the insert or
+     * delete it counts, and only used to size the owner table.
+     */
+    _Atomic uint64_t owner_count;
     uint32_t max_namespaces;         /* immutable */
     pthread_mutex_t ns_mutex;        /* serialises namespace creation */
     /*
@@ -206,15 +246,37 @@ static uint64_t hash_mix64(uint64_t x)
     return x;
 }
 
-/* FNV-1a over the key, then the finaliser (FNV's low bits mix poorly). */
+/* One step of hash_key: folds the 8-byte word w into h.  The multiply on w
+ * does not depend on h, so consecutive words overlap in the pipeline. */
+static uint64_t hash_step(uint64_t h, uint64_t w)
+{
+    h ^= w * UINT64_C(0x9e3779b97f4a7c15);
+    h = (h << 29) | (h >> 35);
+    return h * UINT64_C(0xbf58476d1ce4e5b9);
+}
+
+/* Hashes the key 8 bytes at a time (the last word zero-padded), seeded with
+ * its length, then applies the finaliser so every bit reaches the low bits
+ * lfht uses for buckets.  Lookups call it once per key. */
 static unsigned long hash_key(const char *key, size_t len)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)key[i];
-        h *= UINT64_C(0x100000001b3);
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)len;
+    uint64_t w;
+    while (len >= sizeof w) {
+        memcpy(&w, key, sizeof w);
+        h = hash_step(h, w);
+        key += sizeof w;
+        len -= sizeof w;
     }
-    return (unsigned long)hash_mix64(h ^ len);
+    if (len != 0) {
+        /* Byte by byte: a variable-length memcpy would be a libc call,
+         * slower than hashing a short key. */
+        w = 0;
+        for (size_t i = 0; i < len; i++)
+            w |= (uint64_t)(unsigned char)key[i] << (8 * i);
+        h = hash_step(h, w);
+    }
+    return (unsigned long)hash_mix64(h);
 }
 
 static unsigned long hash_pid(fdn_pid_t pid)
@@ -288,7 +350,7 @@ static void owner_free_rcu(struct rcu_head *head)
  */
 static bool entry_remove_locked(struct reg_entry *e)
 {
-    bool is_removed = cds_lfht_del(e->ns->table, &e->node) == 0;
+    bool is_removed = cds_lfht_del(e->ns->table.ht, &e->node) == 0;
     cds_list_del(&e->u.owner_link);
     if (is_removed) {
         /* Relaxed: see the comment on fdn_registry_ns.count. */
@@ -325,7 +387,10 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
     }
     if (r->is_published) {
         r->is_published = false;
-        if (cds_lfht_del(r->reg->owners, &r->node) != 0)
+        /* Relaxed: see the comment on fdn_registry.owner_count. */
+        atomic_fetch_sub_explicit(&r->reg->owner_count, 1,
+                                  memory_order_relaxed);
+        if (cds_lfht_del(r->reg->owners.ht, &r->node) != 0)
             FDN_PANIC("registry: owner record missing from the owner table");
         fdn__rcu_call(&r->rcu, owner_free_rcu);
     }
@@ -337,11 +402,73 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
 /* Registry and namespaces                                                  */
 /* ------------------------------------------------------------------------ */
 
-static struct cds_lfht *table_new(void)
+/* Creates t's table at the minimum size; false if out of memory.  No
+ * liburcu flags: table_fit sizes it (see the file comment). */
+static bool table_init(struct reg_table *t)
 {
-    return cds_lfht_new_flavor(REG_TABLE_INIT_BUCKETS, REG_TABLE_MIN_BUCKETS,
-                               0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-                               &urcu_memb_flavor, NULL);
+    t->ht = cds_lfht_new_flavor(REG_TABLE_MIN_BUCKETS, REG_TABLE_MIN_BUCKETS,
+                                0, 0, &urcu_memb_flavor, NULL);
+    if (t->ht == NULL)
+        return false;
+    atomic_init(&t->buckets, REG_TABLE_MIN_BUCKETS);
+    pthread_mutex_init(&t->resize_mutex, NULL);
+    return true;
+}
+
+/* Destroys t's table, which must be empty; panics with why if not. */
+static void table_fini(struct reg_table *t, const char *why)
+{
+    if (cds_lfht_destroy(t->ht, NULL) != 0)
+        FDN_PANIC(why);
+    pthread_mutex_destroy(&t->resize_mutex);
+}
+
+/* The bucket count a table with `buckets` buckets and `count` items should
+ * have: unchanged while count is within [buckets / ratio, buckets]. */
+static unsigned long table_target(unsigned long buckets, uint64_t count)
+{
+    unsigned long target = buckets;
+    if (count > buckets) {
+        /* Grow to the smallest power of two >= count: load in (0.5, 1]. */
+        while (target < count)
+            target <<= 1;
+    } else if (count < buckets / REG_TABLE_SHRINK_RATIO) {
+        /* Shrink to the smallest power of two >= 2 * count: load in
+         * (0.25, 0.5]. */
+        target = REG_TABLE_MIN_BUCKETS;
+        while (target < 2 * count)
+            target <<= 1;
+    }
+    return target;
+}
+
+/*
+ * Resizes t if count items no longer fit its bucket count (see the file
+ * comment).  Call after inserting or deleting, from a registered thread; does
+ * nothing inside a read-side critical section (cds_lfht_resize must not run
+ * there) or while another thread resizes t.  Cheap when nothing is to do.
+ */
+static void table_fit(struct reg_table *t, uint64_t count)
+{
+    /* Relaxed: a hint, re-read under the mutex (see reg_table.buckets). */
+    unsigned long buckets =
+        atomic_load_explicit(&t->buckets, memory_order_relaxed);
+    if (table_target(buckets, count) == buckets)
+        return;
+    if (fdn__rcu_read_ongoing())
+        return;
+    if (pthread_mutex_trylock(&t->resize_mutex) != 0)
+        return;
+    /* Relaxed: the mutex orders this against the last writer. */
+    buckets = atomic_load_explicit(&t->buckets, memory_order_relaxed);
+    unsigned long target = table_target(buckets, count);
+    if (target != buckets) {
+        cds_lfht_resize(t->ht, target);
+        /* Relaxed: readers use it only as a hint; writers hold the
+         * mutex. */
+        atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&t->resize_mutex);
 }
 
 FDN_API void fdn_registry_opts_init(fdn_registry_opts_t *opts)
@@ -377,8 +504,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
         fdn__free(a, reg);
         return FDN_ENOMEM;
     }
-    reg->owners = table_new();
-    if (reg->owners == NULL) {
+    if (!table_init(&reg->owners)) {
         fdn__free(a, reg->namespaces);
         fdn__free(a, reg);
         return FDN_ENOMEM;
@@ -388,6 +514,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
     reg->max_namespaces = max_ns;
     pthread_mutex_init(&reg->ns_mutex, NULL);
     atomic_init(&reg->ns_count, 0);
+    atomic_init(&reg->owner_count, 0);
     *out = reg;
     return FDN_OK;
 }
@@ -437,8 +564,7 @@ FDN_API int fdn_registry_namespace(fdn_registry_t *reg, const char *name,
         rc = FDN_ENOMEM;
         goto out;
     }
-    ns->table = table_new();
-    if (ns->table == NULL) {
+    if (!table_init(&ns->table)) {
         fdn__free(reg->alloc, ns);
         ns = NULL;
         rc = FDN_ENOMEM;
@@ -475,7 +601,7 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
      * that was inside its read-side critical section during the walk.
      */
     fdn__rcu_read_lock();
-    REG_FOR_EACH(reg->owners, &iter, r, node)
+    REG_FOR_EACH(reg->owners.ht, &iter, r, node)
     {
         fdn__rcu_subscribe(&r->node);
         fdn_monitor_fn_cancel(reg->rt, r->pid, r->ref);
@@ -491,10 +617,10 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
     uint32_t nns = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
     for (uint32_t i = 0; i < nns; i++) {
         fdn_registry_ns_t *ns = reg->namespaces[i];
-        REG_FOR_EACH(ns->table, &iter, e, node)
+        REG_FOR_EACH(ns->table.ht, &iter, e, node)
         {
             fdn__rcu_subscribe(&e->node);
-            if (cds_lfht_del(ns->table, &e->node) == 0) {
+            if (cds_lfht_del(ns->table.ht, &e->node) == 0) {
                 /* Unlink before call_rcu reuses the link's storage; the
                  * neighbours are still allocated (frees are deferred). */
                 cds_list_del(&e->u.owner_link);
@@ -504,11 +630,15 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
             }
         }
     }
-    REG_FOR_EACH(reg->owners, &iter, r, node)
+    REG_FOR_EACH(reg->owners.ht, &iter, r, node)
     {
         fdn__rcu_subscribe(&r->node);
-        if (cds_lfht_del(reg->owners, &r->node) == 0)
+        if (cds_lfht_del(reg->owners.ht, &r->node) == 0) {
+            /* Relaxed: see the comment on fdn_registry.owner_count. */
+            atomic_fetch_sub_explicit(&reg->owner_count, 1,
+                                      memory_order_relaxed);
             fdn__rcu_call(&r->rcu, owner_free_rcu);
+        }
     }
     fdn__rcu_read_unlock();
 
@@ -517,12 +647,11 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
     fdn__rcu_barrier();
     for (uint32_t i = 0; i < nns; i++) {
         fdn_registry_ns_t *ns = reg->namespaces[i];
-        if (cds_lfht_destroy(ns->table, NULL) != 0)
-            FDN_PANIC("registry: namespace table not empty at destroy");
+        table_fini(&ns->table,
+                   "registry: namespace table not empty at destroy");
         fdn__free(reg->alloc, ns);
     }
-    if (cds_lfht_destroy(reg->owners, NULL) != 0)
-        FDN_PANIC("registry: owner table not empty at destroy");
+    table_fini(&reg->owners, "registry: owner table not empty at destroy");
     pthread_mutex_destroy(&reg->ns_mutex);
     fdn__free(reg->alloc, reg->namespaces);
     fdn__free(reg->alloc, reg);
@@ -545,7 +674,7 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
     unsigned long hash = hash_pid(pid);
     for (;;) {
         struct cds_lfht_iter iter;
-        cds_lfht_lookup(reg->owners, hash, match_owner, &pid, &iter);
+        cds_lfht_lookup(reg->owners.ht, hash, match_owner, &pid, &iter);
         struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
         if (node != NULL) {
             fdn__rcu_subscribe(node);
@@ -592,9 +721,12 @@ static int owner_get_locked(fdn_registry_t *reg, fdn_pid_t pid,
         }
         fdn__rcu_publish(&r->node);
         struct cds_lfht_node *won =
-            cds_lfht_add_unique(reg->owners, hash, match_owner, &pid, &r->node);
+            cds_lfht_add_unique(reg->owners.ht, hash, match_owner, &pid, &r->node);
         if (won == &r->node) {
             r->is_published = true;
+            /* Relaxed: see the comment on fdn_registry.owner_count. */
+            atomic_fetch_add_explicit(&reg->owner_count, 1,
+                                      memory_order_relaxed);
             *out = r;
             return FDN_OK;
         }
@@ -652,7 +784,8 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
     struct key_ref k = {key, len};
     fdn__rcu_publish(&e->node);
     struct cds_lfht_node *won =
-        cds_lfht_add_unique(ns->table, hash_key(key, len), match_entry, &k, &e->node);
+        cds_lfht_add_unique(ns->table.ht, hash_key(key, len), match_entry, &k,
+                            &e->node);
     if (won != &e->node) {
         /* The winner's pid is immutable and the node stays readable until
          * we leave the critical section. */
@@ -666,9 +799,15 @@ FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
     }
     cds_list_add(&e->u.owner_link, &r->entries);
     /* Relaxed: see the comment on fdn_registry_ns.count. */
-    atomic_fetch_add_explicit(&ns->count, 1, memory_order_relaxed);
+    uint64_t count =
+        atomic_fetch_add_explicit(&ns->count, 1, memory_order_relaxed) + 1;
     pthread_mutex_unlock(&r->mutex);
     fdn__rcu_read_unlock();
+    /* Outside the critical section: the tables may need to grow. */
+    table_fit(&ns->table, count);
+    /* Relaxed: see the comment on fdn_registry.owner_count. */
+    table_fit(&reg->owners, atomic_load_explicit(&reg->owner_count,
+                                                 memory_order_relaxed));
     return FDN_OK;
 }
 
@@ -686,7 +825,7 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
     struct cds_lfht_iter iter;
     rc = FDN_ENOENT;
     fdn__rcu_read_lock();
-    cds_lfht_lookup(ns->table, hash_key(key, len), match_entry, &k, &iter);
+    cds_lfht_lookup(ns->table.ht, hash_key(key, len), match_entry, &k, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
         fdn__rcu_subscribe(node);
@@ -706,6 +845,11 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
         }
     }
     fdn__rcu_read_unlock();
+    /* Outside the critical section: the table may need to shrink.
+     * Relaxed: see the comment on fdn_registry_ns.count. */
+    if (rc == FDN_OK)
+        table_fit(&ns->table,
+                  atomic_load_explicit(&ns->count, memory_order_relaxed));
     return rc;
 }
 
@@ -727,7 +871,7 @@ FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
     struct cds_lfht_iter iter;
     rc = FDN_ENOENT;
     fdn__rcu_read_lock();
-    cds_lfht_lookup(ns->table, hash_key(key, len), match_entry, &k, &iter);
+    cds_lfht_lookup(ns->table.ht, hash_key(key, len), match_entry, &k, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
         fdn__rcu_subscribe(node);
@@ -761,7 +905,7 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
     struct cds_lfht_iter iter;
     struct reg_entry *e;
     fdn__rcu_read_lock();
-    REG_FOR_EACH(ns->table, &iter, e, node)
+    REG_FOR_EACH(ns->table.ht, &iter, e, node)
     {
         fdn__rcu_subscribe(&e->node);
         if (fdn_meta_value_equal(entry_meta_get(e, name), value)) {
@@ -805,7 +949,7 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
     int n = 0;
     struct cds_lfht_iter iter;
     fdn__rcu_read_lock();
-    cds_lfht_lookup(reg->owners, hash_pid(pid), match_owner, &pid, &iter);
+    cds_lfht_lookup(reg->owners.ht, hash_pid(pid), match_owner, &pid, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node != NULL) {
         fdn__rcu_subscribe(node);
