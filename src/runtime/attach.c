@@ -166,10 +166,9 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
             *err = FDN_ESHUTDOWN;
             return NULL;
         }
-        /* Acquire: pairs with the release CAS in fdn_exit. */
-        int64_t k = atomic_load_explicit(&p->kill_pending, memory_order_acquire);
-        if (k != 0) {
-            att_die(a, k - 1);
+        fdn_reason_t why;
+        if (fdn__kill_pending(p, &why)) {
+            att_die(a, why);
             *err = FDN_ENOPROC;
             return NULL;
         }

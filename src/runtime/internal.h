@@ -104,7 +104,7 @@ struct fdn__proc {
     _Atomic uint64_t pid;          /* [atomic] current pid; 0 when free */
     _Atomic int run;               /* [atomic] FDN__IDLE.. run state */
     _Atomic int lock;              /* spinlock for [lock] fields */
-    _Atomic int64_t kill_pending;  /* [atomic] 0, or untrappable reason + 1 */
+    _Atomic uint64_t kill_pending; /* [atomic] gen << 32 | (reason + 1) */
     _Atomic(struct fdn__mq_node *) tail; /* [atomic] mailbox producer end */
     struct fdn__mq_node stub;      /* mailbox stub node */
     struct fdn__mon *mons;         /* [lock] monitors on this process */
@@ -258,6 +258,12 @@ int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid);
 /* Sends an exit signal message from `from` to `to` (link flag as given). */
 int fdn__signal_exit(fdn_runtime_t *rt, fdn_pid_t from, fdn_pid_t to,
                      fdn_reason_t reason, bool via_link);
+/* Marks an untrappable death (KILLED, or SHUTDOWN at runtime stop) for the
+ * life `pid` of slot p.  A mark made for an older life never touches a
+ * newer one (RT-S2). */
+void fdn__kill_mark(struct fdn__proc *p, fdn_pid_t pid, fdn_reason_t reason);
+/* For the owner: true, with *why, if its current life has a kill mark. */
+bool fdn__kill_pending(const struct fdn__proc *p, fdn_reason_t *why);
 /* Turns a popped SIGEXIT into: 1 = die (reason set), 0 = deliver as
  * FDN_MSG_EXIT (m rewritten), -1 = drop. */
 int fdn__signal_eval(fdn_ctx_t *ctx, struct fdn__msg *m, fdn_reason_t *die);

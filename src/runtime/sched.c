@@ -360,10 +360,9 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
     uint32_t handled = 0;
     for (;;) {
         while (handled < rt->batch) {
-            /* Acquire: pairs with the release store of the killer. */
-            int64_t k = atomic_load_explicit(&p->kill_pending, memory_order_acquire);
-            if (k != 0) {
-                fdn__die(&ctx, k - 1);
+            fdn_reason_t why;
+            if (fdn__kill_pending(p, &why)) {
+                fdn__die(&ctx, why);
                 return;
             }
             struct fdn__msg *m = fdn__mq_pop(p);
@@ -520,11 +519,7 @@ static void stop_all(fdn_runtime_t *rt)
         fdn_pid_t pid = atomic_load_explicit(&p->pid, memory_order_acquire);
         if (pid == 0)
             continue;
-        int64_t zero = 0;
-        /* Release: pairs with the acquire load in fdn__sched_run. */
-        atomic_compare_exchange_strong_explicit(
-            &p->kill_pending, &zero, FDN_REASON_SHUTDOWN + 1,
-            memory_order_release, memory_order_relaxed);
+        fdn__kill_mark(p, pid, FDN_REASON_SHUTDOWN);
         struct fdn__msg *m = fdn__msg_new(rt, 0);
         if (m == NULL)
             continue; /* retried by the caller's loop */

@@ -149,16 +149,41 @@ FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
         fdn__msg_free(rt, m);
         return FDN_ENOPROC;
     }
-    int64_t zero = 0;
-    /* Release: pairs with the acquire load in fdn__sched_run / receive.
-     * Failure means another untrappable reason is already pending. */
-    atomic_compare_exchange_strong_explicit(&p->kill_pending, &zero,
-                                            FDN_REASON_KILLED + 1,
-                                            memory_order_release,
-                                            memory_order_relaxed);
+    fdn__kill_mark(p, pid, FDN_REASON_KILLED);
     m->to = pid;
     fdn__deliver(rt, p, m);
     return FDN_OK;
+}
+
+/*
+ * The kill mark lives on the slot, so it carries the generation of the life
+ * it is meant for: a killer that validated a pid and then lost a race with
+ * that life's death must not kill the slot's next life.  Generations of a
+ * slot only grow, so a mark is replaced only by one for a newer life.
+ */
+void fdn__kill_mark(struct fdn__proc *p, fdn_pid_t pid, fdn_reason_t reason)
+{
+    uint64_t gen = pid >> 32;
+    uint64_t want = gen << 32 | (uint64_t)(reason + 1);
+    uint64_t cur = atomic_load_explicit(&p->kill_pending, memory_order_relaxed);
+    for (;;) {
+        if (cur != 0 && (cur >> 32) >= gen)
+            return; /* this life (or a newer one) is already marked */
+        /* Release: pairs with the acquire load in fdn__kill_pending. */
+        if (atomic_compare_exchange_weak_explicit(&p->kill_pending, &cur, want,
+                                                  memory_order_release,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+bool fdn__kill_pending(const struct fdn__proc *p, fdn_reason_t *why)
+{
+    uint64_t k = atomic_load_explicit(&p->kill_pending, memory_order_acquire);
+    if (k == 0 || (k >> 32) != p->gen)
+        return false;
+    *why = (fdn_reason_t)(k & 0xffffffffu) - 1;
+    return true;
 }
 
 int fdn__signal_eval(fdn_ctx_t *ctx, struct fdn__msg *m, fdn_reason_t *die)

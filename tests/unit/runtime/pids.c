@@ -9,7 +9,10 @@
 #include <criterion/criterion.h>
 #include <foundation/runtime.h>
 
+#include "runtime/internal.h"
+
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,4 +308,61 @@ Test(pids, full_table_is_elimit)
         cr_assert_eq(fdn_send(me, p[i], T_STOP, NULL, 0), FDN_OK);
     for (int i = 0; i < MAX - 1; i++)
         wait_dead(p[i]);
+}
+
+/* A killer that validated an old pid and lost the race with that life's
+ * death marks the slot late: the mark must not touch the next life.  (The
+ * randomized version of this race is tests/stress/stale_kill.c.) */
+static fdn_next_t echo_ping(fdn_ctx_t *ctx, void *state, const fdn_msg_t *m)
+{
+    (void)state;
+    fdn_send(ctx, m->from, m->tag, NULL, 0);
+    return FDN_CONTINUE;
+}
+static const fdn_behaviour_t echo_ping_b = {.handle = echo_ping};
+
+/* Checks: RT-S2, RT-I1 */
+Test(pids, late_kill_mark_spares_the_next_life)
+{
+    fdn_runtime_opts_t o;
+    fdn_runtime_opts_init(&o);
+    o.max_processes = 2;
+    o.schedulers = 1;
+    fdn_runtime_t *r;
+    fdn_ctx_t *c;
+    fdn_msg_t *m;
+    cr_assert_eq(fdn_runtime_create(&o, &r), FDN_OK);
+    cr_assert_eq(fdn_attach(r, &c), FDN_OK);
+    fdn_pid_t old, young;
+    cr_assert_eq(fdn_spawn(r, NULL, &echo_ping_b, NULL, NULL, &old), FDN_OK);
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(c, old, &ref), FDN_OK);
+    cr_assert_eq(fdn_exit(r, NULL, old, FDN_REASON_USER + 3), FDN_OK);
+    cr_assert_eq(fdn_receive(c, 5 * FDN_NS_PER_S, &m), FDN_OK);
+    cr_assert_eq(m->kind, FDN_MSG_DOWN);
+    fdn_msg_free(c, m);
+    int rc;
+    for (int i = 0; (rc = fdn_spawn(r, NULL, &echo_ping_b, NULL, NULL, &young)) ==
+                        FDN_ELIMIT && i < 100000;
+         i++)
+        sched_yield(); /* the old life's slot is released after its DOWN */
+    cr_assert_eq(rc, FDN_OK);
+    cr_assert_eq(young & 0xffffffffu, old & 0xffffffffu, "same slot");
+    /* The late mark, as a killer still holding `old` would make it. */
+    fdn__kill_mark(fdn__table_slot(r, old), old, FDN_REASON_KILLED);
+    cr_assert_eq(fdn_send(c, young, 7, NULL, 0), FDN_OK);
+    cr_assert_eq(fdn_receive(c, 5 * FDN_NS_PER_S, &m), FDN_OK);
+    cr_assert_eq(m->tag, 7, "the young life answered");
+    fdn_msg_free(c, m);
+    cr_assert(fdn_alive(r, young), "a mark for an older life killed a newer one");
+    /* A mark for the young life itself does kill it. */
+    cr_assert_eq(fdn_monitor(c, young, &ref), FDN_OK);
+    fdn__kill_mark(fdn__table_slot(r, young), young, FDN_REASON_KILLED);
+    cr_assert_eq(fdn_send(c, young, 8, NULL, 0), FDN_OK);
+    cr_assert_eq(fdn_receive(c, 5 * FDN_NS_PER_S, &m), FDN_OK);
+    cr_assert_eq(m->kind, FDN_MSG_DOWN);
+    cr_assert_eq(m->reason, FDN_REASON_KILLED);
+    fdn_msg_free(c, m);
+    fdn_detach(c);
+    fdn_runtime_destroy(r);
 }
