@@ -25,7 +25,8 @@ demo: build
 
 test: build
 	ctest --test-dir $(BUILD) -L quick --output-on-failure -j $(JOBS) --timeout 300
-	scripts/verify_specifications.sh
+	@# The spin models just ran as the ctest model_check; do not run them twice.
+	SKIP_MODELS=1 scripts/verify_specifications.sh
 	scripts/verify_contracts.sh
 
 stress: build

@@ -143,5 +143,7 @@ echo "verify_specifications: specs complete and well-formed"
 # The models.
 if [ "${SKIP_MODELS:-0}" != 1 ]; then
     "$root/scripts/check_models.sh"
+else
+    echo "verify_specifications: models not re-run (SKIP_MODELS=1: make test ran them as the ctest model_check)"
 fi
 echo "verify_specifications: OK"
