@@ -1,6 +1,6 @@
 /*
  * foundation/common.h — what every Foundation module shares: the version,
- * the export macro, the error codes, exit reasons and the injectable
+ * the export macro, the error codes and the injectable
  * allocator and clock.
  *
  * Errors.  Every fallible function returns an int: FDN_OK (0) or one of the
@@ -123,7 +123,7 @@ typedef struct fdn_clock fdn_clock_t;
 /* The process-wide monotonic clock (CLOCK_MONOTONIC).  Never NULL. */
 FDN_API fdn_clock_t *fdn_clock_monotonic(void);
 
-/* A virtual clock starting at start_ns.  It only moves by advance/set. */
+/* A virtual clock starting at start_ns.  It only moves by fdn_clock_advance. */
 FDN_API int fdn_clock_virtual_create(uint64_t start_ns, fdn_clock_t **out);
 /* Destroys a virtual clock; the monotonic clock and NULL are ignored.
  * Nothing may use the clock afterwards (destroy runtimes first). */

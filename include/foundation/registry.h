@@ -72,7 +72,8 @@ typedef struct fdn_meta {
 } fdn_meta_t;
 
 /* Sets (adds or replaces) a field.  FDN_ETOOBIG for a name or string that is
- * too long, FDN_ELIMIT when the map is full, FDN_EINVAL for NULL. */
+ * too long, FDN_ELIMIT when the map is full, FDN_EINVAL for NULL or an empty
+ * name. */
 FDN_API int fdn_meta_set_int(fdn_meta_t *m, const char *name, int64_t v);
 FDN_API int fdn_meta_set_double(fdn_meta_t *m, const char *name, double v);
 FDN_API int fdn_meta_set_bool(fdn_meta_t *m, const char *name, bool v);
@@ -131,7 +132,8 @@ FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
 
 /* Pids of entries whose field `name` equals *value, up to cap of them, in
  * no particular order; *found is the total number of matches (may exceed
- * cap).  O(entries) in this version (secondary indexes: issue 4). */
+ * cap).  O(entries) in this version (secondary indexes are planned).
+ * Errors: FDN_EINVAL (NULL ns, name or value, or pids NULL with cap > 0). */
 FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
                               const fdn_meta_value_t *value, fdn_pid_t *pids,
                               size_t cap, size_t *found);
@@ -141,9 +143,10 @@ FDN_API uint64_t fdn_registry_count(const fdn_registry_ns_t *ns);
 /* Entries in all namespaces. */
 FDN_API uint64_t fdn_registry_total(const fdn_registry_t *reg);
 
-/* Calls fn(arg, ns_name, key) for each key pid owns, in every namespace.
- * Returns the number of keys, or a negative error.  fn must not call back
- * into the registry for writes. */
+/* Calls fn(arg, ns_name, key) for each key pid owns, in every namespace
+ * (fn may be NULL to only count).  Returns the number of keys, or
+ * FDN_EINVAL for a NULL reg or FDN_PID_NONE.  fn must not call back into
+ * the registry for writes. */
 typedef void (*fdn_registry_key_fn)(void *arg, const char *ns_name,
                                     const char *key);
 FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,

@@ -72,7 +72,8 @@ typedef int64_t fdn_reason_t;
 #define FDN_REASON_INIT_FAILED ((fdn_reason_t)5)  /* init returned an error */
 #define FDN_REASON_MAX_RESTARTS ((fdn_reason_t)6) /* supervisor gave up */
 #define FDN_REASON_USER ((fdn_reason_t)1000)
-/* A short name for a runtime reason ("normal", "killed"), or "user". */
+/* A short name for a runtime reason ("normal", "killed"); "user" for
+ * reasons >= FDN_REASON_USER; "unknown" for other values. */
 FDN_API const char *fdn_reason_name(fdn_reason_t reason);
 
 /* ------------------------------------------------------------------------ */
@@ -101,10 +102,11 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
 /*
  * Stops every process with reason FDN_REASON_SHUTDOWN (terminate callbacks
  * run; links and monitors fire as usual), wakes attached threads (their
- * receives return FDN_ESHUTDOWN), waits for attached threads to detach,
- * joins every thread and frees everything, pending messages and timers
- * included.  NULL does nothing.  Must not be called from a process or an
- * attached thread of this runtime.
+ * receives return FDN_ESHUTDOWN), waits for attached threads to detach
+ * (every 5 s it prints on stderr how many it still waits for: a thread that
+ * never detaches makes this wait forever), joins every thread and frees
+ * everything, pending messages and timers included.  NULL does nothing.
+ * Must not be called from a process or an attached thread of this runtime.
  */
 FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt);
 
@@ -144,9 +146,9 @@ typedef enum fdn_msg_kind {
 } fdn_msg_kind_t;
 
 /*
- * A received message.  The message and its data are valid until the handler
- * returns (or until the next fdn_receive / fdn_msg_free on an attached
- * thread), unless fdn_msg_take() took the data.
+ * A received message.  In a handler, the message and its data are valid
+ * until the handler returns; on an attached thread, until fdn_msg_free.
+ * fdn_msg_take() keeps the data alive beyond that.
  */
 typedef struct fdn_msg {
     fdn_msg_kind_t kind;
@@ -164,8 +166,10 @@ typedef void (*fdn_free_fn)(void *data, size_t size, void *arg);
 /*
  * Sends a copy of data[0..size) with tag to `to`.  Messages from one sender
  * to one receiver arrive in the order sent.  Errors: FDN_ENOPROC if `to` is
- * known dead (a process that dies concurrently silently drops the message,
- * as in Erlang), FDN_EINVAL, FDN_ENOMEM.  Any thread holding a ctx.
+ * FDN_PID_NONE or known dead (a process that dies concurrently silently
+ * drops the message, as in Erlang) or if ctx is an attached thread whose
+ * process was killed; FDN_EINVAL (NULL ctx, NULL data with size > 0);
+ * FDN_ENOMEM.  Any thread holding a ctx.
  */
 FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size);
@@ -174,7 +178,9 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
  * Zero-copy send: on FDN_OK the runtime takes data and calls
  * free_fn(data, size, arg) when the message is dropped or handled (unless the
  * receiver took it with fdn_msg_take).  On error nothing is taken.  free_fn
- * may be NULL (data is then only borrowed for the message's life).
+ * may be NULL: then nothing tells the sender when the message is done, so
+ * data must outlive every possible reader (static or reference-counted
+ * data).  Errors as fdn_send.
  */
 FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                            void *data, size_t size, fdn_free_fn free_fn,
@@ -182,9 +188,12 @@ FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
 
 /*
  * Takes ownership of a received message's data: the runtime will no longer
- * free it; the caller must (copied data: with the runtime allocator's
- * release; owned data: as its sender arranged).  Returns the data pointer,
- * or NULL if there is no data.
+ * free it; the caller must.  Owned data (fdn_send_owned): returns the
+ * sender's pointer, to be released as the sender arranged.  Copied data
+ * (fdn_send): the copy lives inside the message, so this returns a fresh
+ * copy made with the runtime allocator, released with
+ * fdn_runtime_allocator(rt)->release(...->ctx, p); NULL if that
+ * allocation fails.  Returns NULL if there is no data.
  */
 FDN_API void *fdn_msg_take(fdn_ctx_t *ctx, const fdn_msg_t *msg);
 
@@ -294,9 +303,10 @@ FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
  * and waits up to timeout_ns for the reply.  Only attached threads may wait
  * (FDN_ETHREAD from a process callback).  While waiting, other messages stay
  * queued in order.  On FDN_OK *reply holds the reply; release it with
- * fdn_msg_free.  Errors: FDN_ETIMEDOUT (a late reply is dropped, never
- * delivered), FDN_ENOPROC (to is dead or died before replying),
- * FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL.
+ * fdn_msg_free.  Errors: FDN_ETIMEDOUT (the request may still be handled;
+ * its late reply is dropped, never delivered), FDN_ENOPROC (to is dead or
+ * died before replying), FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL (also for a
+ * call to oneself, which could never be answered).
  */
 FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size, uint64_t timeout_ns,
@@ -390,7 +400,10 @@ FDN_API void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts);
  * when restarts exceed intensity within period_ns it stops its children and
  * exits with FDN_REASON_MAX_RESTARTS.  Sending it an exit signal SHUTDOWN
  * stops the children in reverse start order (each gets SHUTDOWN, then KILL
- * after shutdown_ns) and then the supervisor.
+ * after shutdown_ns) and then the supervisor.  Errors: FDN_EINVAL (bad
+ * opts, a NULL or duplicate child id, a child without a behaviour),
+ * FDN_ENOMEM or FDN_ELIMIT (a child could not be spawned), FDN_EINIT (a
+ * child's init failed), FDN_ESHUTDOWN.
  */
 FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
                                  const fdn_supervisor_opts_t *opts, bool link,
@@ -403,11 +416,14 @@ typedef struct fdn_supervisor_stats {
 } fdn_supervisor_stats_t;
 
 /* Looks up the current pid of child `id` (from an attached thread: a
- * synchronous call to the supervisor).  FDN_ENOENT if no such child or it is
- * not running. */
+ * synchronous call to the supervisor, waiting at most 5 s).  FDN_ENOENT if
+ * no such child or it is not running; FDN_ETHREAD from a process callback;
+ * FDN_ETIMEDOUT if sup does not answer (e.g. it is not a supervisor);
+ * FDN_ENOPROC if sup is dead. */
 FDN_API int fdn_supervisor_which(fdn_ctx_t *ctx, fdn_pid_t sup,
                                  const char *id, fdn_pid_t *out);
-/* Restart counters (attached threads only: a synchronous call). */
+/* Restart counters (attached threads only: a synchronous call; errors as
+ * fdn_supervisor_which). */
 FDN_API int fdn_supervisor_stats(fdn_ctx_t *ctx, fdn_pid_t sup,
                                  fdn_supervisor_stats_t *out);
 

@@ -19,6 +19,7 @@
  */
 #include "runtime/internal.h"
 
+#include <stdio.h>
 #include <time.h>
 
 struct fdn__attached {
@@ -139,12 +140,19 @@ void fdn__attached_shutdown(fdn_runtime_t *rt)
             fdn__msg_free(rt, m);
     }
     pthread_mutex_unlock(&rt->att_lock);
-    for (;;) {
+    for (unsigned ms = 1;; ms++) {
         pthread_mutex_lock(&rt->att_lock);
-        bool empty = rt->att_list == NULL;
+        unsigned left = 0;
+        for (struct fdn__attached *a = rt->att_list; a; a = a->next)
+            left++;
         pthread_mutex_unlock(&rt->att_lock);
-        if (empty)
+        if (left == 0)
             return;
+        if (ms % 5000 == 0)
+            fprintf(stderr,
+                    "foundation: fdn_runtime_destroy is waiting for %u attached "
+                    "thread(s) to call fdn_detach\n",
+                    left);
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -319,6 +327,8 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         return FDN_ETHREAD;
     if (a->dead)
         return FDN_ENOPROC;
+    if (to == ctx->self)
+        return FDN_EINVAL; /* nobody could ever answer it */
     fdn_runtime_t *rt = ctx->rt;
     struct fdn__msg *req = fdn__msg_new(rt, size);
     if (req == NULL)

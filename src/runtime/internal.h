@@ -250,6 +250,8 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason);
 /* The end-of-turn hand-off: go IDLE, or requeue if work arrived. */
 void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p);
 fdn_ref_t fdn__new_ref(fdn_runtime_t *rt);
+/* FDN_OK, FDN_EINVAL (NULL ctx) or FDN_ENOPROC (killed attached thread). */
+int fdn__check_ctx(const fdn_ctx_t *ctx);
 /* Starts a life with no behaviour (attached threads): published with run
  * state RUNNING | FDN__ATT. */
 int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid);

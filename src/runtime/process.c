@@ -108,15 +108,25 @@ void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
     fdn__sched_push(rt, p);
 }
 
-static int check_ctx(const fdn_ctx_t *ctx)
+/* A usable sending ctx: FDN_EINVAL for NULL; FDN_ENOPROC for an attached
+ * thread whose process was killed (a handler's ctx is alive by definition
+ * while it runs). */
+int fdn__check_ctx(const fdn_ctx_t *ctx)
 {
-    return (ctx == NULL || ctx->p == NULL) ? FDN_EINVAL : FDN_OK;
+    if (ctx == NULL || ctx->p == NULL)
+        return FDN_EINVAL;
+    if (ctx->is_attached && fdn__table_get(ctx->rt, ctx->self) == NULL)
+        return FDN_ENOPROC;
+    return FDN_OK;
 }
 
 FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size)
 {
-    if (check_ctx(ctx) != FDN_OK || (data == NULL && size != 0))
+    int crc = fdn__check_ctx(ctx);
+    if (crc != FDN_OK)
+        return crc;
+    if (data == NULL && size != 0)
         return FDN_EINVAL;
     if (to == FDN_PID_NONE)
         return FDN_ENOPROC;
@@ -145,7 +155,10 @@ FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                            void *data, size_t size, fdn_free_fn free_fn,
                            void *arg)
 {
-    if (check_ctx(ctx) != FDN_OK || (data == NULL && size != 0))
+    int crc = fdn__check_ctx(ctx);
+    if (crc != FDN_OK)
+        return crc;
+    if (data == NULL && size != 0)
         return FDN_EINVAL;
     if (to == FDN_PID_NONE)
         return FDN_ENOPROC;
@@ -342,6 +355,8 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     }
     if ((o.link || o.monitor) && (ctx == NULL || ctx->p == NULL))
         return FDN_EINVAL;
+    if (ctx != NULL && fdn__check_ctx(ctx) != FDN_OK)
+        return FDN_ENOPROC;
     struct fdn__proc *p;
     fdn_pid_t pid;
     int rc = new_life(rt, &p, &pid);

@@ -209,8 +209,9 @@ int fdn__signal_eval(fdn_ctx_t *ctx, struct fdn__msg *m, fdn_reason_t *die)
 
 FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid)
 {
-    if (ctx == NULL || ctx->p == NULL)
-        return FDN_EINVAL;
+    int crc = fdn__check_ctx(ctx);
+    if (crc != FDN_OK)
+        return crc;
     if (pid == ctx->self)
         return FDN_OK;
     fdn_runtime_t *rt = ctx->rt;
@@ -291,8 +292,11 @@ static struct fdn__held *held_take(struct fdn__proc *p, fdn_ref_t ref)
 
 FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
 {
-    if (ctx == NULL || ctx->p == NULL || ref == NULL)
+    if (ref == NULL)
         return FDN_EINVAL;
+    int crc = fdn__check_ctx(ctx);
+    if (crc != FDN_OK)
+        return crc;
     fdn_runtime_t *rt = ctx->rt;
     struct fdn__held *h = fdn__alloc(rt->alloc, sizeof *h);
     struct fdn__mon *mon = fdn__alloc(rt->alloc, sizeof *mon);

@@ -322,7 +322,7 @@ static fdn_next_t echo_ping(fdn_ctx_t *ctx, void *state, const fdn_msg_t *m)
 static const fdn_behaviour_t echo_ping_b = {.handle = echo_ping};
 
 /* Checks: RT-S2, RT-I1 */
-Test(pids, late_kill_mark_spares_the_next_life)
+Test(pids_kill_mark, late_kill_mark_spares_the_next_life)
 {
     fdn_runtime_opts_t o;
     fdn_runtime_opts_init(&o);
