@@ -506,7 +506,8 @@ typedef struct wf_chaos {
     uint64_t period_ns;
     uint64_t next_ns; /* when the next strike is due, on the runtime clock */
     uint64_t rng;   /* splitmix64 state, seeded by --seed */
-    uint64_t kills;
+    uint64_t started_ns;
+    wf_chaos_stats_t stats;
     fdn_ref_t timer;
     fdn_pid_t *last_victim; /* per index: the last pid killed there */
 } wf_chaos_t;
@@ -543,8 +544,8 @@ static fdn_next_t wf_chaos_init(fdn_ctx_t *ctx, void *arg, void **state)
     k->shared = a->shared;
     double period = 1e9 / a->rate;
     k->period_ns = period < 1.0 ? 1 : (uint64_t)period;
-    k->next_ns = fdn_clock_now(fdn_runtime_clock(fdn_ctx_runtime(ctx))) +
-                 k->period_ns;
+    k->started_ns = fdn_clock_now(fdn_runtime_clock(fdn_ctx_runtime(ctx)));
+    k->next_ns = k->started_ns + k->period_ns;
     k->rng = a->seed;
     k->last_victim = calloc(a->shared->agents, sizeof *k->last_victim);
     if (!k->last_victim || wf_chaos_arm(ctx, k) != FDN_OK) {
@@ -557,25 +558,27 @@ static fdn_next_t wf_chaos_init(fdn_ctx_t *ctx, void *arg, void **state)
 }
 
 /* Kills the mapper registered as "mapper-<random index>", if one is
- * registered right now (one being restarted is skipped). */
+ * registered right now; a strike on one being restarted is counted as
+ * skipped, so the report shows how many strikes missed. */
 static void wf_chaos_strike(fdn_ctx_t *ctx, wf_chaos_t *k)
 {
     uint32_t index = (uint32_t)(wf_chaos_next(k) % k->shared->agents);
     char key[32];
     snprintf(key, sizeof key, "mapper-%u", index);
+    k->stats.strikes++;
     fdn_pid_t victim;
-    if (fdn_registry_lookup(k->shared->ns, key, &victim, NULL) != FDN_OK)
-        return;
     /* A mapper killed on an earlier tick may not have finished dying (its
      * entry goes when it does); killing it again would count one death
-     * twice.  Pids are never reused, so this test is exact. */
-    if (victim == k->last_victim[index])
+     * twice.  Pids are never reused, so that test is exact. */
+    if (fdn_registry_lookup(k->shared->ns, key, &victim, NULL) != FDN_OK ||
+        victim == k->last_victim[index] ||
+        fdn_exit(fdn_ctx_runtime(ctx), ctx, victim, FDN_REASON_KILL) !=
+            FDN_OK) {
+        k->stats.skipped++;
         return;
-    if (fdn_exit(fdn_ctx_runtime(ctx), ctx, victim, FDN_REASON_KILL) ==
-        FDN_OK) {
-        k->last_victim[index] = victim;
-        k->kills++;
     }
+    k->last_victim[index] = victim;
+    k->stats.kills++;
 }
 
 static fdn_next_t wf_chaos_handle(fdn_ctx_t *ctx, void *state,
@@ -595,13 +598,19 @@ static fdn_next_t wf_chaos_handle(fdn_ctx_t *ctx, void *state,
             k->next_ns += k->period_ns;
             burst++;
         }
-        if (k->next_ns <= now)
+        if (k->next_ns <= now) {
+            /* Every strike still due is given up, and counted. */
+            k->stats.dropped += (now - k->next_ns) / k->period_ns + 1;
             k->next_ns = now + k->period_ns;
+        }
         if (wf_chaos_arm(ctx, k) != FDN_OK)
             return fdn_stop(ctx, WF_REASON_NOMEM);
     } else if (msg->kind == FDN_MSG_CALL && msg->tag == WF_TAG_STOP) {
-        /* Reply with the final count and stop: no kill follows it. */
-        fdn_reply(ctx, msg, WF_TAG_STOP, &k->kills, sizeof k->kills);
+        /* Reply with the final counts and stop: no kill follows it. */
+        k->stats.active_ns =
+            fdn_clock_now(fdn_runtime_clock(fdn_ctx_runtime(ctx))) -
+            k->started_ns;
+        fdn_reply(ctx, msg, WF_TAG_STOP, &k->stats, sizeof k->stats);
         return fdn_stop(ctx, FDN_REASON_NORMAL);
     }
     return FDN_CONTINUE;

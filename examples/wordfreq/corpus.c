@@ -1,7 +1,7 @@
 /*
  * corpus.c — the input of wordfreq: walks the given paths, reads each regular
- * file whole, skips (and reports) unreadable paths and binary files (those
- * holding a NUL byte), and splits each file into chunks whose boundaries fall
+ * file whole, skips (and reports) unreadable paths, special files named on
+ * the command line and binary files (those holding a NUL byte), and splits each file into chunks whose boundaries fall
  * on non-letter bytes so no word spans two chunks.
  */
 #include "wordfreq.h"
@@ -87,16 +87,29 @@ static int wf_corpus_take(wf_corpus_t *c, unsigned char *buf, size_t len)
 /* Reads one regular file.  Returns 0 (added or skipped) or -1 (no memory). */
 static int wf_corpus_file(wf_corpus_t *c, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: if path was swapped for a FIFO since it was stat()ed,
+     * opening it must not wait for a writer; it is then refused below.  On
+     * a regular file the flag changes nothing. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         fprintf(stderr, "wordfreq: skipped %s: %s\n", path, strerror(errno));
         c->unreadable++;
         return 0;
     }
     struct stat st;
-    size_t cap = 0;
-    if (fstat(fd, &st) == 0 && st.st_size > 0)
-        cap = (size_t)st.st_size;
+    if (fstat(fd, &st) != 0) {
+        fprintf(stderr, "wordfreq: skipped %s: %s\n", path, strerror(errno));
+        c->unreadable++;
+        close(fd);
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "wordfreq: skipped %s: not a regular file\n", path);
+        c->not_regular++;
+        close(fd);
+        return 0;
+    }
+    size_t cap = st.st_size > 0 ? (size_t)st.st_size : 0;
     /* One spare byte so a file that grew while being read is noticed
      * without a second allocation in the common case. */
     cap += 1;
@@ -234,9 +247,10 @@ static int wf_corpus_walk(wf_corpus_t *c, const char *path, bool top)
     if (S_ISREG(st.st_mode))
         return wf_corpus_file(c, path);
     if (top) {
-        /* A device, FIFO or socket named explicitly is not a text file. */
+        /* A device, FIFO or socket named explicitly is not a text file; it
+         * is never opened (a FIFO would wait for a writer). */
         fprintf(stderr, "wordfreq: skipped %s: not a regular file\n", path);
-        c->unreadable++;
+        c->not_regular++;
     }
     return 0;
 }

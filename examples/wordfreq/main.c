@@ -37,9 +37,10 @@
  * chunk is lost, and a result that races with its mapper's death is at
  * worst a duplicate, which the bitmap drops.
  *
- * Shutdown, in order: chaos is stopped by a call (its reply carries the kill
- * count, and no kill follows it); main waits until the supervisor reports
- * every child running, and reads the registry (entries then: N mappers +
+ * Shutdown, in order: chaos is stopped by a call (its reply carries its
+ * counts of strikes and kills, and no kill follows it); main waits until
+ * the supervisor reports every child running, and reads the registry
+ * (entries then: N mappers +
  * coordinator + reducer; chaos and main do not register) and the restart
  * count; the supervisor is shut down; the coordinator's counters and the
  * reducer's totals are taken by calls (every mapper is dead by then, so
@@ -93,19 +94,59 @@ static void wf_usage(FILE *out)
             "  --top K       print the K most frequent words (default 20)\n"
             "  --all         print every word\n"
             "  --seed S      seed of the chaos process's choices\n"
-            "Exit: 0 ok, 2 some paths skipped, 1 error, 64 bad usage.\n");
+            "  Numbers are plain decimal (RATE may have a fraction).\n"
+            "  Skipped, and reported: unreadable paths, binary files (holding "
+            "a NUL byte),\n"
+            "  devices, FIFOs and sockets named as PATH.\n"
+            "Exit status:\n"
+            "  0   every path was counted\n"
+            "  2   counted, but some paths or files were skipped\n"
+            "  1   error: nothing could be read (every path skipped), or the "
+            "job failed\n"
+            "  64  bad usage\n");
 }
 
+/* Parses a decimal unsigned integer: one or more ASCII digits and nothing
+ * else (no sign, no space, no 0x; leading zeros are plain decimal). */
 static bool wf_parse_u64(const char *s, uint64_t *out)
 {
-    if (!s || !*s || *s == '-')
+    if (!s || !*s)
         return false;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 0);
+    unsigned long long v = strtoull(s, &end, 10);
     if (errno != 0 || *end != '\0')
         return false;
     *out = (uint64_t)v;
+    return true;
+}
+
+/* Parses a decimal rate: digits with at most one '.', at least one digit,
+ * and nothing else (no sign, space, exponent, hex, inf or nan). */
+static bool wf_parse_rate(const char *s, double *out)
+{
+    if (!s || !*s)
+        return false;
+    unsigned digits = 0, dots = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (*p == '.')
+            dots++;
+        else
+            return false;
+    }
+    if (digits == 0 || dots > 1)
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(v))
+        return false;
+    *out = v;
     return true;
 }
 
@@ -130,30 +171,29 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
     *stop = false;
     int ch;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    /* A leading ':' makes a missing value return ':' rather than '?'. */
+    while ((ch = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         uint64_t v;
-        char *end;
         switch (ch) {
         case 'a':
             if (!wf_parse_u64(optarg, &v) || v < 1 || v > 1024) {
-                fprintf(stderr, "wordfreq: --agents wants 1..1024\n");
+                fprintf(stderr, "wordfreq: --agents wants a decimal "
+                                "1..1024\n");
                 goto usage;
             }
             o->agents = (uint32_t)v;
             break;
         case 'c':
-            errno = 0;
-            o->chaos = strtod(optarg, &end);
-            if (errno != 0 || end == optarg || *end != '\0' ||
-                !isfinite(o->chaos) || o->chaos < 0.0 || o->chaos > 1e5) {
-                fprintf(stderr, "wordfreq: --chaos wants a rate in "
+            if (!wf_parse_rate(optarg, &o->chaos) || o->chaos > 1e5) {
+                fprintf(stderr, "wordfreq: --chaos wants a decimal rate in "
                                 "0..100000 kills per second\n");
                 goto usage;
             }
             break;
         case 't':
             if (!wf_parse_u64(optarg, &o->top)) {
-                fprintf(stderr, "wordfreq: --top wants a count\n");
+                fprintf(stderr, "wordfreq: --top wants a decimal "
+                                "count\n");
                 goto usage;
             }
             break;
@@ -162,8 +202,8 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
             break;
         case 's':
             if (!wf_parse_u64(optarg, &o->seed)) {
-                fprintf(stderr, "wordfreq: --seed wants an unsigned "
-                                "integer\n");
+                fprintf(stderr, "wordfreq: --seed wants a decimal "
+                                "unsigned integer\n");
                 goto usage;
             }
             o->seed_given = true;
@@ -172,12 +212,28 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
             wf_usage(stdout);
             *stop = true;
             return WF_EXIT_OK;
+        case ':':
+            /* A known option without its value: optopt is its val. */
+            for (const struct option *lo = longopts; lo->name; lo++) {
+                if (lo->val == optopt) {
+                    fprintf(stderr, "wordfreq: --%s needs a value\n",
+                            lo->name);
+                    goto usage;
+                }
+            }
+            fprintf(stderr, "wordfreq: %s needs a value\n",
+                    argv[optind - 1]);
+            goto usage;
         default:
-            if (optopt)
-                fprintf(stderr, "wordfreq: bad or incomplete option -%c\n",
-                        optopt);
+            /* An unknown option, or a value given to --all or --help.
+             * optopt is an unknown short option's character (there are no
+             * known ones), a known long option's val, or 0; the argument
+             * just consumed names the culprit in the last two cases. */
+            if (optopt && !strchr("actAsh", optopt))
+                fprintf(stderr, "wordfreq: unknown option -%c\n", optopt);
             else
-                fprintf(stderr, "wordfreq: bad or incomplete option %s\n",
+                fprintf(stderr, "wordfreq: unknown option or unexpected "
+                                "value: %s\n",
                         argv[optind - 1]);
             goto usage;
         }
@@ -292,7 +348,7 @@ static double wf_seconds(uint64_t ns)
 /* ------------------------------------------------------------------------ */
 
 typedef struct wf_report {
-    uint64_t kills;
+    wf_chaos_stats_t chaos;
     uint64_t restarts;
     wf_coord_stats_t coord;
     uint64_t merged;
@@ -422,18 +478,18 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
     }
     rep->count_ns = fdn_clock_now(clock) - t0;
 
-    /* Stop chaos: its reply is the final kill count. */
+    /* Stop chaos: its reply holds the final counts. */
     if (m.watch[WF_W_CHAOS].pid != FDN_PID_NONE) {
         fdn_msg_t *reply = NULL;
         rc = fdn_call(m.ctx, m.watch[WF_W_CHAOS].pid, WF_TAG_STOP, NULL, 0,
                       WF_CALL_TIMEOUT_NS, &reply);
-        if (rc != FDN_OK || reply->size != sizeof rep->kills) {
+        if (rc != FDN_OK || reply->size != sizeof rep->chaos) {
             fprintf(stderr, "wordfreq: stopping chaos: %s\n",
                     fdn_strerror(rc));
             fdn_msg_free(m.ctx, reply);
             goto out;
         }
-        memcpy(&rep->kills, reply->data, sizeof rep->kills);
+        memcpy(&rep->chaos, reply->data, sizeof rep->chaos);
         fdn_msg_free(m.ctx, reply);
         if (wf_main_await_down(&m, WF_W_CHAOS) != 0)
             goto out;
@@ -468,7 +524,7 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
             free(found_pids);
             goto out;
         }
-        if ((st.active == st.children && st.restarts >= rep->kills &&
+        if ((st.active == st.children && st.restarts >= rep->chaos.kills &&
              rep->mappers_registered == o->agents &&
              rep->entries_running == (uint64_t)o->agents + 2) ||
             fdn_clock_now(clock) > deadline)
@@ -529,6 +585,28 @@ out:
     return result;
 }
 
+/* Paths and files skipped, of every kind. */
+static uint64_t wf_skipped(const wf_corpus_t *c)
+{
+    return c->unreadable + c->binary + c->not_regular;
+}
+
+/* The first line of the report: what was read and what was skipped. */
+static void wf_report_corpus(const wf_corpus_t *c, uint64_t words,
+                             size_t distinct)
+{
+    fprintf(stderr,
+            "wordfreq: files %llu, bytes %llu, words %llu (%zu distinct), "
+            "skipped %llu (%llu unreadable, %llu binary, %llu not "
+            "regular)\n",
+            (unsigned long long)c->files, (unsigned long long)c->bytes,
+            (unsigned long long)words, distinct,
+            (unsigned long long)wf_skipped(c),
+            (unsigned long long)c->unreadable,
+            (unsigned long long)c->binary,
+            (unsigned long long)c->not_regular);
+}
+
 int main(int argc, char **argv)
 {
     wf_options_t o;
@@ -558,6 +636,15 @@ int main(int argc, char **argv)
         }
     }
     uint64_t read_ns = fdn_clock_now(clock) - t0;
+    if (corpus.files == 0 && wf_skipped(&corpus) > 0) {
+        /* Every path was skipped: there is nothing to count, which is an
+         * error rather than an empty result. */
+        wf_report_corpus(&corpus, 0, 0);
+        fprintf(stderr, "wordfreq: nothing could be read: every path was "
+                        "skipped\n");
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
 
     wf_word_t *totals = NULL;
     wf_report_t rep;
@@ -585,23 +672,31 @@ int main(int argc, char **argv)
     uint64_t words = wf_words_total(totals);
     double secs = wf_seconds(elapsed_ns);
     double count_secs = wf_seconds(rep.count_ns);
-    uint64_t skipped = corpus.unreadable + corpus.binary;
+    wf_report_corpus(&corpus, words, n);
     fprintf(stderr,
-            "wordfreq: files %llu, bytes %llu, words %llu (%zu distinct), "
-            "skipped %llu (%llu unreadable, %llu binary)\n",
-            (unsigned long long)corpus.files,
-            (unsigned long long)corpus.bytes, (unsigned long long)words, n,
-            (unsigned long long)skipped,
-            (unsigned long long)corpus.unreadable,
-            (unsigned long long)corpus.binary);
-    fprintf(stderr,
-            "wordfreq: agents %u, chunks %zu, chaos %g/s (seed %llu): "
-            "kills %llu, restarts %llu, re-dispatched chunks %llu, "
-            "duplicate results dropped %llu\n",
-            o.agents, corpus.nchunks, o.chaos, (unsigned long long)o.seed,
-            (unsigned long long)rep.kills, (unsigned long long)rep.restarts,
+            "wordfreq: agents %u, chunks %zu, kills %llu, restarts %llu, "
+            "re-dispatched chunks %llu, duplicate results dropped %llu\n",
+            o.agents, corpus.nchunks, (unsigned long long)rep.chaos.kills,
+            (unsigned long long)rep.restarts,
             (unsigned long long)rep.coord.redispatched,
             (unsigned long long)rep.duplicates);
+    if (o.chaos > 0.0) {
+        double chaos_secs = wf_seconds(rep.chaos.active_ns);
+        fprintf(stderr,
+                "wordfreq: chaos requested %g kills/s, achieved %.1f "
+                "kills/s over %.3f s (seed %llu): strikes %llu = kills %llu "
+                "+ skipped %llu (target not running); strikes dropped "
+                "(chaos fell behind) %llu\n",
+                o.chaos,
+                chaos_secs > 0 ? (double)rep.chaos.kills / chaos_secs : 0.0,
+                chaos_secs, (unsigned long long)o.seed,
+                (unsigned long long)rep.chaos.strikes,
+                (unsigned long long)rep.chaos.kills,
+                (unsigned long long)rep.chaos.skipped,
+                (unsigned long long)rep.chaos.dropped);
+    } else {
+        fprintf(stderr, "wordfreq: chaos off\n");
+    }
     fprintf(stderr,
             "wordfreq: elapsed %.3f s (read %.3f s, count %.3f s), "
             "%.1f MB/s overall, %.1f MB/s counting\n",
@@ -615,7 +710,7 @@ int main(int argc, char **argv)
             (unsigned long long)rep.entries_running, rep.mappers_registered,
             o.agents + 2, (unsigned long long)rep.entries_after);
 
-    int exit_code = skipped ? WF_EXIT_SKIPPED : WF_EXIT_OK;
+    int exit_code = wf_skipped(&corpus) ? WF_EXIT_SKIPPED : WF_EXIT_OK;
     if (rep.merged != corpus.nchunks || rep.entries_after != 0 ||
         rep.entries_running != (uint64_t)o.agents + 2) {
         fprintf(stderr, "wordfreq: internal check failed (merged %llu of "

@@ -78,6 +78,7 @@ typedef struct wf_corpus {
     uint64_t bytes;          /* bytes of accepted files */
     uint64_t unreadable;     /* paths skipped because they could not be read */
     uint64_t binary;         /* files skipped because they hold a NUL byte */
+    uint64_t not_regular;    /* paths skipped as devices, FIFOs or sockets */
     size_t chunk_bytes;      /* target chunk size */
 } wf_corpus_t;
 
@@ -87,7 +88,9 @@ void wf_corpus_init(wf_corpus_t *c, size_t chunk_bytes);
 /*
  * Adds path: a file, or a directory walked recursively (symbolic links met
  * inside a directory are not followed, as with `find -type f`).  Unreadable
- * paths and binary files are reported on stderr and counted, not added.
+ * paths, binary files and special files (a device, FIFO or socket named as
+ * path; met inside a directory they are ignored, as `find -type f` does) are
+ * reported on stderr and counted, not added.
  * Returns 0, or -1 on out of memory (reported).
  */
 int wf_corpus_add(wf_corpus_t *c, const char *path);
@@ -109,7 +112,8 @@ enum {
     WF_TAG_STATS = 6,   /* CALL main -> coordinator: wf_coord_stats_t */
     WF_TAG_TAKE = 7,    /* CALL main -> reducer: wf_reduce_reply_t */
     WF_TAG_TICK = 8,    /* chaos -> itself: time to kill */
-    WF_TAG_STOP = 9     /* CALL main -> chaos: reply kills, then stop */
+    WF_TAG_STOP = 9     /* CALL main -> chaos: reply wf_chaos_stats_t,
+                           then stop */
 };
 
 /* What every agent shares; immutable while the agents run. */
@@ -140,6 +144,18 @@ typedef struct wf_coord_stats {
     uint64_t acked;        /* distinct chunks acknowledged */
     uint64_t mappers_seen; /* distinct mapper pids that said ready */
 } wf_coord_stats_t;
+
+/* What the chaos process did.  Every strike due on the schedule is either
+ * made (strikes = kills + skipped) or dropped. */
+typedef struct wf_chaos_stats {
+    uint64_t strikes;   /* strikes made */
+    uint64_t kills;     /* strikes that killed a running mapper */
+    uint64_t skipped;   /* strikes whose target was not running (being
+                           restarted, or still dying from an earlier kill) */
+    uint64_t dropped;   /* due strikes given up because the chaos process
+                           fell too far behind its schedule */
+    uint64_t active_ns; /* from the chaos process's start to STOP */
+} wf_chaos_stats_t;
 
 typedef struct wf_reduce_reply {
     wf_word_t *table;      /* the merged totals; the caller takes them */
