@@ -255,8 +255,9 @@ FDN_API bool fdn_trap_exit(fdn_ctx_t *ctx, bool on);
  * ignored by a non-trapping target other than the caller itself; KILL kills
  * even a trapping process, which then dies with FDN_REASON_KILLED.  Other
  * reasons kill a non-trapping target with that reason and reach a trapping
- * one as FDN_MSG_EXIT.  Errors: FDN_ENOPROC, FDN_EINVAL.  ctx may be NULL
- * (signal from no process; rt required).
+ * one as FDN_MSG_EXIT.  Errors: FDN_ENOPROC, FDN_EINVAL, FDN_ENOMEM (not
+ * for KILL, which never allocates).  ctx may be NULL (signal from no
+ * process; rt required).
  */
 FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
                      fdn_reason_t reason);
@@ -304,7 +305,8 @@ FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
  * (FDN_ETHREAD from a process callback).  While waiting, other messages stay
  * queued in order.  On FDN_OK *reply holds the reply; release it with
  * fdn_msg_free.  Errors: FDN_ETIMEDOUT (the request may still be handled;
- * its late reply is dropped, never delivered), FDN_ENOPROC (to is dead or
+ * its late reply is dropped, never delivered; also when the server could
+ * not send its reply, e.g. its fdn_reply failed with FDN_ENOMEM), FDN_ENOPROC (to is dead or
  * died before replying), FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL (also for a
  * call to oneself, which could never be answered).
  */

@@ -131,14 +131,9 @@ FDN_API void fdn_detach(fdn_ctx_t *ctx)
 void fdn__attached_shutdown(fdn_runtime_t *rt)
 {
     pthread_mutex_lock(&rt->att_lock);
-    for (struct fdn__attached *a = rt->att_list; a; a = a->next) {
-        struct fdn__msg *m = fdn__msg_new(rt, 0);
-        if (m == NULL)
-            continue;
-        m->pub.kind = (fdn_msg_kind_t)FDN__MSG_WAKE;
-        if (fdn__send_msg(rt, a->ctx.self, m) != FDN_OK)
-            fdn__msg_free(rt, m);
-    }
+    /* The waiters see `stopping` once woken; waking needs no memory. */
+    for (struct fdn__attached *a = rt->att_list; a; a = a->next)
+        fdn__notify(rt, a->ctx.p);
     pthread_mutex_unlock(&rt->att_lock);
     for (unsigned ms = 1;; ms++) {
         pthread_mutex_lock(&rt->att_lock);

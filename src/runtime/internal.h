@@ -241,6 +241,9 @@ void fdn__count_sent(fdn_runtime_t *rt);
 /* ---- process.c --------------------------------------------------------- */
 /* Enqueues m (m->to set) into p and performs the run-state hand-off. */
 void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m);
+/* The hand-off alone: makes p take a turn (or look again) even with an
+ * empty mailbox, e.g. to act on a kill mark.  Never allocates. */
+void fdn__notify(fdn_runtime_t *rt, struct fdn__proc *p);
 /* Looks up `to` and delivers; FDN_ENOPROC (m not taken) if dead. */
 int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m);
 /* Handles one popped message in process context; false if p died. */

@@ -40,6 +40,11 @@ void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
 {
     fdn__mq_push(p, m);
     fdn__count_sent(rt);
+    fdn__notify(rt, p);
+}
+
+void fdn__notify(fdn_runtime_t *rt, struct fdn__proc *p)
+{
     /*
      * Notify the owner with one successful read-modify-write on the run
      * state, on every path (QUEUED and DIRTY are CASed onto themselves).

@@ -520,12 +520,7 @@ static void stop_all(fdn_runtime_t *rt)
         if (pid == 0)
             continue;
         fdn__kill_mark(p, pid, FDN_REASON_SHUTDOWN);
-        struct fdn__msg *m = fdn__msg_new(rt, 0);
-        if (m == NULL)
-            continue; /* retried by the caller's loop */
-        m->pub.kind = (fdn_msg_kind_t)FDN__MSG_WAKE;
-        if (fdn__send_msg(rt, pid, m) != FDN_OK)
-            fdn__msg_free(rt, m);
+        fdn__notify(rt, p); /* never allocates: destroy works out of memory */
     }
 }
 

@@ -139,19 +139,13 @@ FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
     fdn_pid_t from = ctx ? ctx->self : FDN_PID_NONE;
     if (reason != FDN_REASON_KILL)
         return fdn__signal_exit(rt, from, pid, reason, false);
-    /* KILL cannot be trapped (RT-S4): flag it, then wake the target. */
-    struct fdn__msg *m = fdn__msg_new(rt, 0);
-    if (m == NULL)
-        return FDN_ENOMEM;
-    m->pub.kind = (fdn_msg_kind_t)FDN__MSG_WAKE;
+    /* KILL cannot be trapped (RT-S4): mark it, then make the target take a
+     * turn; no allocation, so a kill works even when memory is out. */
     struct fdn__proc *p = fdn__table_get(rt, pid);
-    if (p == NULL) {
-        fdn__msg_free(rt, m);
+    if (p == NULL)
         return FDN_ENOPROC;
-    }
     fdn__kill_mark(p, pid, FDN_REASON_KILLED);
-    m->to = pid;
-    fdn__deliver(rt, p, m);
+    fdn__notify(rt, p);
     return FDN_OK;
 }
 
