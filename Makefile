@@ -38,12 +38,12 @@ bench: build
 asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFDN_SANITIZE=address,undefined -DFDN_BUILD_BENCH=OFF -DCMAKE_C_COMPILER=clang
 	cmake --build build-asan -j $(JOBS)
-	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan -L quick -LE nosan --output-on-failure -j $(JOBS) --timeout 600
+	ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 ctest --test-dir build-asan -L quick -LE nosan --output-on-failure -j $(JOBS) --timeout 600
 
 tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFDN_SANITIZE=thread -DFDN_BUILD_BENCH=OFF -DCMAKE_C_COMPILER=clang
 	cmake --build build-tsan -j $(JOBS)
-	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/scripts/tsan.supp" ctest --test-dir build-tsan -L quick -LE nosan --output-on-failure -j $(JOBS) --timeout 600
+	TSAN_OPTIONS="halt_on_error=1 allocator_may_return_null=1 suppressions=$(CURDIR)/scripts/tsan.supp" ctest --test-dir build-tsan -L quick -LE nosan --output-on-failure -j $(JOBS) --timeout 600
 
 sanitize: asan tsan
 

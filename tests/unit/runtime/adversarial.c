@@ -104,7 +104,7 @@ static void *killed_attached(void *arg)
     fdn_pid_t *out = arg;
     fdn_ctx_t *c;
     cr_assert_eq(fdn_attach(rt, &c), FDN_OK);
-    out[0] = fdn_self(c);
+    __atomic_store_n(&out[0], fdn_self(c), __ATOMIC_RELEASE);
     fdn_msg_t *m;
     while (fdn_receive(c, FDN_INFINITY, &m) == FDN_OK)
         fdn_msg_free(c, m);
