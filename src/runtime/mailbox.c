@@ -74,8 +74,10 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
 
 struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size)
 {
-    if (inline_size > SIZE_MAX - sizeof(struct fdn__msg))
-        return NULL; /* the size would wrap: no allocation can hold it */
+    /* No object can exceed PTRDIFF_MAX bytes: refuse before the sum can
+     * wrap and without asking the allocator for the impossible. */
+    if (inline_size > (size_t)PTRDIFF_MAX - sizeof(struct fdn__msg))
+        return NULL;
     struct fdn__msg *m = fdn__alloc(rt->alloc, sizeof *m + inline_size);
     if (m == NULL)
         return NULL;
