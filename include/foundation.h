@@ -6,6 +6,7 @@
 
 #include "foundation/common.h"
 #include "foundation/runtime.h"
+#include "foundation/supervisor.h"
 #include "foundation/registry.h"
 
 #endif /* FOUNDATION_H */

@@ -8,6 +8,7 @@
 
 #include "foundation/registry.h"
 #include "foundation/runtime.h"
+#include "foundation/supervisor.h"
 
 #include <stdbool.h>
 #include <stddef.h>

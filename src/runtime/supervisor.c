@@ -40,7 +40,7 @@
  * process's own callbacks, one at a time; nothing here is shared between
  * threads, so there are no atomics or locks.
  */
-#include "foundation/runtime.h"
+#include "foundation/supervisor.h"
 #include "internal/common.h"
 
 #include <string.h>

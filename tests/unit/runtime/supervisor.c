@@ -5,7 +5,7 @@
  * exhaustion.  The test thread is attached and observes the supervisor
  * through monitors, links, fdn_supervisor_which and fdn_supervisor_stats.
  */
-#include "foundation/runtime.h"
+#include "foundation/supervisor.h"
 
 #include <criterion/criterion.h>
 #include <stdatomic.h>
