@@ -3,7 +3,7 @@
  *
  * A supervisor is a process that starts child processes from child specs,
  * watches them through links (it traps exits) and restarts them by its
- * strategy, within a restart intensity.  See specs/runtime.md RT-C6..C12.
+ * strategy, within a restart intensity.  See specs/supervisor.md.
  */
 #ifndef FOUNDATION_SUPERVISOR_H
 #define FOUNDATION_SUPERVISOR_H

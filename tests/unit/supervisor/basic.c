@@ -290,7 +290,7 @@ static fdn_reason_t stop_sup(fdn_pid_t sup, fdn_reason_t reason)
 /* Options and arguments                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Checks: RT-C1 */
+/* Checks: RT-C1, SUP-C4 */
 Test(supervisor, opts_defaults_and_bad_arguments)
 {
     setup_rt(false);
@@ -347,6 +347,7 @@ Test(supervisor, opts_defaults_and_bad_arguments)
     teardown_rt();
 }
 
+/* Checks: SUP-I1, SUP-C4 */
 Test(supervisor, which_and_stats)
 {
     setup_rt(false);
@@ -386,7 +387,7 @@ Test(supervisor, which_and_stats)
 /* Restart types                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Checks: RT-C6 */
+/* Checks: SUP-C1 */
 Test(supervisor, permanent_restarted_after_any_exit)
 {
     setup_rt(false);
@@ -410,7 +411,7 @@ Test(supervisor, permanent_restarted_after_any_exit)
     teardown_rt();
 }
 
-/* Checks: RT-C6, RT-S6 */
+/* Checks: SUP-C1, RT-S6, SUP-S3 */
 Test(supervisor, transient_restarted_only_after_abnormal_exit)
 {
     setup_rt(false);
@@ -446,7 +447,7 @@ Test(supervisor, transient_restarted_only_after_abnormal_exit)
     teardown_rt();
 }
 
-/* Checks: RT-C6 */
+/* Checks: SUP-C1 */
 Test(supervisor, temporary_never_restarted)
 {
     setup_rt(false);
@@ -486,7 +487,7 @@ static void start_three(fdn_strategy_t strategy, kid_t k[3],
         pids[i] = which(*sup, ids[i]);
 }
 
-/* Checks: RT-C6 */
+/* Checks: SUP-C1 */
 Test(supervisor, one_for_one_restarts_only_the_failed_child)
 {
     setup_rt(false);
@@ -508,7 +509,7 @@ Test(supervisor, one_for_one_restarts_only_the_failed_child)
     teardown_rt();
 }
 
-/* Checks: RT-C6 */
+/* Checks: SUP-C1 */
 Test(supervisor, one_for_all_restarts_every_child)
 {
     setup_rt(false);
@@ -536,7 +537,7 @@ Test(supervisor, one_for_all_restarts_every_child)
     teardown_rt();
 }
 
-/* Checks: RT-C6 */
+/* Checks: SUP-C1 */
 Test(supervisor, rest_for_one_restarts_the_failed_and_later_children)
 {
     setup_rt(false);
@@ -565,7 +566,7 @@ Test(supervisor, rest_for_one_restarts_the_failed_and_later_children)
     teardown_rt();
 }
 
-/* Checks: RT-C6 */
+/* Checks: SUP-C1 */
 Test(supervisor, one_for_all_does_not_restart_temporary_siblings)
 {
     setup_rt(false);
@@ -591,7 +592,7 @@ Test(supervisor, one_for_all_does_not_restart_temporary_siblings)
 /* Restart intensity                                                        */
 /* ------------------------------------------------------------------------ */
 
-/* Checks: RT-C7 */
+/* Checks: SUP-C2 */
 Test(supervisor, intensity_exceeded_within_period_exits_max_restarts)
 {
     setup_rt(true);
@@ -630,7 +631,7 @@ Test(supervisor, intensity_exceeded_within_period_exits_max_restarts)
     teardown_rt();
 }
 
-/* Checks: RT-C7 */
+/* Checks: SUP-C2 */
 Test(supervisor, restarts_spread_over_more_than_the_period_are_fine)
 {
     setup_rt(true);
@@ -656,7 +657,7 @@ Test(supervisor, restarts_spread_over_more_than_the_period_are_fine)
     teardown_rt();
 }
 
-/* Checks: RT-C7 */
+/* Checks: SUP-C2 */
 Test(supervisor, zero_intensity_gives_up_at_the_first_failure)
 {
     setup_rt(true);
@@ -677,7 +678,7 @@ Test(supervisor, zero_intensity_gives_up_at_the_first_failure)
     teardown_rt();
 }
 
-/* Checks: RT-C7 */
+/* Checks: SUP-C2, SUP-F3 */
 Test(supervisor, failed_restarts_count_towards_the_intensity)
 {
     setup_rt(true);
@@ -705,7 +706,7 @@ Test(supervisor, failed_restarts_count_towards_the_intensity)
 /* Shutdown                                                                 */
 /* ------------------------------------------------------------------------ */
 
-/* Checks: RT-C8 */
+/* Checks: SUP-C3 */
 Test(supervisor, shutdown_stops_children_in_reverse_start_order)
 {
     setup_rt(false);
@@ -727,7 +728,7 @@ Test(supervisor, shutdown_stops_children_in_reverse_start_order)
     teardown_rt();
 }
 
-/* Checks: RT-C8, RT-S4 */
+/* Checks: SUP-C3, RT-S4 */
 Test(supervisor, child_ignoring_shutdown_is_killed_after_its_grace)
 {
     setup_rt(false);
@@ -753,7 +754,7 @@ Test(supervisor, child_ignoring_shutdown_is_killed_after_its_grace)
     teardown_rt();
 }
 
-/* Checks: RT-S6 */
+/* Checks: RT-S6, SUP-S3 */
 Test(supervisor, custom_exit_reason_reaches_the_supervisor_unchanged)
 {
     setup_rt(false);
@@ -773,6 +774,7 @@ Test(supervisor, custom_exit_reason_reaches_the_supervisor_unchanged)
 
 /* Parent exit: a supervisor linked to a process that dies stops too, its
  * children in reverse start order. */
+/* Checks: SUP-S1 */
 Test(supervisor, parent_exit_stops_the_supervisor)
 {
     setup_rt(false);
@@ -803,7 +805,7 @@ Test(supervisor, parent_exit_stops_the_supervisor)
 }
 
 /* A killed supervisor leaves no child behind, even one that traps exits. */
-/* Checks: RT-S4 */
+/* Checks: RT-S4, SUP-S1 */
 Test(supervisor, killed_supervisor_leaves_no_child)
 {
     setup_rt(false);
@@ -830,6 +832,7 @@ Test(supervisor, killed_supervisor_leaves_no_child)
 
 /* A child whose init fails makes the start fail; the children started
  * before it are stopped in reverse order. */
+/* Checks: SUP-F1 */
 Test(supervisor, failing_child_init_fails_the_start)
 {
     setup_rt(false);
@@ -859,7 +862,7 @@ Test(supervisor, failing_child_init_fails_the_start)
 }
 
 /* Under memory exhaustion, start either succeeds or fails cleanly. */
-/* Checks: RT-F1 */
+/* Checks: RT-F1, SUP-F2 */
 Test(supervisor, start_under_allocation_failure)
 {
     setup_rt(false);
@@ -924,7 +927,7 @@ static fdn_pid_t start_stuck_one_for_all(kid_t k[3], fdn_child_spec_t c[3])
 
 /* A sibling that fails while the supervisor is already stopping it for a
  * restart is restarted with the others and is not counted again. */
-/* Checks: RT-C6, RT-C7 */
+/* Checks: SUP-C1, SUP-C2, SUP-F3 */
 Test(supervisor, failure_during_a_restart_counts_once)
 {
     setup_rt(true);
@@ -960,7 +963,7 @@ Test(supervisor, failure_during_a_restart_counts_once)
 
 /* An exit signal from outside during a restart turns it into a shutdown:
  * nothing is started again. */
-/* Checks: RT-C8 */
+/* Checks: SUP-C3, SUP-S2 */
 Test(supervisor, shutdown_during_a_restart_starts_nothing)
 {
     setup_rt(true);
@@ -984,7 +987,7 @@ Test(supervisor, shutdown_during_a_restart_starts_nothing)
 
 /* Destroying the runtime under a running supervisor ends every child once
  * (the stubborn one included) and frees everything. */
-/* Checks: RT-L6, RT-I3 */
+/* Checks: RT-L6, RT-I3, SUP-L1 */
 Test(supervisor, runtime_destroy_with_a_live_supervisor)
 {
     setup_rt(false);
