@@ -17,8 +17,9 @@
  * can never be trapped), or when a linked process dies abnormally and it does
  * not trap exits.  On death, in this order: terminate runs; every callback
  * monitor runs (fdn_monitor_fn: services such as the registry release what
- * the process owned); the pid stops being alive; every DOWN message and
- * every link exit signal is sent.  So a process that receives DOWN or EXIT
+ * the process owned); the pid stops being alive; the monitors and pending
+ * requests it held are released; every DOWN message and every link exit
+ * signal is sent.  So a process that receives DOWN or EXIT
  * for P finds fdn_alive(P) false and never again sees P in a service that
  * cleans up through callback monitors.
  *
@@ -125,10 +126,18 @@ typedef struct fdn_runtime_stats {
     uint64_t steals;         /* successful work steals */
     uint64_t sleeps;         /* times a scheduler went to sleep */
     uint64_t table_slots;    /* process-table slots allocated */
+    /* exited, by reason: NORMAL, SHUTDOWN, KILLED, and every other reason
+     * (custom ones, INIT_FAILED, MAX_RESTARTS, ...); they sum to exited. */
+    uint64_t exited_normal, exited_shutdown, exited_killed, exited_other;
+    uint64_t runnable;       /* processes waiting on run queues, summed */
+    unsigned schedulers;     /* scheduler threads */
 } fdn_runtime_stats_t;
 /* Counters, summed over schedulers; exact when quiescent. */
 FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt,
                                fdn_runtime_stats_t *out);
+/* The length of scheduler i's run queue (its next slot included), read
+ * racily; 0 for i >= schedulers. */
+FDN_API uint32_t fdn_runtime_runq_len(const fdn_runtime_t *rt, unsigned i);
 
 /* O(1).  True while pid's process has not finished dying. */
 FDN_API bool fdn_alive(const fdn_runtime_t *rt, fdn_pid_t pid);
@@ -141,8 +150,11 @@ typedef enum fdn_msg_kind {
     FDN_MSG_USER = 1,  /* fdn_send / fdn_send_owned / timers */
     FDN_MSG_DOWN = 2,  /* a monitor fired: ref, from = the pid, reason */
     FDN_MSG_EXIT = 3,  /* a trapped exit signal: from, reason */
-    FDN_MSG_CALL = 4,  /* a request from fdn_call: reply with fdn_reply */
-    FDN_MSG_REPLY = 5  /* internal: only fdn_call receives these */
+    FDN_MSG_CALL = 4,  /* a request (fdn_call, fdn_request): fdn_reply */
+    FDN_MSG_REPLY = 5, /* the answer to an fdn_request: ref, from, data */
+    FDN_MSG_TIMEOUT = 6, /* an fdn_request got no reply in time: ref */
+    FDN_MSG_NOREPLY = 7  /* the server of an fdn_request died first: ref,
+                          * from = the server, reason = its exit reason */
 } fdn_msg_kind_t;
 
 /*
@@ -169,7 +181,9 @@ typedef void (*fdn_free_fn)(void *data, size_t size, void *arg);
  * FDN_PID_NONE or known dead (a process that dies concurrently silently
  * drops the message, as in Erlang) or if ctx is an attached thread whose
  * process was killed; FDN_EINVAL (NULL ctx, NULL data with size > 0);
- * FDN_ENOMEM.  Any thread holding a ctx.
+ * FDN_ENOMEM; FDN_EFULL if `to` has a bounded mailbox (max_mailbox) that
+ * holds max_mailbox or more messages (nothing is sent).  Any thread
+ * holding a ctx.
  */
 FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size);
@@ -185,6 +199,21 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
 FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                            void *data, size_t size, fdn_free_fn free_fn,
                            void *arg);
+
+/*
+ * fdn_send that waits, up to timeout_ns (FDN_INFINITY = forever), for room
+ * in a full bounded mailbox instead of failing with FDN_EFULL.  The waiting
+ * thread sleeps and is woken when the receiver takes a message (or dies).
+ * Only attached threads may call it (a handler must not block its
+ * scheduler): from a process callback it returns FDN_ETHREAD and sends
+ * nothing.
+ * Errors: as fdn_send, plus FDN_ETIMEDOUT (still full at the deadline;
+ * nothing sent), FDN_ENOPROC (the receiver died meanwhile), FDN_ESHUTDOWN
+ * (the runtime is being destroyed).  To an unbounded mailbox it is
+ * fdn_send.
+ */
+FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                          const void *data, size_t size, uint64_t timeout_ns);
 
 /*
  * Takes ownership of a received message's data: the runtime will no longer
@@ -224,6 +253,12 @@ typedef struct fdn_spawn_opts {
     bool trap_exit;       /* start with trap_exit on */
     fdn_ref_t *monitor;   /* if non-NULL: the spawner monitors the child
                            * before init runs; the ref is stored here */
+    /* 0 = unbounded.  n > 0: user messages (fdn_send, fdn_send_owned,
+     * requests, timers excepted) sent while n or more messages are queued
+     * are refused with FDN_EFULL.  Runtime messages (DOWN, EXIT, replies,
+     * request timeouts, timer messages) are never refused, so they may
+     * take the queue past n: no signal is ever lost. */
+    uint32_t max_mailbox;
 } fdn_spawn_opts_t;
 
 /*
@@ -307,8 +342,9 @@ FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
  * fdn_msg_free.  Errors: FDN_ETIMEDOUT (the request may still be handled;
  * its late reply is dropped, never delivered; also when the server could
  * not send its reply, e.g. its fdn_reply failed with FDN_ENOMEM), FDN_ENOPROC (to is dead or
- * died before replying), FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL (also for a
- * call to oneself, which could never be answered).
+ * died before replying), FDN_EFULL (to's bounded mailbox is full; nothing
+ * sent), FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL (also for a call to
+ * oneself, which could never be answered).
  */
 FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size, uint64_t timeout_ns,
@@ -317,6 +353,34 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
  * is gone; FDN_EINVAL if request is not a CALL. */
 FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
                       const void *data, size_t size);
+
+/*
+ * Asynchronous request, for processes (attached threads may use it too):
+ * sends an FDN_MSG_CALL (tag, a copy of data, ref = *ref) to `to` and
+ * returns at once.  The caller's process later receives exactly one of,
+ * all with msg->ref == *ref:
+ *   FDN_MSG_REPLY    the server's fdn_reply (from = server, its data);
+ *   FDN_MSG_TIMEOUT  timeout_ns passed on the runtime clock with no reply
+ *                    (FDN_INFINITY: never);
+ *   FDN_MSG_NOREPLY  the server died first (from = server, reason = its
+ *                    exit reason).
+ * The ref is an alias: once one of those arrived, or fdn_request_cancel
+ * succeeded, a late reply to it is dropped and freed, never delivered
+ * (its sender's fdn_reply still returns FDN_OK, as in Erlang).  While a
+ * request is pending, the caller monitors the server, and a process that
+ * dies with requests pending leaves nothing behind.
+ * Errors: FDN_EINVAL (NULL ctx or ref, NULL data with size > 0, `to` is
+ * the caller), FDN_ENOPROC (`to` is dead or NONE), FDN_EFULL (the
+ * server's bounded mailbox is full), FDN_ENOMEM, FDN_ESHUTDOWN.  On error
+ * nothing is sent and nothing will arrive.
+ */
+FDN_API int fdn_request(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                        const void *data, size_t size, uint64_t timeout_ns,
+                        fdn_ref_t *ref);
+/* Gives up a pending request: nothing more arrives for ref (a reply,
+ * timeout or noreply already queued is dropped).  FDN_OK, or FDN_ENOENT if
+ * ref is not a pending request of ctx's process; FDN_EINVAL for NULL. */
+FDN_API int fdn_request_cancel(fdn_ctx_t *ctx, fdn_ref_t ref);
 
 /* ------------------------------------------------------------------------ */
 /* Attached threads                                                         */
@@ -342,6 +406,86 @@ FDN_API void fdn_detach(fdn_ctx_t *ctx);
 FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg);
 /* Releases a message returned by fdn_receive or fdn_call.  NULL is fine. */
 FDN_API void fdn_msg_free(fdn_ctx_t *ctx, fdn_msg_t *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Fills pids[0..cap) with live pids and sets *count to the number of live
+ * processes found (which may exceed cap: call again with a bigger array).
+ * A process alive for the whole call is listed exactly once; one born or
+ * dead during the call may or may not be.  O(table slots).  Any thread.
+ * Errors: FDN_EINVAL (NULL rt or count, NULL pids with cap > 0).
+ */
+FDN_API int fdn_processes(const fdn_runtime_t *rt, fdn_pid_t *pids,
+                          size_t cap, size_t *count);
+
+typedef enum fdn_proc_status {
+    FDN_STATUS_WAITING = 0,  /* alive, nothing to do (mailbox empty) */
+    FDN_STATUS_RUNNABLE = 1, /* on a run queue, or woken attached thread */
+    FDN_STATUS_RUNNING = 2,  /* a thread is running its handler or receive */
+    FDN_STATUS_EXITING = 3   /* its death has begun */
+} fdn_proc_status_t;
+
+typedef struct fdn_process_info {
+    size_t size;             /* sizeof(fdn_process_info_t), set by caller */
+    fdn_pid_t pid;
+    const char *name;        /* behaviour name (static), "attached", or "" */
+    fdn_proc_status_t status;
+    bool is_attached;
+    bool trap_exit;
+    uint32_t max_mailbox;    /* 0 = unbounded */
+    uint32_t mailbox_len;    /* queued messages (exact when quiescent; for
+                              * an attached thread, not counting those a
+                              * pending fdn_call set aside) */
+    uint32_t mailbox_hwm;    /* the largest length seen this life: by each
+                              * sender to a bounded mailbox, and by the
+                              * process at the start of each turn */
+    uint64_t handled;        /* messages passed to its handler (or, for an
+                              * attached thread, returned by fdn_receive) */
+    uint32_t links;
+    uint32_t monitors;       /* monitors this process holds on others */
+    uint32_t monitored_by;   /* message and callback monitors on it */
+    uint32_t requests;       /* pending fdn_request calls */
+    size_t memory;           /* bytes the runtime holds for it: its slot,
+                              * link, monitor and request records, and the
+                              * headers of its queued messages (payload
+                              * bytes are the program's and not counted) */
+} fdn_process_info_t;
+
+/*
+ * Reports on a live pid.  Safe from any thread while the process runs;
+ * each field is read atomically (so the set is a near-snapshot, exact when
+ * the process is quiescent).  info->size must be set by the caller.
+ * Errors: FDN_EINVAL (NULL, bad size), FDN_ENOPROC (dead or NONE).
+ */
+FDN_API int fdn_process_info(const fdn_runtime_t *rt, fdn_pid_t pid,
+                             fdn_process_info_t *info);
+
+/*
+ * Names that services hold for processes (the registry's keys), gathered
+ * for introspection without the runtime depending on any service.  A
+ * service adds a name source: fn(arg, pid, emit, emit_arg) calls
+ * emit(emit_arg, ns, name) once per name pid holds (both strings are
+ * borrowed for the call).  fn must not block and must not call
+ * fdn_runtime_name_source_remove.
+ */
+typedef void (*fdn_name_emit_fn)(void *emit_arg, const char *ns,
+                                 const char *name);
+typedef void (*fdn_name_source_fn)(void *arg, fdn_pid_t pid,
+                                   fdn_name_emit_fn emit, void *emit_arg);
+/* Adds a source; *id names it for removal.  FDN_EINVAL, FDN_ENOMEM. */
+FDN_API int fdn_runtime_name_source_add(fdn_runtime_t *rt,
+                                        fdn_name_source_fn fn, void *arg,
+                                        uint64_t *id);
+/* Removes a source; on return fn is not running and never will.
+ * FDN_ENOENT for an unknown id. */
+FDN_API int fdn_runtime_name_source_remove(fdn_runtime_t *rt, uint64_t id);
+/* Calls emit once for every name any source reports for pid (none for a
+ * dead pid).  Any thread.  FDN_EINVAL for NULL rt or emit. */
+FDN_API int fdn_process_names(fdn_runtime_t *rt, fdn_pid_t pid,
+                              fdn_name_emit_fn emit, void *emit_arg);
 
 /* ------------------------------------------------------------------------ */
 /* Timers                                                                   */

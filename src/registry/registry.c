@@ -228,6 +228,7 @@ struct fdn_registry {
      */
     _Atomic uint32_t ns_count;
     fdn_registry_ns_t **namespaces;  /* max_namespaces slots */
+    uint64_t names_id;               /* immutable: our runtime name source */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -480,6 +481,13 @@ FDN_API void fdn_registry_opts_init(fdn_registry_opts_t *opts)
     opts->max_namespaces = REG_DEFAULT_MAX_NAMESPACES;
 }
 
+/* The runtime name source: the keys pid holds, in every namespace. */
+static void registry_names(void *arg, fdn_pid_t pid, fdn_name_emit_fn emit,
+                           void *emit_arg)
+{
+    fdn_registry_keys(arg, pid, emit, emit_arg);
+}
+
 FDN_API int fdn_registry_create(fdn_runtime_t *rt,
                                 const fdn_registry_opts_t *opts,
                                 fdn_registry_t **out)
@@ -515,6 +523,15 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
     pthread_mutex_init(&reg->ns_mutex, NULL);
     atomic_init(&reg->ns_count, 0);
     atomic_init(&reg->owner_count, 0);
+    /* fdn_process_names reports each process's keys through us. */
+    if (fdn_runtime_name_source_add(rt, registry_names, reg,
+                                    &reg->names_id) != FDN_OK) {
+        pthread_mutex_destroy(&reg->ns_mutex);
+        table_fini(&reg->owners, "registry: new owner table not empty");
+        fdn__free(a, reg->namespaces);
+        fdn__free(a, reg);
+        return FDN_ENOMEM;
+    }
     *out = reg;
     return FDN_OK;
 }
@@ -592,6 +609,9 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
     struct cds_lfht_iter iter;
     struct owner_rec *r;
     struct reg_entry *e;
+
+    /* 0. No fdn_process_names call is in us once this returns. */
+    fdn_runtime_name_source_remove(reg->rt, reg->names_id);
 
     /*
      * 1. Cancel every owner monitor.  No register runs concurrently (the

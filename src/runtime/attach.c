@@ -26,6 +26,9 @@ struct fdn__attached {
     fdn_ctx_t ctx;                      /* [own] */
     struct fdn__attached *next, *prev;  /* rt->att_lock */
     struct fdn__msg *save_head, *save_tail; /* [own] */
+    /* The process whose room this thread waits for in fdn_send_wait, so
+     * destroy can wake it (seq_cst: see fdn__attached_shutdown). */
+    _Atomic(struct fdn__proc *) waiting_on;
     bool dead;                          /* [own] killed, awaiting detach */
 };
 
@@ -131,9 +134,21 @@ FDN_API void fdn_detach(fdn_ctx_t *ctx)
 void fdn__attached_shutdown(fdn_runtime_t *rt)
 {
     pthread_mutex_lock(&rt->att_lock);
-    /* The waiters see `stopping` once woken; waking needs no memory. */
-    for (struct fdn__attached *a = rt->att_list; a; a = a->next)
+    /* The waiters see `stopping` once woken; waking needs no memory.  A
+     * thread in fdn_send_wait sleeps on its receiver's room_seq: it stored
+     * waiting_on (seq_cst) before it loads `stopping` (seq_cst), and
+     * destroy stored `stopping` (seq_cst) before this load, so either it
+     * sees `stopping` or we see it waiting and bump room_seq past the
+     * value it will wait on. */
+    for (struct fdn__attached *a = rt->att_list; a; a = a->next) {
         fdn__notify(rt, a->ctx.p);
+        struct fdn__proc *w =
+            atomic_load_explicit(&a->waiting_on, memory_order_seq_cst);
+        if (w != NULL) {
+            atomic_fetch_add_explicit(&w->room_seq, 1, memory_order_release);
+            fdn__futex_wake(&w->room_seq, INT32_MAX);
+        }
+    }
     pthread_mutex_unlock(&rt->att_lock);
     for (unsigned ms = 1;; ms++) {
         pthread_mutex_lock(&rt->att_lock);
@@ -220,7 +235,14 @@ static int accept_msg(struct fdn__attached *a, struct fdn__msg *m)
     }
     switch ((int)m->pub.kind) {
     case FDN__MSG_WAKE:
-    case FDN_MSG_REPLY: /* a reply whose call is over (RT-S7) */
+        fdn__msg_free(rt, m);
+        return 0;
+    case FDN_MSG_REPLY:
+    case FDN__MSG_REQTMO:
+        /* A reply to a pending fdn_request is delivered; one whose call or
+         * request is over is dropped (RT-S7, RT-S12). */
+        if (fdn__request_accept(&a->ctx, m))
+            return 1;
         fdn__msg_free(rt, m);
         return 0;
     case FDN__MSG_DOWNMON:
@@ -253,6 +275,14 @@ static uint64_t deadline_of(uint64_t timeout_ns)
                                                 : now + timeout_ns;
 }
 
+/* Owner-written count of messages handed to the program. */
+static void count_handled(struct fdn__attached *a)
+{
+    _Atomic uint64_t *c = &a->ctx.p->handled;
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
 {
     if (ctx == NULL || msg == NULL)
@@ -270,6 +300,7 @@ FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
             a->save_tail = NULL;
         int r = accept_msg(a, m);
         if (r > 0) {
+            count_handled(a);
             *msg = &m->pub;
             return FDN_OK;
         }
@@ -284,6 +315,7 @@ FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
             return err;
         int r = accept_msg(a, m);
         if (r > 0) {
+            count_handled(a);
             *msg = &m->pub;
             return FDN_OK;
         }
@@ -344,10 +376,11 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         memcpy(req->inline_data, data, size);
         req->pub.data = req->inline_data;
     }
-    if (fdn__send_msg(rt, to, req) != FDN_OK) {
+    rc = fdn__send_user(rt, to, req);
+    if (rc != FDN_OK) {
         fdn__free(rt->alloc, req);
         fdn_demonitor(ctx, mref);
-        return FDN_ENOPROC;
+        return rc; /* FDN_ENOPROC, or FDN_EFULL (a bounded server) */
     }
     uint64_t deadline = deadline_of(timeout_ns);
     for (;;) {
@@ -408,4 +441,45 @@ FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
     if (rc != FDN_OK)
         fdn__free(rt->alloc, m);
     return rc;
+}
+
+FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
+                          const void *data, size_t size, uint64_t timeout_ns)
+{
+    if (ctx == NULL)
+        return FDN_EINVAL;
+    struct fdn__attached *a = att_of(ctx);
+    if (a == NULL || a != tls_att)
+        return FDN_ETHREAD;
+    int rc = fdn_send(ctx, to, tag, data, size);
+    if (rc != FDN_EFULL)
+        return rc;
+    fdn_runtime_t *rt = ctx->rt;
+    struct fdn__proc *p = fdn__table_slot(rt, to);
+    uint64_t deadline = deadline_of(timeout_ns);
+    for (;;) {
+        /* The eventcount of mailbox.c: read the sequence, announce, fence,
+         * try again, and only then sleep. */
+        uint32_t seq = atomic_load_explicit(&p->room_seq, memory_order_acquire);
+        atomic_fetch_add_explicit(&p->room_waiters, 1, memory_order_relaxed);
+        atomic_store_explicit(&a->waiting_on, p, memory_order_seq_cst);
+        /* Pairs with the seq_cst fence in fdn__mq_wake_room. */
+        atomic_thread_fence(memory_order_seq_cst);
+        rc = atomic_load_explicit(&rt->stopping, memory_order_seq_cst)
+                 ? FDN_ESHUTDOWN
+                 : fdn_send(ctx, to, tag, data, size);
+        if (rc == FDN_EFULL) {
+            uint64_t now = mono_now();
+            if (deadline != FDN_INFINITY && now >= deadline)
+                rc = FDN_ETIMEDOUT;
+            else
+                fdn__futex_wait(&p->room_seq, seq,
+                                deadline == FDN_INFINITY ? FDN_INFINITY
+                                                         : deadline - now);
+        }
+        atomic_store_explicit(&a->waiting_on, NULL, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&p->room_waiters, 1, memory_order_relaxed);
+        if (rc != FDN_EFULL)
+            return rc;
+    }
 }

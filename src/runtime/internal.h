@@ -13,6 +13,7 @@
 
 #include "foundation/runtime.h"
 #include "internal/common.h"
+#include "internal/uthash.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -38,7 +39,8 @@ enum {
 enum {
     FDN__MSG_SIGEXIT = 100, /* exit signal: from, reason; evaluated on pop */
     FDN__MSG_WAKE = 101,    /* carries nothing; makes the process run */
-    FDN__MSG_DOWNMON = 102  /* a monitor fired; filtered by held monitors */
+    FDN__MSG_DOWNMON = 102, /* a monitor fired; filtered by held monitors */
+    FDN__MSG_REQTMO = 103   /* a request's timer fired; filtered likewise */
 };
 
 /* Message flags. */
@@ -75,12 +77,18 @@ struct fdn__mon {
     void *arg;
 };
 
-/* A monitor this process holds on another ([own] list of the watcher). */
+/* A monitor this process holds on another: [own] of the watcher, in its
+ * hash set `held` keyed by ref (uthash; see signals.c).  A pending request
+ * (request.c) is a held monitor on its server with is_request set: the
+ * request's ref is the monitor's ref, so a reply, the server's DOWN and
+ * the timeout all find it with one lookup. */
 struct fdn__held {
-    struct fdn__held *next;
     fdn_ref_t ref;
     fdn_pid_t target;
     struct fdn__mon *mon; /* valid while target is alive and not exiting */
+    fdn_ref_t timer;      /* requests: the timeout timer, or FDN_REF_NONE */
+    bool is_request;
+    UT_hash_handle hh;
 };
 
 /* A link record ([lock] of the process whose list holds it), with the
@@ -102,22 +110,43 @@ struct fdn__attached;
 struct fdn__proc {
     /* Line 1: what other threads touch (senders, monitors, links). */
     _Atomic uint64_t pid;          /* [atomic] current pid; 0 when free */
-    _Atomic int run;               /* [atomic] FDN__IDLE.. run state */
-    _Atomic int lock;              /* spinlock for [lock] fields */
     _Atomic uint64_t kill_pending; /* [atomic] gen << 32 | (reason + 1) */
     _Atomic(struct fdn__mq_node *) tail; /* [atomic] mailbox producer end */
-    struct fdn__mq_node stub;      /* mailbox stub node */
     struct fdn__mon *mons;         /* [lock] monitors on this process */
     struct fdn__link *links;       /* [lock] */
+    _Atomic int run;               /* [atomic] FDN__IDLE.. run state */
+    _Atomic int lock;              /* spinlock for [lock] fields */
+    /* Messages ever enqueued in this life (wrapping; see mailbox.c).  The
+     * queue length is enq - deq. */
+    _Atomic uint32_t enq;          /* [atomic] */
+    _Atomic uint32_t max_mailbox;  /* [atomic] relaxed: set before publish */
     _Atomic bool trap_exit;        /* [atomic] relaxed: a per-process flag */
     bool exiting;                  /* [lock] death has begun */
     /* Line 2: the owner's, so consumer writes do not bounce line 1. */
     _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
+    struct fdn__mq_node stub;      /* mailbox stub node */
     struct fdn__proc *rq_next;     /* run-queue link, guarded by that queue */
     const fdn_behaviour_t *beh;    /* [own] */
     void *state;                   /* [own] */
     struct fdn__held *held;        /* [own] monitors held on others */
+    /* Counters the owner writes (relaxed store of load + 1) and any thread
+     * may read (fdn_process_info): messages popped (the consumer end of
+     * the length), the largest length seen, messages handled. */
+    _Atomic uint64_t handled;      /* [atomic] owner-written */
+    _Alignas(FDN__CACHELINE) _Atomic uint32_t deq; /* [atomic] owner-written */
+    _Atomic uint32_t hwm;          /* [atomic] max by CAS; senders + owner */
+    _Atomic uint32_t nheld;        /* [atomic] owner-written: held monitors */
+    _Atomic uint32_t nreqs;        /* [atomic] owner-written: pending requests */
+    _Atomic uint32_t nlinks;       /* [atomic] written under lock */
+    _Atomic uint32_t nmons;        /* [atomic] written under lock */
+    /* Senders waiting for room in a bounded mailbox (fdn_send_wait): an
+     * eventcount, see mailbox.c. */
+    _Atomic uint32_t room_seq;     /* [atomic] futex word */
+    _Atomic uint32_t room_waiters; /* [atomic] */
     _Atomic uint32_t free_next;    /* [atomic] free-stack link (slot + 1) */
+    /* The behaviour's name for introspection: set (relaxed) before the
+     * pid is published, never cleared, so readers race with nothing. */
+    _Atomic(const char *) name;
     uint32_t gen;                  /* [tbl] generation of the current life */
     uint32_t slot;                 /* [imm] index in the table */
 };
@@ -141,6 +170,7 @@ struct fdn__sched {
      * load + 1), read by stats readers (relaxed; exact when quiescent). */
     _Alignas(FDN__CACHELINE) _Atomic uint64_t spawned;
     _Atomic uint64_t exited;
+    _Atomic uint64_t exited_normal, exited_shutdown, exited_killed;
     _Atomic uint64_t sent;
     _Atomic uint64_t steals;
     _Atomic uint64_t sleeps;
@@ -156,7 +186,8 @@ struct fdn_ctx {
     bool is_attached;
 };
 
-struct fdn__timers; /* timer.c */
+struct fdn__timers;      /* timer.c */
+struct fdn__name_source; /* info.c */
 
 struct fdn_runtime {
     /* [imm] configuration */
@@ -184,9 +215,15 @@ struct fdn_runtime {
     _Alignas(FDN__CACHELINE) _Atomic uint64_t next_ref;
     /* Counters for threads that are not schedulers (relaxed RMW). */
     _Atomic uint64_t ext_spawned, ext_exited, ext_sent;
+    _Atomic uint64_t ext_exited_normal, ext_exited_shutdown, ext_exited_killed;
 
     _Atomic int stopping;  /* [atomic] 1 once destroy began */
     _Atomic int sched_exit; /* [atomic] schedulers leave their loops */
+
+    /* Name sources for fdn_process_names (info.c). */
+    pthread_rwlock_t names_lock;    /* read: calling them; write: changes */
+    struct fdn__name_source *names; /* names_lock */
+    uint64_t names_next_id;         /* names_lock (write) */
 
     pthread_mutex_t att_lock;       /* guards the attached list */
     struct fdn__attached *att_list;
@@ -213,10 +250,20 @@ struct fdn__proc *fdn__table_at(const fdn_runtime_t *rt, uint32_t slot);
 
 /* ---- mailbox.c --------------------------------------------------------- */
 void fdn__mq_init(struct fdn__proc *p);
-/* Producer side: any thread.  Release on the link store. */
-void fdn__mq_push(struct fdn__proc *p, struct fdn__msg *m);
-/* Consumer side: [own].  NULL when empty (or a push is half done). */
+/* Producer side: any thread.  Counts the message in enq (unless the
+ * caller reserved it with fdn__mq_reserve) and links it. */
+void fdn__mq_push(struct fdn__proc *p, struct fdn__msg *m, bool reserved);
+/* For a user message to a bounded mailbox: counts one message in enq if
+ * the queue holds fewer than max; FDN_EFULL (nothing counted) otherwise.
+ * FDN_OK at once for an unbounded mailbox (then push counts). */
+int fdn__mq_reserve(struct fdn__proc *p, bool *reserved);
+/* Consumer side: [own].  NULL when empty (or a push is half done).
+ * Counts the pop in deq and wakes senders waiting for room. */
 struct fdn__msg *fdn__mq_pop(struct fdn__proc *p);
+/* The owner's look at its queue length, kept in hwm (start of a turn). */
+void fdn__mq_sample(struct fdn__proc *p);
+/* Wakes every fdn_send_wait waiting on p (p died or shutdown began). */
+void fdn__mq_wake_room(struct fdn__proc *p);
 struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size);
 /* Frees a message: runs the owned-data destructor unless taken. */
 void fdn__msg_free(fdn_runtime_t *rt, struct fdn__msg *m);
@@ -235,17 +282,23 @@ void fdn__sched_push_tail(fdn_runtime_t *rt, struct fdn__proc *p);
 void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p);
 /* Counts for stats: add to the current scheduler's or the external one. */
 void fdn__count_spawned(fdn_runtime_t *rt);
-void fdn__count_exited(fdn_runtime_t *rt);
+void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason);
 void fdn__count_sent(fdn_runtime_t *rt);
 
 /* ---- process.c --------------------------------------------------------- */
-/* Enqueues m (m->to set) into p and performs the run-state hand-off. */
+/* Enqueues m (m->to set) into p and performs the run-state hand-off.
+ * reserved: enq already counts m (fdn__mq_reserve). */
 void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m);
+void fdn__deliver_reserved(fdn_runtime_t *rt, struct fdn__proc *p,
+                           struct fdn__msg *m);
 /* The hand-off alone: makes p take a turn (or look again) even with an
  * empty mailbox, e.g. to act on a kill mark.  Never allocates. */
 void fdn__notify(fdn_runtime_t *rt, struct fdn__proc *p);
 /* Looks up `to` and delivers; FDN_ENOPROC (m not taken) if dead. */
 int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m);
+/* The same for a user message, which a bounded mailbox may refuse with
+ * FDN_EFULL (m not taken). */
+int fdn__send_user(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m);
 /* Handles one popped message in process context; false if p died. */
 bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m);
 /* Runs the death sequence of ctx's process with reason. */
@@ -273,14 +326,32 @@ bool fdn__kill_pending(const struct fdn__proc *p, fdn_reason_t *why);
  * FDN_MSG_EXIT (m rewritten), -1 = drop. */
 int fdn__signal_eval(fdn_ctx_t *ctx, struct fdn__msg *m, fdn_reason_t *die);
 /* For a popped DOWNMON: true if the monitor was still held (m rewritten to
- * FDN_MSG_DOWN and the held record removed). */
+ * FDN_MSG_DOWN, or FDN_MSG_NOREPLY for a request, and the held record
+ * removed). */
 bool fdn__down_accept(fdn_ctx_t *ctx, struct fdn__msg *m);
+/* Makes ctx's process monitor pid under the given fresh ref (a request's
+ * ref when is_request); *out (may be NULL) is the held record.  FDN_OK or
+ * FDN_ENOMEM (nothing left behind).  A dead pid gives DOWN noproc. */
+int fdn__monitor_ref(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t ref,
+                     bool is_request, struct fdn__held **out);
+struct fdn__held *fdn__held_find(struct fdn__proc *p, fdn_ref_t ref);
+/* Takes h out of p's held set. */
+void fdn__held_unlink(fdn_runtime_t *rt, struct fdn__proc *p,
+                      struct fdn__held *h);
+/* Releases an unlinked h: its monitor on the target, a request's timer. */
+void fdn__held_release(fdn_runtime_t *rt, struct fdn__held *h);
 /* Links parent and/or makes parent monitor a fresh (unpublished) child.
  * All or nothing: FDN_ENOMEM leaves nothing behind. */
 int fdn__spawn_prepare(fdn_ctx_t *parent, struct fdn__proc *child,
                        fdn_pid_t child_pid, bool link, fdn_ref_t *monref);
 /* The parts of death that concern monitors and links (after terminate). */
 void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason);
+
+/* ---- info.c ------------------------------------------------------------ */
+/* Frees the name sources left at destroy. */
+void fdn__names_fini(fdn_runtime_t *rt);
+/* True if p is an attached thread's process (its run state says so). */
+bool fdn__is_attached_proc(const struct fdn__proc *p);
 
 /* ---- attach.c ---------------------------------------------------------- */
 void fdn__attached_wake(struct fdn__proc *p);
@@ -290,6 +361,17 @@ void fdn__attached_shutdown(fdn_runtime_t *rt);
 /* ---- timer.c ----------------------------------------------------------- */
 int fdn__timers_start(fdn_runtime_t *rt);
 void fdn__timers_stop(fdn_runtime_t *rt);
+/* Arms a timer that sends m (built by the caller, m->pub.ref kept) to `to`
+ * after delay_ns; *tref is the timer's own ref.  Takes m on FDN_OK only.
+ * FDN_ENOMEM, FDN_ELIMIT, FDN_ESHUTDOWN. */
+int fdn__timer_arm(fdn_runtime_t *rt, fdn_pid_t to, uint64_t delay_ns,
+                   struct fdn__msg *m, fdn_ref_t *tref);
+
+/* ---- request.c --------------------------------------------------------- */
+/* Filters a popped REPLY or REQTMO for ctx's process: true (m rewritten
+ * for delivery; the request is over) if its request was pending, false if
+ * it must be dropped (RT-S12). */
+bool fdn__request_accept(fdn_ctx_t *ctx, struct fdn__msg *m);
 
 /* Futex helpers (Linux). */
 void fdn__futex_wait(void *addr, uint32_t expected,

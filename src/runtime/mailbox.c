@@ -13,6 +13,35 @@
  * head->next that returns non-NULL.  Progress: push is wait-free; pop is
  * wait-free and may report empty during a concurrent push.  Memory: a
  * popped message belongs to the consumer, which frees it.
+ *
+ * Length.  enq counts messages pushed into the slot (every life: the
+ * mailbox outlives lives), deq counts messages popped; both are 32-bit
+ * and wrap, and the queue length is enq - deq, which is never negative:
+ * a message is counted in enq before its push, and its pop (after the
+ * push) is counted in deq.  A sender counts with a relaxed fetch_add on
+ * enq, beside the tail it has just exchanged (the same cache line).  The
+ * owner writes deq with a release store of load + 1 (one writer at a time:
+ * turns are ordered by the run-state hand-off); a reader that loads deq
+ * with acquire and then enq sees every enq count that happened before the
+ * pops it saw, so its enq - deq is at least the true length at the deq
+ * load and never wraps.
+ *
+ * Bounded mailboxes (max_mailbox > 0).  A user message reserves its place
+ * by CAS on enq from e to e + 1 only if e - deq < max: enq moves only
+ * forward and deq only grows, so a successful CAS leaves at most max
+ * messages counted and not popped, i.e. the bound holds exactly for user
+ * messages.  Runtime messages count without the check (they are never
+ * refused: RT-C9).
+ *
+ * Waiting for room (fdn_send_wait).  An eventcount on room_seq: a waiter
+ * reads room_seq, increments room_waiters, issues a seq_cst fence, and
+ * re-tries its reservation before it futex-waits on room_seq; the owner,
+ * after each pop of a bounded mailbox, stores deq, issues a seq_cst fence
+ * and reads room_waiters, and if any bumps room_seq and wakes them.  The
+ * two fences order the two store→load pairs (deq / room_waiters), so
+ * either the waiter's re-try sees the new deq or the owner sees the
+ * waiter; the futex compare on room_seq closes the window between the
+ * re-try and the wait.
  */
 #include "runtime/internal.h"
 
@@ -21,6 +50,12 @@ void fdn__mq_init(struct fdn__proc *p)
     atomic_init(&p->stub.next, NULL);
     atomic_init(&p->tail, &p->stub);
     p->head = &p->stub;
+    atomic_init(&p->enq, 0);
+    atomic_init(&p->deq, 0);
+    atomic_init(&p->hwm, 0);
+    atomic_init(&p->max_mailbox, 0);
+    atomic_init(&p->room_seq, 0);
+    atomic_init(&p->room_waiters, 0);
 }
 
 static void push_node(struct fdn__proc *p, struct fdn__mq_node *n)
@@ -34,9 +69,81 @@ static void push_node(struct fdn__proc *p, struct fdn__mq_node *n)
     atomic_store_explicit(&prev->next, n, memory_order_release);
 }
 
-void fdn__mq_push(struct fdn__proc *p, struct fdn__msg *m)
+void fdn__mq_push(struct fdn__proc *p, struct fdn__msg *m, bool reserved)
 {
+    /* Relaxed: the count is ordered before the push by sequencing, and
+     * the push's release carries it to the consumer (see the top). */
+    if (!reserved)
+        atomic_fetch_add_explicit(&p->enq, 1, memory_order_relaxed);
     push_node(p, &m->node);
+}
+
+/* Raises hwm to len (CAS max; it rarely writes). */
+static void hwm_raise(struct fdn__proc *p, uint32_t len)
+{
+    uint32_t h = atomic_load_explicit(&p->hwm, memory_order_relaxed);
+    while (len > h &&
+           !atomic_compare_exchange_weak_explicit(&p->hwm, &h, len,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed))
+        ;
+}
+
+int fdn__mq_reserve(struct fdn__proc *p, bool *reserved)
+{
+    /* Relaxed: max_mailbox is set before the life is published, and the
+     * caller acquired the pid that the publish released. */
+    uint32_t max = atomic_load_explicit(&p->max_mailbox, memory_order_relaxed);
+    *reserved = false;
+    if (max == 0)
+        return FDN_OK;
+    for (;;) {
+        /* Acquire deq, then enq: e - d never wraps (see the top). */
+        uint32_t d = atomic_load_explicit(&p->deq, memory_order_acquire);
+        uint32_t e = atomic_load_explicit(&p->enq, memory_order_relaxed);
+        uint32_t len = e - d;
+        if (len >= max)
+            return FDN_EFULL;
+        /* Relaxed: the bound needs only the atomicity of the CAS. */
+        if (atomic_compare_exchange_weak_explicit(&p->enq, &e, e + 1,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            hwm_raise(p, len + 1);
+            *reserved = true;
+            return FDN_OK;
+        }
+    }
+}
+
+void fdn__mq_sample(struct fdn__proc *p)
+{
+    uint32_t d = atomic_load_explicit(&p->deq, memory_order_relaxed);
+    uint32_t e = atomic_load_explicit(&p->enq, memory_order_relaxed);
+    /* The owner is deq's writer, so d is exact; e may be stale only by
+     * counts made after pushes it has not popped yet: e - d >= 0. */
+    hwm_raise(p, e - d);
+}
+
+void fdn__mq_wake_room(struct fdn__proc *p)
+{
+    /* Pairs with the seq_cst fence of a waiter (eventcount, see top). */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&p->room_waiters, memory_order_relaxed) > 0) {
+        atomic_fetch_add_explicit(&p->room_seq, 1, memory_order_release);
+        fdn__futex_wake(&p->room_seq, INT32_MAX);
+    }
+}
+
+/* Counts a pop in deq; for a bounded mailbox, wakes senders waiting. */
+static void popped(struct fdn__proc *p)
+{
+    /* Release: pairs with the acquire load of deq in fdn__mq_reserve and
+     * fdn_process_info (see the top). */
+    atomic_store_explicit(
+        &p->deq, atomic_load_explicit(&p->deq, memory_order_relaxed) + 1,
+        memory_order_release);
+    if (atomic_load_explicit(&p->max_mailbox, memory_order_relaxed) != 0)
+        fdn__mq_wake_room(p);
 }
 
 struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
@@ -54,6 +161,7 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
     }
     if (next != NULL) {
         p->head = next;
+        popped(p);
         return (struct fdn__msg *)head;
     }
     /* head is the last linked node.  If a producer has already swapped
@@ -67,6 +175,7 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
     next = atomic_load_explicit(&head->next, memory_order_acquire);
     if (next != NULL) {
         p->head = next;
+        popped(p);
         return (struct fdn__msg *)head;
     }
     return NULL;

@@ -38,7 +38,15 @@ fdn_ref_t fdn__new_ref(fdn_runtime_t *rt)
 
 void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
 {
-    fdn__mq_push(p, m);
+    fdn__mq_push(p, m, false);
+    fdn__count_sent(rt);
+    fdn__notify(rt, p);
+}
+
+void fdn__deliver_reserved(fdn_runtime_t *rt, struct fdn__proc *p,
+                           struct fdn__msg *m)
+{
+    fdn__mq_push(p, m, true);
     fdn__count_sent(rt);
     fdn__notify(rt, p);
 }
@@ -98,6 +106,22 @@ int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m)
     return FDN_OK;
 }
 
+int fdn__send_user(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m)
+{
+    struct fdn__proc *p = fdn__table_get(rt, to);
+    if (p == NULL)
+        return FDN_ENOPROC;
+    bool reserved;
+    int rc = fdn__mq_reserve(p, &reserved);
+    if (rc != FDN_OK)
+        return rc;
+    m->to = to;
+    fdn__mq_push(p, m, reserved);
+    fdn__count_sent(rt);
+    fdn__notify(rt, p);
+    return FDN_OK;
+}
+
 void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
 {
     /* The end of init's turn (no message was handled): go IDLE, or, if a
@@ -150,7 +174,7 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         memcpy(m->inline_data, data, size);
         m->pub.data = m->inline_data;
     }
-    int rc = fdn__send_msg(rt, to, m);
+    int rc = fdn__send_user(rt, to, m);
     if (rc != FDN_OK)
         fdn__free(rt->alloc, m);
     return rc;
@@ -181,7 +205,7 @@ FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     m->flags = FDN__MF_OWNED;
     m->free_fn = free_fn;
     m->free_arg = arg;
-    int rc = fdn__send_msg(rt, to, m);
+    int rc = fdn__send_user(rt, to, m);
     if (rc != FDN_OK) {
         m->flags = 0; /* not taken: the caller keeps data */
         fdn__msg_free(rt, m);
@@ -244,8 +268,12 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
         fdn__msg_free(rt, m);
         return true;
     case FDN_MSG_REPLY:
-        fdn__msg_free(rt, m); /* only fdn_call consumes replies */
-        return true;
+    case FDN__MSG_REQTMO:
+        if (!fdn__request_accept(ctx, m)) {
+            fdn__msg_free(rt, m); /* no pending request: a dead alias */
+            return true;
+        }
+        break;
     case FDN__MSG_DOWNMON:
         if (!fdn__down_accept(ctx, m)) {
             fdn__msg_free(rt, m); /* demonitored (RT-S3) */
@@ -271,6 +299,11 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
     }
     ctx->stop_reason = FDN_REASON_NORMAL;
     ctx->taken = NULL;
+    /* Owner-written counter (single writer, racy readers). */
+    atomic_store_explicit(
+        &ctx->p->handled,
+        atomic_load_explicit(&ctx->p->handled, memory_order_relaxed) + 1,
+        memory_order_relaxed);
     fdn_next_t next = ctx->p->beh->handle(ctx, ctx->p->state, &m->pub);
     fdn__msg_free(rt, m);
     if (next == FDN_STOP) {
@@ -294,6 +327,9 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason)
         fdn__msg_free(rt, m);
     atomic_store_explicit(&p->kill_pending, 0, memory_order_relaxed);
     atomic_store_explicit(&p->trap_exit, false, memory_order_relaxed);
+    /* Senders waiting for room learn of the death (their pid check). */
+    if (atomic_load_explicit(&p->max_mailbox, memory_order_relaxed) != 0)
+        fdn__mq_wake_room(p);
     p->beh = NULL;
     /* The pid already reads 0 (fdn__signals_on_death).  DEAD makes any
      * sender that validated the old pid earlier enqueue without
@@ -313,6 +349,10 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
     p->beh = NULL;
     p->state = NULL;
     p->held = NULL;
+    /* Relaxed: published by the pid's release store (publish). */
+    atomic_store_explicit(&p->max_mailbox, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->hwm, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->handled, 0, memory_order_relaxed);
     /* Under the lock: a racing monitor/link on a stale pid reads these. */
     fdn__spin_lock(&p->lock);
     p->mons = NULL;
@@ -368,7 +408,9 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     if (rc != FDN_OK)
         return rc;
     p->beh = b;
+    atomic_store_explicit(&p->name, b->name, memory_order_relaxed);
     atomic_store_explicit(&p->trap_exit, o.trap_exit, memory_order_relaxed);
+    atomic_store_explicit(&p->max_mailbox, o.max_mailbox, memory_order_relaxed);
     if ((o.link || o.monitor) &&
         (rc = fdn__spawn_prepare(ctx, p, pid, o.link, o.monitor)) != FDN_OK) {
         p->beh = NULL;

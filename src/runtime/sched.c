@@ -103,13 +103,25 @@ void fdn__count_spawned(fdn_runtime_t *rt)
         atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_relaxed);
 }
 
-void fdn__count_exited(fdn_runtime_t *rt)
+void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason)
 {
     struct fdn__sched *s = fdn__sched_current(rt);
-    if (s)
+    _Atomic uint64_t *by = NULL;
+    if (reason == FDN_REASON_NORMAL)
+        by = s ? &s->exited_normal : &rt->ext_exited_normal;
+    else if (reason == FDN_REASON_SHUTDOWN)
+        by = s ? &s->exited_shutdown : &rt->ext_exited_shutdown;
+    else if (reason == FDN_REASON_KILLED || reason == FDN_REASON_KILL)
+        by = s ? &s->exited_killed : &rt->ext_exited_killed;
+    if (s) {
         bump(&s->exited);
-    else
+        if (by)
+            bump(by);
+    } else {
         atomic_fetch_add_explicit(&rt->ext_exited, 1, memory_order_relaxed);
+        if (by)
+            atomic_fetch_add_explicit(by, 1, memory_order_relaxed);
+    }
 }
 
 void fdn__count_sent(fdn_runtime_t *rt)
@@ -350,6 +362,7 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
      * pops below (see fdn__deliver; a plain store here strands messages
      * under store buffering: specs/models/mailbox_broken_tso.pml). */
     atomic_exchange_explicit(&p->run, FDN__RUNNING, memory_order_acq_rel);
+    fdn__mq_sample(p);
     fdn_ctx_t ctx = {.rt = rt,
                      .p = p,
                      .self = atomic_load_explicit(&p->pid, memory_order_relaxed),
@@ -458,6 +471,12 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
         fdn__free(a, raw);
         return FDN_ESYS;
     }
+    if (pthread_rwlock_init(&rt->names_lock, NULL) != 0) {
+        pthread_mutex_destroy(&rt->att_lock);
+        fdn__table_fini(rt);
+        fdn__free(a, raw);
+        return FDN_ESYS;
+    }
     size_t sbytes = sizeof(struct fdn__sched) * rt->nsched + FDN__CACHELINE;
     void *sraw = fdn__alloc(a, sbytes);
     if (sraw == NULL) {
@@ -504,6 +523,7 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
 fail_timers:
     fdn__free(a, sraw);
 fail_sched:
+    pthread_rwlock_destroy(&rt->names_lock);
     pthread_mutex_destroy(&rt->att_lock);
     fdn__table_fini(rt);
     fdn__free(a, raw);
@@ -556,6 +576,8 @@ FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt)
     const fdn_allocator_t *a = rt->alloc;
     void *raw = rt->raw;
     fdn__free(a, rt->sched_raw);
+    fdn__names_fini(rt);
+    pthread_rwlock_destroy(&rt->names_lock);
     pthread_mutex_destroy(&rt->att_lock);
     fdn__table_fini(rt);
     fdn__free(a, raw);
@@ -577,16 +599,43 @@ FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt, fdn_runtime_stats_t *out
     out->spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
     out->exited = atomic_load_explicit(&rt->ext_exited, memory_order_relaxed);
     out->messages_sent = atomic_load_explicit(&rt->ext_sent, memory_order_relaxed);
+    out->exited_normal =
+        atomic_load_explicit(&rt->ext_exited_normal, memory_order_relaxed);
+    out->exited_shutdown =
+        atomic_load_explicit(&rt->ext_exited_shutdown, memory_order_relaxed);
+    out->exited_killed =
+        atomic_load_explicit(&rt->ext_exited_killed, memory_order_relaxed);
     for (unsigned i = 0; i < rt->nsched; i++) {
         const struct fdn__sched *s = &rt->scheds[i];
         out->spawned += atomic_load_explicit(&s->spawned, memory_order_relaxed);
         out->exited += atomic_load_explicit(&s->exited, memory_order_relaxed);
+        out->exited_normal +=
+            atomic_load_explicit(&s->exited_normal, memory_order_relaxed);
+        out->exited_shutdown +=
+            atomic_load_explicit(&s->exited_shutdown, memory_order_relaxed);
+        out->exited_killed +=
+            atomic_load_explicit(&s->exited_killed, memory_order_relaxed);
         out->messages_sent += atomic_load_explicit(&s->sent, memory_order_relaxed);
         out->steals += atomic_load_explicit(&s->steals, memory_order_relaxed);
         out->sleeps += atomic_load_explicit(&s->sleeps, memory_order_relaxed);
+        out->runnable += fdn_runtime_runq_len(rt, i);
     }
+    /* Racy reads may see a by-reason count before its total: clamp. */
+    uint64_t known = out->exited_normal + out->exited_shutdown + out->exited_killed;
+    out->exited_other = out->exited > known ? out->exited - known : 0;
     out->live = out->spawned - out->exited;
     out->table_slots = fdn__table_nslots(rt);
+    out->schedulers = rt->nsched;
+}
+
+FDN_API uint32_t fdn_runtime_runq_len(const fdn_runtime_t *rt, unsigned i)
+{
+    if (rt == NULL || i >= rt->nsched)
+        return 0;
+    const struct fdn__sched *s = &rt->scheds[i];
+    /* Racy by design: a gauge for introspection. */
+    return atomic_load_explicit(&s->rq_len, memory_order_relaxed) +
+           (atomic_load_explicit(&s->next, memory_order_relaxed) != NULL);
 }
 
 FDN_API uint64_t fdn_runtime_process_count(const fdn_runtime_t *rt)

@@ -15,6 +15,11 @@
  * Every message a death must send (DOWN, link exit signals) is allocated
  * when the monitor or link is made, so a death never fails for lack of
  * memory (RT-L2).
+ *
+ * The monitors a process holds are a uthash set keyed by ref ([own] of
+ * the watcher), so demonitor and the filtering of a popped DOWN are O(1).
+ * nlinks and nmons mirror the list lengths for fdn_process_info; they are
+ * written under the lock and read racily (relaxed) by introspection.
  */
 #include "runtime/internal.h"
 
@@ -49,8 +54,17 @@ static bool is_live_locked(struct fdn__proc *p, fdn_pid_t pid)
            !p->exiting;
 }
 
+/* Single-writer counter update under the lock (readers are racy). */
+static void count_add_locked(_Atomic uint32_t *c, int d)
+{
+    atomic_store_explicit(
+        c, (uint32_t)((int64_t)atomic_load_explicit(c, memory_order_relaxed) + d),
+        memory_order_relaxed);
+}
+
 static void mon_insert_locked(struct fdn__proc *t, struct fdn__mon *m)
 {
+    count_add_locked(&t->nmons, 1);
     m->prev = NULL;
     m->next = t->mons;
     if (t->mons)
@@ -60,6 +74,7 @@ static void mon_insert_locked(struct fdn__proc *t, struct fdn__mon *m)
 
 static void mon_remove_locked(struct fdn__proc *t, struct fdn__mon *m)
 {
+    count_add_locked(&t->nmons, -1);
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -103,6 +118,7 @@ static struct fdn__link *link_take_locked(struct fdn__proc *p, fdn_pid_t other)
         if ((*pp)->other == other) {
             struct fdn__link *l = *pp;
             *pp = l->next;
+            count_add_locked(&p->nlinks, -1);
             return l;
         }
     }
@@ -237,6 +253,8 @@ FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid)
             a->links = la;
             lb->next = b->links;
             b->links = lb;
+            count_add_locked(&a->nlinks, 1);
+            count_add_locked(&b->nlinks, 1);
             fresh = true;
         }
     }
@@ -272,25 +290,55 @@ FDN_API int fdn_unlink(fdn_ctx_t *ctx, fdn_pid_t pid)
 
 /* ---- monitors ---------------------------------------------------------- */
 
-static struct fdn__held *held_take(struct fdn__proc *p, fdn_ref_t ref)
+struct fdn__held *fdn__held_find(struct fdn__proc *p, fdn_ref_t ref)
 {
-    for (struct fdn__held **pp = &p->held; *pp; pp = &(*pp)->next) {
-        if ((*pp)->ref == ref) {
-            struct fdn__held *h = *pp;
-            *pp = h->next;
-            return h;
-        }
-    }
-    return NULL;
+    struct fdn__held *h = NULL;
+    HASH_FIND(hh, p->held, &ref, sizeof ref, h);
+    return h;
 }
 
-FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
+/* Owner-written count of held monitors and requests (racy readers). */
+static void held_count(struct fdn__proc *p, const struct fdn__held *h, int d)
 {
-    if (ref == NULL)
-        return FDN_EINVAL;
-    int crc = fdn__check_ctx(ctx);
-    if (crc != FDN_OK)
-        return crc;
+    _Atomic uint32_t *c = h->is_request ? &p->nreqs : &p->nheld;
+    atomic_store_explicit(
+        c, (uint32_t)((int64_t)atomic_load_explicit(c, memory_order_relaxed) + d),
+        memory_order_relaxed);
+}
+
+/* Adds h to p's held set; false (nothing added) when out of memory. */
+static bool held_add(fdn_runtime_t *rt, struct fdn__proc *p,
+                     struct fdn__held *h)
+{
+    const fdn_allocator_t *fdn__uh_alloc = rt->alloc;
+    bool fdn__uh_oom = false;
+    HASH_ADD(hh, p->held, ref, sizeof h->ref, h);
+    if (fdn__uh_oom)
+        return false;
+    held_count(p, h, 1);
+    return true;
+}
+
+void fdn__held_unlink(fdn_runtime_t *rt, struct fdn__proc *p,
+                      struct fdn__held *h)
+{
+    const fdn_allocator_t *fdn__uh_alloc = rt->alloc;
+    HASH_DELETE(hh, p->held, h);
+    held_count(p, h, -1);
+}
+
+static struct fdn__held *held_take(fdn_runtime_t *rt, struct fdn__proc *p,
+                                   fdn_ref_t ref)
+{
+    struct fdn__held *h = fdn__held_find(p, ref);
+    if (h != NULL)
+        fdn__held_unlink(rt, p, h);
+    return h;
+}
+
+int fdn__monitor_ref(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t r,
+                     bool is_request, struct fdn__held **out)
+{
     fdn_runtime_t *rt = ctx->rt;
     struct fdn__held *h = fdn__alloc(rt->alloc, sizeof *h);
     struct fdn__mon *mon = fdn__alloc(rt->alloc, sizeof *mon);
@@ -301,7 +349,6 @@ FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
         fdn__msg_free(rt, down);
         return FDN_ENOMEM;
     }
-    fdn_ref_t r = fdn__new_ref(rt);
     mon->ref = r;
     mon->watcher = ctx->self;
     mon->down = down;
@@ -310,6 +357,16 @@ FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
     h->ref = r;
     h->target = pid;
     h->mon = mon;
+    h->timer = FDN_REF_NONE;
+    h->is_request = is_request;
+    /* Into the held set first: the only step that can still fail, and a
+     * failure must leave nothing on the target. */
+    if (!held_add(rt, ctx->p, h)) {
+        fdn__free(rt->alloc, h);
+        fdn__free(rt->alloc, mon);
+        fdn__msg_free(rt, down);
+        return FDN_ENOMEM;
+    }
     struct fdn__proc *t = fdn__table_slot(rt, pid);
     bool live = false;
     if (t != NULL) {
@@ -319,8 +376,6 @@ FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
             mon_insert_locked(t, mon);
         fdn__spin_unlock(&t->lock);
     }
-    h->next = ctx->p->held;
-    ctx->p->held = h;
     if (!live) {
         /* RT-L2: DOWN with noproc at once. */
         h->mon = NULL;
@@ -332,13 +387,31 @@ FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
         down->to = ctx->self;
         fdn__deliver(rt, ctx->p, down);
     }
-    *ref = r;
+    if (out != NULL)
+        *out = h;
     return FDN_OK;
 }
 
-/* Removes h's monitor from its target if it is still there. */
-static void held_release(fdn_runtime_t *rt, struct fdn__held *h)
+FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref)
 {
+    if (ref == NULL)
+        return FDN_EINVAL;
+    int crc = fdn__check_ctx(ctx);
+    if (crc != FDN_OK)
+        return crc;
+    fdn_ref_t r = fdn__new_ref(ctx->rt);
+    int rc = fdn__monitor_ref(ctx, pid, r, false, NULL);
+    if (rc == FDN_OK)
+        *ref = r;
+    return rc;
+}
+
+/* Removes h's monitor from its target if it is still there, cancels a
+ * request's timer, and frees h (already out of the held set). */
+void fdn__held_release(fdn_runtime_t *rt, struct fdn__held *h)
+{
+    if (h->timer != FDN_REF_NONE)
+        fdn_cancel_timer(rt, h->timer); /* ENOENT: it fired; dropped later */
     if (h->mon != NULL) {
         struct fdn__proc *t = fdn__table_slot(rt, h->target);
         struct fdn__mon *gone = NULL;
@@ -358,20 +431,24 @@ FDN_API int fdn_demonitor(fdn_ctx_t *ctx, fdn_ref_t ref)
 {
     if (ctx == NULL || ctx->p == NULL)
         return FDN_EINVAL;
-    struct fdn__held *h = held_take(ctx->p, ref);
-    if (h == NULL)
-        return FDN_ENOENT;
-    held_release(ctx->rt, h);
+    struct fdn__held *h = fdn__held_find(ctx->p, ref);
+    if (h == NULL || h->is_request)
+        return FDN_ENOENT; /* a request's monitor goes with the request */
+    fdn__held_unlink(ctx->rt, ctx->p, h);
+    fdn__held_release(ctx->rt, h);
     return FDN_OK;
 }
 
 bool fdn__down_accept(fdn_ctx_t *ctx, struct fdn__msg *m)
 {
-    struct fdn__held *h = held_take(ctx->p, m->pub.ref);
+    struct fdn__held *h = held_take(ctx->rt, ctx->p, m->pub.ref);
     if (h == NULL)
         return false;
-    fdn__free(ctx->rt->alloc, h);
-    m->pub.kind = FDN_MSG_DOWN;
+    /* The monitor fired, so its record left the target: only a request's
+     * timer remains to be cancelled. */
+    h->mon = NULL;
+    m->pub.kind = h->is_request ? FDN_MSG_NOREPLY : FDN_MSG_DOWN;
+    fdn__held_release(ctx->rt, h);
     return true;
 }
 
@@ -464,6 +541,14 @@ int fdn__spawn_prepare(fdn_ctx_t *parent, struct fdn__proc *child,
         mon = fdn__alloc(rt->alloc, sizeof *mon);
         down = fdn__msg_new(rt, 0);
         ok = h && mon && down;
+        if (ok) {
+            h->ref = fdn__new_ref(rt);
+            h->target = child_pid;
+            h->mon = mon;
+            h->timer = FDN_REF_NONE;
+            h->is_request = false;
+            ok = held_add(rt, parent->p, h);
+        }
     }
     if (!ok) {
         if (la)
@@ -482,24 +567,19 @@ int fdn__spawn_prepare(fdn_ctx_t *parent, struct fdn__proc *child,
         a->links = la;
         lb->next = child->links;
         child->links = lb;
+        count_add_locked(&a->nlinks, 1);
+        count_add_locked(&child->nlinks, 1);
     }
     if (monref) {
-        mon->ref = fdn__new_ref(rt);
+        mon->ref = h->ref;
         mon->watcher = parent->self;
         mon->down = down;
         mon->fn = NULL;
         mon->arg = NULL;
         mon_insert_locked(child, mon);
-        h->ref = mon->ref;
-        h->target = child_pid;
-        h->mon = mon;
         *monref = mon->ref;
     }
     unlock2(a, child);
-    if (monref) {
-        h->next = a->held;
-        a->held = h;
-    }
     return FDN_OK;
 }
 
@@ -516,6 +596,8 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
     struct fdn__link *links = p->links;
     p->mons = NULL;
     p->links = NULL;
+    atomic_store_explicit(&p->nmons, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->nlinks, 0, memory_order_relaxed);
     fdn__spin_unlock(&p->lock);
 
     /* 1. Callback monitors first (RT-S9). */
@@ -527,8 +609,16 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
      * Release: pairs with the acquire in fdn__table_get and in
      * fdn_monitor_fn_cancel (every callback has returned). */
     atomic_store_explicit(&p->pid, 0, memory_order_release);
-    fdn__count_exited(rt);
-    /* 2. DOWN messages, exactly one per monitor (RT-L2). */
+    fdn__count_exited(rt, reason);
+    /* 2. Monitors (and requests) this process held on others, released
+     * before anyone hears of the death, so a watcher of this process that
+     * gets its DOWN finds it holding nothing. */
+    struct fdn__held *h, *tmp;
+    HASH_ITER(hh, p->held, h, tmp) {
+        fdn__held_unlink(rt, p, h);
+        fdn__held_release(rt, h);
+    }
+    /* 3. DOWN messages, exactly one per monitor (RT-L2). */
     while (mons) {
         struct fdn__mon *m = mons;
         mons = m->next;
@@ -544,7 +634,7 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
         }
         mon_free(rt, m);
     }
-    /* 3. Link exit signals; KILL reaches links as KILLED. */
+    /* 4. Link exit signals; KILL reaches links as KILLED. */
     fdn_reason_t lr = reason == FDN_REASON_KILL ? FDN_REASON_KILLED : reason;
     while (links) {
         struct fdn__link *l = links;
@@ -571,10 +661,5 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
             fdn__msg_free(rt, l->sig);
         fdn__free(rt->alloc, l);
     }
-    /* 4. Monitors this process held on others. */
-    while (p->held) {
-        struct fdn__held *h = p->held;
-        p->held = h->next;
-        held_release(rt, h);
-    }
+
 }

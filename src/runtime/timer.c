@@ -252,6 +252,48 @@ static int grow_locked(fdn_runtime_t *rt, struct fdn__timers *t)
     return FDN_OK;
 }
 
+/* Files m to be sent to `to` after delay_ns; the message carries the
+ * timer's own ref if set_msg_ref (under the lock, so before it can fire). */
+static int arm(fdn_runtime_t *rt, fdn_pid_t to, uint64_t delay_ns,
+               struct fdn__msg *m, bool set_msg_ref, fdn_ref_t *tref)
+{
+    if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
+        return FDN_ESHUTDOWN;
+    struct fdn__timers *t = rt->timers;
+    uint64_t now = fdn_clock_now(rt->clock);
+    uint64_t deadline = delay_ns > UINT64_MAX - now ? UINT64_MAX : now + delay_ns;
+    pthread_mutex_lock(&t->lock);
+    int rc = grow_locked(rt, t);
+    if (rc != FDN_OK) {
+        pthread_mutex_unlock(&t->lock);
+        return rc;
+    }
+    uint32_t idx = t->free_head - 1;
+    struct timer_rec *r = &t->recs[idx];
+    t->free_head = r->free_next;
+    fdn_ref_t ref = TIMER_BIT | (r->gen << IDX_BITS) | idx;
+    if (set_msg_ref)
+        m->pub.ref = ref;
+    r->deadline = deadline;
+    r->to = to;
+    r->msg = m;
+    t->heap[t->nheap] = idx;
+    r->heap_idx = t->nheap;
+    t->nheap++;
+    sift_up(t, t->nheap - 1);
+    if (t->heap[0] == idx)
+        pthread_cond_signal(&t->cond); /* a new earliest deadline */
+    pthread_mutex_unlock(&t->lock);
+    *tref = ref;
+    return FDN_OK;
+}
+
+int fdn__timer_arm(fdn_runtime_t *rt, fdn_pid_t to, uint64_t delay_ns,
+                   struct fdn__msg *m, fdn_ref_t *tref)
+{
+    return arm(rt, to, delay_ns, m, false, tref);
+}
+
 FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
                            uint64_t delay_ns, uint32_t tag, const void *data,
                            size_t size, fdn_ref_t *ref)
@@ -262,7 +304,6 @@ FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
         return FDN_EINVAL;
     if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
         return FDN_ESHUTDOWN;
-    struct fdn__timers *t = rt->timers;
     struct fdn__msg *m = fdn__msg_new(rt, size);
     if (m == NULL)
         return FDN_ENOMEM;
@@ -274,30 +315,12 @@ FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
         memcpy(m->inline_data, data, size);
         m->pub.data = m->inline_data;
     }
-    uint64_t now = fdn_clock_now(rt->clock);
-    uint64_t deadline = delay_ns > UINT64_MAX - now ? UINT64_MAX : now + delay_ns;
-    pthread_mutex_lock(&t->lock);
-    int rc = grow_locked(rt, t);
+    fdn_ref_t tref;
+    int rc = arm(rt, to, delay_ns, m, true, &tref);
     if (rc != FDN_OK) {
-        pthread_mutex_unlock(&t->lock);
         fdn__free(rt->alloc, m);
         return rc;
     }
-    uint32_t idx = t->free_head - 1;
-    struct timer_rec *r = &t->recs[idx];
-    t->free_head = r->free_next;
-    fdn_ref_t tref = TIMER_BIT | (r->gen << IDX_BITS) | idx;
-    m->pub.ref = tref;
-    r->deadline = deadline;
-    r->to = to;
-    r->msg = m;
-    t->heap[t->nheap] = idx;
-    r->heap_idx = t->nheap;
-    t->nheap++;
-    sift_up(t, t->nheap - 1);
-    if (t->heap[0] == idx)
-        pthread_cond_signal(&t->cond); /* a new earliest deadline */
-    pthread_mutex_unlock(&t->lock);
     if (ref != NULL)
         *ref = tref;
     return FDN_OK;

@@ -277,3 +277,50 @@ Test(registry_owners, destroy_with_live_owners_cancels_monitors)
     cr_assert_eq(fdn_failing_allocator_live(fx.fa), 0);
     fdn_failing_allocator_destroy(fx.fa);
 }
+
+struct names_seen {
+    int count;
+    char all[256];
+};
+
+static void collect_name(void *arg, const char *ns, const char *name)
+{
+    struct names_seen *s = arg;
+    size_t len = strlen(s->all);
+    snprintf(s->all + len, sizeof s->all - len, "%s%s/%s", len ? " " : "", ns,
+             name);
+    s->count++;
+}
+
+/* The registry is a runtime name source: fdn_process_names reports every
+ * key a process holds, in every namespace, and nothing once it is gone. */
+/* Checks: REG-C5 */
+Test(registry_owners, process_names_report_the_keys)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 2);
+    fdn_registry_ns_t *a, *b;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "alpha", &a), FDN_OK);
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "beta", &b), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt), q = reg_spawn_idle(fx.rt);
+    cr_assert_eq(fdn_registry_register(a, "x", p, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(b, "y", p, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(b, "z", q, NULL, NULL), FDN_OK);
+    struct names_seen s = {0};
+    cr_assert_eq(fdn_process_names(fx.rt, p, collect_name, &s), FDN_OK);
+    cr_assert_eq(s.count, 2, "%s", s.all);
+    cr_assert(strstr(s.all, "alpha/x") != NULL, "%s", s.all);
+    cr_assert(strstr(s.all, "beta/y") != NULL, "%s", s.all);
+    cr_assert_eq(fdn_registry_unregister(a, "x", p), FDN_OK);
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(fdn_process_names(fx.rt, p, collect_name, &s), FDN_OK);
+    cr_assert_eq(s.count, 1);
+    cr_assert_str_eq(s.all, "beta/y");
+    /* Destroyed, the registry names nobody. */
+    fdn_registry_destroy(fx.reg);
+    fx.reg = NULL;
+    memset(&s, 0, sizeof s);
+    cr_assert_eq(fdn_process_names(fx.rt, q, collect_name, &s), FDN_OK);
+    cr_assert_eq(s.count, 0);
+    reg_fixture_down(&fx);
+}
