@@ -86,16 +86,26 @@ typedef struct fdn_runtime_opts {
     unsigned schedulers;     /* 0 = number of online CPUs */
     uint32_t max_processes;  /* 0 = 1 << 22; the table grows up to this */
     uint32_t batch;          /* messages per turn; 0 = 64 */
-    fdn_clock_t *clock;      /* keeps; NULL = fdn_clock_monotonic() */
+    fdn_clock_t *clock;      /* keeps; NULL = fdn_clock_monotonic() (or,
+                              * when deterministic, a virtual clock at 0
+                              * that the runtime owns) */
     const fdn_allocator_t *allocator; /* keeps; NULL = default */
+    /* Deterministic replay (see "Deterministic runtimes" below): no
+     * scheduler or timer threads; the waiting attached thread runs the
+     * ready processes one message at a time in an order drawn from a PRNG
+     * seeded by `seed` (0 = pick one; the environment variable FDN_SEED,
+     * if set, overrides both).  Needs a virtual clock (or NULL). */
+    bool deterministic;
+    uint64_t seed;
 } fdn_runtime_opts_t;
 
 /* Fills opts with the defaults above. */
 FDN_API void fdn_runtime_opts_init(fdn_runtime_opts_t *opts);
 
 /*
- * Starts a runtime: scheduler threads and a timer thread.  opts may be NULL.
- * Errors: FDN_EINVAL (bad opts), FDN_ENOMEM, FDN_ESYS (thread creation).
+ * Starts a runtime: scheduler threads and a timer thread (none when
+ * deterministic).  opts may be NULL.  Errors: FDN_EINVAL (bad opts, or a
+ * real clock with deterministic), FDN_ENOMEM, FDN_ESYS (thread creation).
  */
 FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
                                fdn_runtime_t **out);
@@ -141,6 +151,44 @@ FDN_API uint32_t fdn_runtime_runq_len(const fdn_runtime_t *rt, unsigned i);
 
 /* O(1).  True while pid's process has not finished dying. */
 FDN_API bool fdn_alive(const fdn_runtime_t *rt, fdn_pid_t pid);
+
+/* ------------------------------------------------------------------------ */
+/* Deterministic runtimes                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A runtime created with opts.deterministic runs on the thread that waits:
+ * while an attached thread is in fdn_receive, fdn_call or fdn_send_wait
+ * (or calls fdn_runtime_run), it fires the timers that are due, runs one
+ * turn of one message of a ready process chosen by the PRNG, and repeats;
+ * when nothing is ready it moves the virtual clock to the next timer's
+ * deadline (or to its own receive deadline, then FDN_ETIMEDOUT).  Receive
+ * and call timeouts are on the runtime's virtual clock.  When nothing is
+ * ready and no timer is pending, a wait without a deadline returns
+ * FDN_EDEADLK: nothing could ever answer it.
+ *
+ * The same program with the same seed makes the same handler calls in the
+ * same order, so a failing concurrent test that prints its seed replays
+ * exactly with FDN_SEED=<seed>.  This holds when one attached thread
+ * drives the runtime and no other thread touches it; other threads are
+ * safe but make the order depend on them.
+ */
+
+/* The seed in use (opts.seed, FDN_SEED, or the one picked); 0 unless
+ * deterministic. */
+FDN_API uint64_t fdn_runtime_seed(const fdn_runtime_t *rt);
+/* A running hash of every handler call so far (pid, message kind, tag,
+ * sender) and every message fdn_receive returned; equal digests mean equal
+ * runs.  0 unless deterministic. */
+FDN_API uint64_t fdn_runtime_trace_digest(const fdn_runtime_t *rt);
+/*
+ * Runs ready processes (and timers due now, without moving the clock)
+ * until none is ready or max_turns turns ran (0 = no limit); *turns (may
+ * be NULL) gets the count.  Any thread.  FDN_ENOTSUP unless deterministic;
+ * FDN_EINVAL for NULL rt.
+ */
+FDN_API int fdn_runtime_run(fdn_runtime_t *rt, uint64_t max_turns,
+                            uint64_t *turns);
 
 /* ------------------------------------------------------------------------ */
 /* Messages                                                                 */

@@ -173,11 +173,16 @@ void fdn__attached_shutdown(fdn_runtime_t *rt)
  * deadline (CLOCK_MONOTONIC ns, or FDN_INFINITY).  NULL with *err set on
  * timeout, shutdown or death.
  */
+static struct fdn__msg *det_wait_pop(struct fdn__attached *a,
+                                     uint64_t deadline, int *err);
+
 static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
                                  int *err)
 {
     fdn_runtime_t *rt = a->ctx.rt;
     struct fdn__proc *p = a->ctx.p;
+    if (rt->is_det)
+        return det_wait_pop(a, deadline, err);
     bool last_try = false;
     for (;;) {
         if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
@@ -266,18 +271,64 @@ static int accept_msg(struct fdn__attached *a, struct fdn__msg *m)
     }
 }
 
-static uint64_t deadline_of(uint64_t timeout_ns)
+/* Deterministic runtimes wait on their virtual clock, others on
+ * CLOCK_MONOTONIC (the thread's own real waiting). */
+static uint64_t wait_now(const fdn_runtime_t *rt)
+{
+    return rt->is_det ? fdn_clock_now(rt->clock) : mono_now();
+}
+
+/*
+ * The deterministic wait: this thread is the scheduler.  It pops its own
+ * mailbox; when that is empty it makes the runtime progress (due timers,
+ * one turn of a ready process, or the clock moved to the next timer) and
+ * looks again.  The attached process stays RUNNING throughout, so senders
+ * only mark it DIRTY and never try to wake it.
+ */
+static struct fdn__msg *det_wait_pop(struct fdn__attached *a,
+                                     uint64_t deadline, int *err)
+{
+    fdn_runtime_t *rt = a->ctx.rt;
+    struct fdn__proc *p = a->ctx.p;
+    for (;;) {
+        if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+            *err = FDN_ESHUTDOWN;
+            return NULL;
+        }
+        fdn_reason_t why;
+        if (fdn__kill_pending(p, &why)) {
+            att_die(a, why);
+            *err = FDN_ENOPROC;
+            return NULL;
+        }
+        struct fdn__msg *m = fdn__mq_pop(p);
+        if (m != NULL)
+            return m;
+        int rc = fdn__det_progress(rt, deadline);
+        if (rc != FDN_OK) {
+            /* One last look: the progress may have been a message to us. */
+            if ((m = fdn__mq_pop(p)) != NULL)
+                return m;
+            *err = rc;
+            return NULL;
+        }
+    }
+}
+
+static uint64_t deadline_of(const fdn_runtime_t *rt, uint64_t timeout_ns)
 {
     if (timeout_ns == FDN_INFINITY)
         return FDN_INFINITY;
-    uint64_t now = mono_now();
+    uint64_t now = wait_now(rt);
     return timeout_ns > FDN_INFINITY - now - 1 ? FDN_INFINITY - 1
                                                 : now + timeout_ns;
 }
 
 /* Owner-written count of messages handed to the program. */
-static void count_handled(struct fdn__attached *a)
+static void count_handled(struct fdn__attached *a, const fdn_msg_t *m)
 {
+    if (a->ctx.rt->is_det)
+        fdn__det_trace(a->ctx.rt, a->ctx.self, m);
     _Atomic uint64_t *c = &a->ctx.p->handled;
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -300,14 +351,14 @@ FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
             a->save_tail = NULL;
         int r = accept_msg(a, m);
         if (r > 0) {
-            count_handled(a);
+            count_handled(a, &m->pub);
             *msg = &m->pub;
             return FDN_OK;
         }
         if (r < 0)
             return FDN_ENOPROC;
     }
-    uint64_t deadline = deadline_of(timeout_ns);
+    uint64_t deadline = deadline_of(ctx->rt, timeout_ns);
     for (;;) {
         int err;
         struct fdn__msg *m = wait_pop(a, deadline, &err);
@@ -315,7 +366,7 @@ FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
             return err;
         int r = accept_msg(a, m);
         if (r > 0) {
-            count_handled(a);
+            count_handled(a, &m->pub);
             *msg = &m->pub;
             return FDN_OK;
         }
@@ -382,7 +433,7 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         fdn_demonitor(ctx, mref);
         return rc; /* FDN_ENOPROC, or FDN_EFULL (a bounded server) */
     }
-    uint64_t deadline = deadline_of(timeout_ns);
+    uint64_t deadline = deadline_of(ctx->rt, timeout_ns);
     for (;;) {
         int err;
         struct fdn__msg *m = wait_pop(a, deadline, &err);
@@ -456,7 +507,20 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         return rc;
     fdn_runtime_t *rt = ctx->rt;
     struct fdn__proc *p = fdn__table_slot(rt, to);
-    uint64_t deadline = deadline_of(timeout_ns);
+    uint64_t deadline = deadline_of(ctx->rt, timeout_ns);
+    if (rt->is_det) {
+        /* This thread is the scheduler: run the receiver (and everyone)
+         * until there is room, as det_wait_pop does for a message. */
+        while (rc == FDN_EFULL) {
+            if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
+                return FDN_ESHUTDOWN;
+            int prc = fdn__det_progress(rt, deadline);
+            rc = fdn_send(ctx, to, tag, data, size);
+            if (rc == FDN_EFULL && prc != FDN_OK)
+                return prc;
+        }
+        return rc;
+    }
     for (;;) {
         /* The eventcount of mailbox.c: read the sequence, announce, fence,
          * try again, and only then sleep. */

@@ -188,6 +188,7 @@ struct fdn_ctx {
 
 struct fdn__timers;      /* timer.c */
 struct fdn__name_source; /* info.c */
+struct fdn__det;         /* replay.c */
 
 struct fdn_runtime {
     /* [imm] configuration */
@@ -224,6 +225,13 @@ struct fdn_runtime {
     pthread_rwlock_t names_lock;    /* read: calling them; write: changes */
     struct fdn__name_source *names; /* names_lock */
     uint64_t names_next_id;         /* names_lock (write) */
+
+    /* Deterministic mode (replay.c). */
+    bool is_det;                    /* [imm] */
+    uint64_t seed;                  /* [imm] */
+    struct fdn__det *det;           /* [imm] pointer; its fields: its lock */
+    fdn_clock_t *own_clock;         /* [imm] a virtual clock we made, or NULL */
+    bool has_table, has_locks;      /* [imm] what create made (for undo) */
 
     pthread_mutex_t att_lock;       /* guards the attached list */
     struct fdn__attached *att_list;
@@ -278,6 +286,8 @@ void fdn__sched_push(fdn_runtime_t *rt, struct fdn__proc *p);
 /* Puts a QUEUED process at the tail of a run queue (a turn that used its
  * whole batch yields behind everyone else: RT-L3). */
 void fdn__sched_push_tail(fdn_runtime_t *rt, struct fdn__proc *p);
+/* A scheduler thread's loop (arg: its struct fdn__sched). */
+void *fdn__sched_main(void *arg);
 /* Runs one turn of p on sched (p was QUEUED). */
 void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p);
 /* Counts for stats: add to the current scheduler's or the external one. */
@@ -347,6 +357,25 @@ int fdn__spawn_prepare(fdn_ctx_t *parent, struct fdn__proc *child,
 /* The parts of death that concern monitors and links (after terminate). */
 void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason);
 
+/* ---- replay.c ---------------------------------------------------------- */
+/* Sets up deterministic mode for rt (opts already copied). */
+int fdn__det_init(fdn_runtime_t *rt, uint64_t seed);
+void fdn__det_fini(fdn_runtime_t *rt);
+/* Grows the ready set to hold every table slot; called before a new life
+ * is published so that a push never needs memory.  FDN_ENOMEM. */
+int fdn__det_reserve(fdn_runtime_t *rt);
+/* Adds a QUEUED process to the ready set. */
+void fdn__det_push(fdn_runtime_t *rt, struct fdn__proc *p);
+/* Runs one turn of one ready process (PRNG choice); false if none. */
+bool fdn__det_step(fdn_runtime_t *rt);
+/* One step of progress for a waiter with a runtime-clock deadline (or
+ * FDN_INFINITY): runs due timers and a turn if any is ready, else moves
+ * the clock to the next timer.  FDN_OK (progress), FDN_ETIMEDOUT (the
+ * clock reached the deadline), FDN_EDEADLK (nothing can happen). */
+int fdn__det_progress(fdn_runtime_t *rt, uint64_t deadline);
+/* Mixes one event into the trace digest. */
+void fdn__det_trace(fdn_runtime_t *rt, fdn_pid_t self, const fdn_msg_t *m);
+
 /* ---- info.c ------------------------------------------------------------ */
 /* Frees the name sources left at destroy. */
 void fdn__names_fini(fdn_runtime_t *rt);
@@ -366,6 +395,10 @@ void fdn__timers_stop(fdn_runtime_t *rt);
  * FDN_ENOMEM, FDN_ELIMIT, FDN_ESHUTDOWN. */
 int fdn__timer_arm(fdn_runtime_t *rt, fdn_pid_t to, uint64_t delay_ns,
                    struct fdn__msg *m, fdn_ref_t *tref);
+/* Deterministic mode, which has no timer thread: sends what is due on the
+ * runtime clock now; the earliest pending deadline (false if none). */
+void fdn__timers_fire(fdn_runtime_t *rt);
+bool fdn__timers_next(fdn_runtime_t *rt, uint64_t *deadline);
 
 /* ---- request.c --------------------------------------------------------- */
 /* Filters a popped REPLY or REQTMO for ctx's process: true (m rewritten

@@ -304,6 +304,8 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
         &ctx->p->handled,
         atomic_load_explicit(&ctx->p->handled, memory_order_relaxed) + 1,
         memory_order_relaxed);
+    if (rt->is_det)
+        fdn__det_trace(rt, ctx->self, &m->pub);
     fdn_next_t next = ctx->p->beh->handle(ctx, ctx->p->state, &m->pub);
     fdn__msg_free(rt, m);
     if (next == FDN_STOP) {
@@ -346,6 +348,11 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
     int rc = fdn__table_alloc(rt, &p);
     if (rc != FDN_OK)
         return rc;
+    /* A deterministic ready set holds every slot, so pushes never fail. */
+    if (rt->is_det && (rc = fdn__det_reserve(rt)) != FDN_OK) {
+        fdn__table_release(rt, p);
+        return rc;
+    }
     p->beh = NULL;
     p->state = NULL;
     p->held = NULL;

@@ -1,6 +1,6 @@
 /*
- * sched.c — the runtime object and its schedulers: run queues, turns,
- * work stealing, sleeping and waking, and runtime create / destroy.
+ * sched.c — the schedulers: run queues, turns, work stealing, sleeping
+ * and waking.
  *
  * Run queues.  Each scheduler owns a FIFO of QUEUED processes under a small
  * spinlock (critical sections are a few pointer writes) and a one-process
@@ -27,6 +27,11 @@
  * A pusher on a scheduler thread does not wake anyone for the first process
  * on its own queue: it will run it itself next.  Sleepers also time out
  * every 50 ms as a safety net against a busy owner holding surplus work.
+ *
+ * A deterministic runtime (replay.c) has no scheduler threads: pushes go
+ * to its ready set, and the waiting thread runs turns with
+ * fdn__sched_run on scheds[0].  Creating and destroying runtimes is in
+ * runtime.c.
  */
 #include "runtime/internal.h"
 
@@ -160,6 +165,10 @@ static void q_append(struct fdn__sched *s, struct fdn__proc *p, uint32_t *len)
 
 void fdn__sched_push_tail(fdn_runtime_t *rt, struct fdn__proc *p)
 {
+    if (rt->is_det) {
+        fdn__det_push(rt, p);
+        return;
+    }
     struct fdn__sched *s = fdn__sched_current(rt);
     uint32_t len;
     if (s != NULL) {
@@ -176,7 +185,7 @@ void fdn__sched_push_tail(fdn_runtime_t *rt, struct fdn__proc *p)
 void fdn__sched_push(fdn_runtime_t *rt, struct fdn__proc *p)
 {
     struct fdn__sched *s = fdn__sched_current(rt);
-    if (s == NULL) {
+    if (s == NULL || rt->is_det) {
         fdn__sched_push_tail(rt, p);
         return;
     }
@@ -324,7 +333,7 @@ static void sleep_once(struct fdn__sched *s)
     atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
 }
 
-static void *sched_main(void *arg)
+void *fdn__sched_main(void *arg)
 {
     struct fdn__sched *s = arg;
     tls_sched = s;
@@ -371,6 +380,7 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
                      .taken = NULL,
                      .is_attached = false};
     uint32_t handled = 0;
+    bool is_dirty = false;
     for (;;) {
         while (handled < rt->batch) {
             fdn_reason_t why;
@@ -385,7 +395,13 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
             if (!fdn__dispatch(&ctx, m))
                 return; /* died */
         }
-        if (handled >= rt->batch) {
+        /* A full batch yields only if more may be queued: the owner's
+         * look at enq - deq is a hint.  A stale 0 just sends us to the CAS
+         * below; if a sender (or a kill mark's notify) made us DIRTY, that
+         * CAS fails and we come back here with is_dirty set, and yield. */
+        if (handled >= rt->batch &&
+            (is_dirty || atomic_load_explicit(&p->enq, memory_order_relaxed) !=
+                             atomic_load_explicit(&p->deq, memory_order_relaxed))) {
             /* Fairness (RT-L3): yield to others, come back later. */
             atomic_exchange_explicit(&p->run, FDN__QUEUED, memory_order_acq_rel);
             fdn__sched_push_tail(rt, p);
@@ -400,247 +416,7 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
                 memory_order_acquire))
             return;
         atomic_exchange_explicit(&p->run, FDN__RUNNING, memory_order_acq_rel);
+        is_dirty = true;
     }
 }
 
-/* ---------------------------------------------------------------------- */
-
-FDN_API void fdn_runtime_opts_init(fdn_runtime_opts_t *opts)
-{
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->max_processes = 1u << 22;
-    opts->batch = 64;
-}
-
-FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
-                               fdn_runtime_t **out)
-{
-    fdn_runtime_opts_t o;
-    fdn_runtime_opts_init(&o);
-    if (out == NULL)
-        return FDN_EINVAL;
-    if (opts != NULL) {
-        if (opts->size < sizeof(size_t) || opts->size > sizeof o)
-            return FDN_EINVAL;
-        memcpy(&o, opts, opts->size);
-    }
-    if (o.schedulers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.schedulers = n > 0 ? (unsigned)n : 1;
-    }
-    if (o.schedulers > 1024)
-        return FDN_EINVAL;
-    if (o.max_processes == 0)
-        o.max_processes = 1u << 22;
-    if (o.max_processes > (1u << 31))
-        return FDN_EINVAL;
-    if (o.batch == 0)
-        o.batch = 64;
-    const fdn_allocator_t *a = o.allocator ? o.allocator : fdn_allocator_default();
-    /* The runtime has cache-line aligned fields; the allocator promises
-     * only malloc alignment, so over-allocate and align by hand. */
-    void *raw = fdn__alloc(a, sizeof(fdn_runtime_t) + FDN__CACHELINE);
-    if (raw == NULL)
-        return FDN_ENOMEM;
-    fdn_runtime_t *rt = (fdn_runtime_t *)(((uintptr_t)raw + FDN__CACHELINE - 1) &
-                                          ~(uintptr_t)(FDN__CACHELINE - 1));
-    memset(rt, 0, sizeof *rt);
-    rt->raw = raw;
-    rt->alloc = a;
-    rt->nsched = o.schedulers;
-    rt->max_procs = o.max_processes;
-    rt->batch = o.batch;
-    rt->clock = o.clock ? o.clock : fdn_clock_monotonic();
-    atomic_init(&rt->wake_seq, 0);
-    atomic_init(&rt->sleepers, 0);
-    atomic_init(&rt->rr, 0);
-    atomic_init(&rt->next_ref, 1);
-    atomic_init(&rt->ext_spawned, 0);
-    atomic_init(&rt->ext_exited, 0);
-    atomic_init(&rt->ext_sent, 0);
-    atomic_init(&rt->stopping, 0);
-    atomic_init(&rt->sched_exit, 0);
-    int rc = fdn__table_init(rt);
-    if (rc != FDN_OK) {
-        fdn__free(a, raw);
-        return rc;
-    }
-    if (pthread_mutex_init(&rt->att_lock, NULL) != 0) {
-        fdn__table_fini(rt);
-        fdn__free(a, raw);
-        return FDN_ESYS;
-    }
-    if (pthread_rwlock_init(&rt->names_lock, NULL) != 0) {
-        pthread_mutex_destroy(&rt->att_lock);
-        fdn__table_fini(rt);
-        fdn__free(a, raw);
-        return FDN_ESYS;
-    }
-    size_t sbytes = sizeof(struct fdn__sched) * rt->nsched + FDN__CACHELINE;
-    void *sraw = fdn__alloc(a, sbytes);
-    if (sraw == NULL) {
-        rc = FDN_ENOMEM;
-        goto fail_sched;
-    }
-    memset(sraw, 0, sbytes);
-    rt->scheds = (struct fdn__sched *)(((uintptr_t)sraw + FDN__CACHELINE - 1) &
-                                       ~(uintptr_t)(FDN__CACHELINE - 1));
-    rt->sched_raw = sraw;
-    rc = fdn__timers_start(rt);
-    if (rc != FDN_OK)
-        goto fail_timers;
-    /* Every queue is initialised before any scheduler starts stealing. */
-    for (unsigned i = 0; i < rt->nsched; i++) {
-        struct fdn__sched *s = &rt->scheds[i];
-        s->rt = rt;
-        s->id = i;
-        atomic_init(&s->qlock, 0);
-        atomic_init(&s->rq_len, 0);
-        atomic_init(&s->next, NULL);
-        atomic_init(&s->turns, 0);
-    }
-    unsigned started = 0;
-    for (; started < rt->nsched; started++) {
-        struct fdn__sched *s = &rt->scheds[started];
-        if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
-            rc = FDN_ESYS;
-            break;
-        }
-    }
-    if (rc != FDN_OK) {
-        atomic_store_explicit(&rt->sched_exit, 1, memory_order_release);
-        for (unsigned i = 0; i < started; i++) {
-            atomic_fetch_add_explicit(&rt->wake_seq, 1, memory_order_release);
-            fdn__futex_wake(&rt->wake_seq, INT32_MAX);
-            pthread_join(rt->scheds[i].thread, NULL);
-        }
-        fdn__timers_stop(rt);
-        goto fail_timers;
-    }
-    *out = rt;
-    return FDN_OK;
-fail_timers:
-    fdn__free(a, sraw);
-fail_sched:
-    pthread_rwlock_destroy(&rt->names_lock);
-    pthread_mutex_destroy(&rt->att_lock);
-    fdn__table_fini(rt);
-    fdn__free(a, raw);
-    return rc;
-}
-
-/* Asks every live scheduled process to die with SHUTDOWN (untrappable). */
-static void stop_all(fdn_runtime_t *rt)
-{
-    uint32_t n = fdn__table_nslots(rt);
-    for (uint32_t i = 0; i < n; i++) {
-        struct fdn__proc *p = fdn__table_at(rt, i);
-        fdn_pid_t pid = atomic_load_explicit(&p->pid, memory_order_acquire);
-        if (pid == 0)
-            continue;
-        fdn__kill_mark(p, pid, FDN_REASON_SHUTDOWN);
-        fdn__notify(rt, p); /* never allocates: destroy works out of memory */
-    }
-}
-
-FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt)
-{
-    if (rt == NULL)
-        return;
-    atomic_store_explicit(&rt->stopping, 1, memory_order_seq_cst);
-    fdn__attached_shutdown(rt);
-    /* Kill until nothing lives; a process may spawn while we sweep. */
-    for (int round = 0; fdn_runtime_process_count(rt) != 0; round++) {
-        if (round % 100 == 0)
-            stop_all(rt);
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    fdn__timers_stop(rt);
-    atomic_store_explicit(&rt->sched_exit, 1, memory_order_release);
-    for (unsigned i = 0; i < rt->nsched; i++) {
-        atomic_fetch_add_explicit(&rt->wake_seq, 1, memory_order_release);
-        fdn__futex_wake(&rt->wake_seq, INT32_MAX);
-    }
-    for (unsigned i = 0; i < rt->nsched; i++)
-        pthread_join(rt->scheds[i].thread, NULL);
-    /* Free messages stranded in dead slots (sent during a death). */
-    uint32_t n = fdn__table_nslots(rt);
-    for (uint32_t i = 0; i < n; i++) {
-        struct fdn__proc *p = fdn__table_at(rt, i);
-        struct fdn__msg *m;
-        while ((m = fdn__mq_pop(p)) != NULL)
-            fdn__msg_free(rt, m);
-    }
-    const fdn_allocator_t *a = rt->alloc;
-    void *raw = rt->raw;
-    fdn__free(a, rt->sched_raw);
-    fdn__names_fini(rt);
-    pthread_rwlock_destroy(&rt->names_lock);
-    pthread_mutex_destroy(&rt->att_lock);
-    fdn__table_fini(rt);
-    fdn__free(a, raw);
-}
-
-FDN_API fdn_clock_t *fdn_runtime_clock(const fdn_runtime_t *rt)
-{
-    return rt->clock;
-}
-
-FDN_API const fdn_allocator_t *fdn_runtime_allocator(const fdn_runtime_t *rt)
-{
-    return rt->alloc;
-}
-
-FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt, fdn_runtime_stats_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
-    out->exited = atomic_load_explicit(&rt->ext_exited, memory_order_relaxed);
-    out->messages_sent = atomic_load_explicit(&rt->ext_sent, memory_order_relaxed);
-    out->exited_normal =
-        atomic_load_explicit(&rt->ext_exited_normal, memory_order_relaxed);
-    out->exited_shutdown =
-        atomic_load_explicit(&rt->ext_exited_shutdown, memory_order_relaxed);
-    out->exited_killed =
-        atomic_load_explicit(&rt->ext_exited_killed, memory_order_relaxed);
-    for (unsigned i = 0; i < rt->nsched; i++) {
-        const struct fdn__sched *s = &rt->scheds[i];
-        out->spawned += atomic_load_explicit(&s->spawned, memory_order_relaxed);
-        out->exited += atomic_load_explicit(&s->exited, memory_order_relaxed);
-        out->exited_normal +=
-            atomic_load_explicit(&s->exited_normal, memory_order_relaxed);
-        out->exited_shutdown +=
-            atomic_load_explicit(&s->exited_shutdown, memory_order_relaxed);
-        out->exited_killed +=
-            atomic_load_explicit(&s->exited_killed, memory_order_relaxed);
-        out->messages_sent += atomic_load_explicit(&s->sent, memory_order_relaxed);
-        out->steals += atomic_load_explicit(&s->steals, memory_order_relaxed);
-        out->sleeps += atomic_load_explicit(&s->sleeps, memory_order_relaxed);
-        out->runnable += fdn_runtime_runq_len(rt, i);
-    }
-    /* Racy reads may see a by-reason count before its total: clamp. */
-    uint64_t known = out->exited_normal + out->exited_shutdown + out->exited_killed;
-    out->exited_other = out->exited > known ? out->exited - known : 0;
-    out->live = out->spawned - out->exited;
-    out->table_slots = fdn__table_nslots(rt);
-    out->schedulers = rt->nsched;
-}
-
-FDN_API uint32_t fdn_runtime_runq_len(const fdn_runtime_t *rt, unsigned i)
-{
-    if (rt == NULL || i >= rt->nsched)
-        return 0;
-    const struct fdn__sched *s = &rt->scheds[i];
-    /* Racy by design: a gauge for introspection. */
-    return atomic_load_explicit(&s->rq_len, memory_order_relaxed) +
-           (atomic_load_explicit(&s->next, memory_order_relaxed) != NULL);
-}
-
-FDN_API uint64_t fdn_runtime_process_count(const fdn_runtime_t *rt)
-{
-    fdn_runtime_stats_t st;
-    fdn_runtime_stats(rt, &st);
-    return st.live;
-}

@@ -12,7 +12,9 @@
  * Waiting: with the monotonic clock the thread sleeps on a condition
  * variable (CLOCK_MONOTONIC) until the earliest deadline; with a virtual
  * clock it sleeps until the clock is advanced (a clock listener signals
- * the condition) or an earlier timer is set.
+ * the condition) or an earlier timer is set.  A deterministic runtime has
+ * no timer thread: its waiting thread calls fdn__timers_fire and
+ * fdn__timers_next (replay.c).
  */
 #include "runtime/internal.h"
 
@@ -131,6 +133,25 @@ static void fire_due(fdn_runtime_t *rt, struct fdn__timers *t)
     }
 }
 
+void fdn__timers_fire(fdn_runtime_t *rt)
+{
+    struct fdn__timers *t = rt->timers;
+    pthread_mutex_lock(&t->lock);
+    fire_due(rt, t);
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool fdn__timers_next(fdn_runtime_t *rt, uint64_t *deadline)
+{
+    struct fdn__timers *t = rt->timers;
+    pthread_mutex_lock(&t->lock);
+    bool has = t->nheap > 0;
+    if (has)
+        *deadline = t->recs[t->heap[0]].deadline;
+    pthread_mutex_unlock(&t->lock);
+    return has;
+}
+
 static void *timer_main(void *arg)
 {
     fdn_runtime_t *rt = arg;
@@ -181,6 +202,8 @@ int fdn__timers_start(fdn_runtime_t *rt)
     }
     pthread_condattr_destroy(&ca);
     rt->timers = t;
+    if (rt->is_det)
+        return FDN_OK; /* no thread: the waiting thread fires timers */
     int rc = fdn__clock_listen(rt->clock, on_clock_advance, t);
     if (rc == FDN_OK && pthread_create(&t->thread, NULL, timer_main, rt) != 0) {
         fdn__clock_unlisten(rt->clock, on_clock_advance, t);
@@ -200,12 +223,14 @@ void fdn__timers_stop(fdn_runtime_t *rt)
     struct fdn__timers *t = rt->timers;
     if (t == NULL)
         return;
-    fdn__clock_unlisten(rt->clock, on_clock_advance, t);
-    pthread_mutex_lock(&t->lock);
-    t->stop = true;
-    pthread_cond_signal(&t->cond);
-    pthread_mutex_unlock(&t->lock);
-    pthread_join(t->thread, NULL);
+    if (!rt->is_det) {
+        fdn__clock_unlisten(rt->clock, on_clock_advance, t);
+        pthread_mutex_lock(&t->lock);
+        t->stop = true;
+        pthread_cond_signal(&t->cond);
+        pthread_mutex_unlock(&t->lock);
+        pthread_join(t->thread, NULL);
+    }
     for (uint32_t i = 0; i < t->nheap; i++)
         fdn__msg_free(rt, t->recs[t->heap[i]].msg);
     fdn__free(rt->alloc, t->recs);

@@ -50,6 +50,8 @@ typedef struct fdn_runtime_opts {
     uint32_t batch;
     fdn_clock_t *clock;
     const fdn_allocator_t *allocator;
+    bool deterministic;
+    uint64_t seed;
 } fdn_runtime_opts_t;
 void fdn_runtime_opts_init(fdn_runtime_opts_t *opts);
 int fdn_failing_allocator_create(uint64_t fail_at, bool fail_sticky,
@@ -85,9 +87,15 @@ int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid, void *fn,
                       void *arg);
 """)
 ffi.cdef("int fdn_test_spawn_idle(fdn_runtime_t *rt, fdn_pid_t *pid);")
+ffi.cdef("size_t fdn_test_runtime_opts_size(void);")
 
 lib = ffi.dlopen(os.environ["FDN_LIB"])
 helper = ffi.dlopen(os.environ["FDN_PROP_HELPER"])
+# The cdef above copies fdn_runtime_opts_t; fdn_runtime_opts_init writes
+# the whole C struct, so a stale copy would overflow.  Fail loudly instead.
+assert ffi.sizeof("fdn_runtime_opts_t") == helper.fdn_test_runtime_opts_size(), (
+    "tests/property/test_registry.py: the cdef of fdn_runtime_opts_t is out "
+    "of date with include/foundation/runtime.h")
 
 OK, EINVAL, ENOPROC, EEXIST, ENOENT, ETOOBIG = 0, -1, -3, -4, -5, -12
 REASON_KILL = 2
