@@ -414,7 +414,7 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     fdn_ref_t mref;
     int rc = fdn_monitor(ctx, to, &mref);
     if (rc != FDN_OK) {
-        fdn__free(rt->alloc, req);
+        fdn__msg_free(rt, req);
         return rc;
     }
     fdn_ref_t cref = fdn__new_ref(rt);
@@ -429,7 +429,7 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     }
     rc = fdn__send_user(rt, to, req);
     if (rc != FDN_OK) {
-        fdn__free(rt->alloc, req);
+        fdn__msg_free(rt, req);
         fdn_demonitor(ctx, mref);
         return rc; /* FDN_ENOPROC, or FDN_EFULL (a bounded server) */
     }
@@ -490,7 +490,7 @@ FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
     }
     int rc = fdn__send_msg(rt, request->from, m);
     if (rc != FDN_OK)
-        fdn__free(rt->alloc, m);
+        fdn__msg_free(rt, m);
     return rc;
 }
 

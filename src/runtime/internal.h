@@ -60,9 +60,25 @@ struct fdn__msg {
     fdn_pid_t to;             /* the intended pid (RT-S2) */
     fdn_free_fn free_fn;      /* owned data destructor (may be NULL) */
     void *free_arg;
+    struct fdn__slab *slab;   /* the slab it was cut from, or NULL */
     uint32_t flags;
     fdn_msg_t pub; /* what handlers see */
     _Alignas(16) unsigned char inline_data[];
+};
+
+/*
+ * A slab of message memory (mailbox.c): a scheduler thread cuts the
+ * messages it allocates from its current slab by bumping `used`; a slab
+ * lives until every message cut from it is freed, counted in `live`.
+ */
+#define FDN__SLAB_BYTES (16u * 1024u)
+#define FDN__SLAB_MAX_MSG 1024u /* larger messages use the allocator */
+#define FDN__SLAB_CACHE 256u    /* empty slabs kept for reuse, per runtime */
+struct fdn__slab {
+    _Atomic uint64_t live;    /* [atomic] bias + cut - freed; see mailbox.c */
+    struct fdn__slab *next;   /* on the runtime's empty list (slab_lock) */
+    uint32_t used, count;     /* [own] of the scheduler cutting from it */
+    _Alignas(16) unsigned char mem[]; /* messages, 16-byte aligned */
 };
 
 /* A monitor record kept on the target's list (under the target's lock).
@@ -174,13 +190,15 @@ struct fdn__sched {
     _Atomic uint64_t sent;
     _Atomic uint64_t steals;
     _Atomic uint64_t sleeps;
+    struct fdn__slab *slab;    /* [own] current message slab, or NULL */
 };
 
 struct fdn_ctx {
     fdn_runtime_t *rt;
     struct fdn__proc *p;
     fdn_pid_t self;
-    struct fdn__sched *sched;  /* NULL unless on a scheduler thread */
+    struct fdn__sched *sched;  /* NULL unless on a scheduler thread (and
+                                * always NULL when deterministic) */
     fdn_reason_t stop_reason;  /* set by fdn_stop */
     struct fdn__msg *taken;    /* set by fdn_msg_take during a handler */
     bool is_attached;
@@ -233,6 +251,11 @@ struct fdn_runtime {
     fdn_clock_t *own_clock;         /* [imm] a virtual clock we made, or NULL */
     bool has_table, has_locks;      /* [imm] what create made (for undo) */
 
+    /* Empty message slabs kept for reuse (mailbox.c). */
+    pthread_mutex_t slab_lock;
+    struct fdn__slab *slab_free;    /* slab_lock */
+    uint32_t slab_nfree;            /* slab_lock */
+
     pthread_mutex_t att_lock;       /* guards the attached list */
     struct fdn__attached *att_list;
     struct fdn__timers *timers;
@@ -272,7 +295,17 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p);
 void fdn__mq_sample(struct fdn__proc *p);
 /* Wakes every fdn_send_wait waiting on p (p died or shutdown began). */
 void fdn__mq_wake_room(struct fdn__proc *p);
+/* A fresh message with room for inline_size bytes of data: cut from the
+ * calling scheduler thread's slab when it is small, else from the
+ * allocator.  NULL when out of memory. */
 struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size);
+/* The same, for a caller that knows its scheduler (NULL: not one). */
+struct fdn__msg *fdn__msg_new_on(fdn_runtime_t *rt, struct fdn__sched *s,
+                                 size_t inline_size);
+/* Retires scheduler s's current slab (its thread is done cutting). */
+void fdn__slab_retire_current(fdn_runtime_t *rt, struct fdn__sched *s);
+/* Frees the cached empty slabs (destroy, after every message is gone). */
+void fdn__slabs_fini(fdn_runtime_t *rt);
 /* Frees a message: runs the owned-data destructor unless taken. */
 void fdn__msg_free(fdn_runtime_t *rt, struct fdn__msg *m);
 

@@ -181,22 +181,148 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
     return NULL;
 }
 
-struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size)
+/* ---- message memory ------------------------------------------------------ */
+
+/*
+ * Slabs.  Messages sent between processes are allocated on one scheduler
+ * thread and freed on another, many millions a second; through a general
+ * allocator that is a cross-thread free per message (and, with a deep
+ * queue, fresh pages).  So a scheduler cuts small messages from a 16 KiB
+ * slab of its own with a pointer bump, and a slab goes back to a small
+ * per-runtime cache of empty slabs when the last message cut from it is
+ * freed.  Big messages, and messages made on other threads, use the
+ * allocator as before.
+ *
+ * Counting.  A slab starts with live = BIAS, far above any count.  Each
+ * free subtracts 1; when its scheduler stops cutting from it (it is full,
+ * or the scheduler is done), the scheduler subtracts BIAS - count, count
+ * being the messages it cut.  live reaches 0 exactly once, after both the
+ * retirement and the last free, whatever their order, and whoever brings
+ * it there releases the slab.  The subtractions are acq_rel RMWs on one
+ * word, so they form one release sequence: the releaser's acquire sees
+ * every access any freer made to its message before its decrement, and
+ * the next user of the slab cannot race with them.
+ *
+ * Cost.  A message cut from a slab pins its slab: one long-lived message
+ * keeps 16 KiB alive.  The cache keeps at most FDN__SLAB_CACHE empty slabs
+ * (4 MiB); beyond that they return to the allocator.
+ */
+#define SLAB_BIAS (UINT64_C(1) << 40)
+#define SLAB_ROOM (FDN__SLAB_BYTES - offsetof(struct fdn__slab, mem))
+
+static void slab_release(fdn_runtime_t *rt, struct fdn__slab *sl)
+{
+    pthread_mutex_lock(&rt->slab_lock);
+    if (rt->slab_nfree < FDN__SLAB_CACHE) {
+        sl->next = rt->slab_free;
+        rt->slab_free = sl;
+        rt->slab_nfree++;
+        sl = NULL;
+    }
+    pthread_mutex_unlock(&rt->slab_lock);
+    if (sl != NULL)
+        fdn__free(rt->alloc, sl);
+}
+
+static struct fdn__slab *slab_get(fdn_runtime_t *rt)
+{
+    pthread_mutex_lock(&rt->slab_lock);
+    struct fdn__slab *sl = rt->slab_free;
+    if (sl != NULL) {
+        rt->slab_free = sl->next;
+        rt->slab_nfree--;
+    }
+    pthread_mutex_unlock(&rt->slab_lock);
+    if (sl == NULL) {
+        /* malloc alignment (16) is all messages need: mem is 16-aligned
+         * and every cut is a multiple of 16. */
+        sl = fdn__alloc(rt->alloc, FDN__SLAB_BYTES);
+        if (sl == NULL)
+            return NULL;
+    }
+    atomic_init(&sl->live, SLAB_BIAS);
+    sl->next = NULL;
+    sl->used = 0;
+    sl->count = 0;
+    return sl;
+}
+
+static void slab_retire(fdn_runtime_t *rt, struct fdn__slab *sl)
+{
+    uint64_t d = SLAB_BIAS - sl->count;
+    /* acq_rel: see "Counting" above. */
+    if (atomic_fetch_sub_explicit(&sl->live, d, memory_order_acq_rel) == d)
+        slab_release(rt, sl);
+}
+
+void fdn__slab_retire_current(fdn_runtime_t *rt, struct fdn__sched *s)
+{
+    if (s->slab != NULL) {
+        slab_retire(rt, s->slab);
+        s->slab = NULL;
+    }
+}
+
+void fdn__slabs_fini(fdn_runtime_t *rt)
+{
+    while (rt->slab_free != NULL) {
+        struct fdn__slab *sl = rt->slab_free;
+        rt->slab_free = sl->next;
+        fdn__free(rt->alloc, sl);
+    }
+    rt->slab_nfree = 0;
+}
+
+/* Cuts n bytes (n a multiple of 16) from s's slab; NULL if no slab. */
+static void *slab_cut(fdn_runtime_t *rt, struct fdn__sched *s, size_t n,
+                      struct fdn__slab **from)
+{
+    struct fdn__slab *sl = s->slab;
+    if (sl == NULL || sl->used + n > SLAB_ROOM) {
+        if (sl != NULL)
+            slab_retire(rt, sl);
+        s->slab = sl = slab_get(rt);
+        if (sl == NULL)
+            return NULL;
+    }
+    void *p = sl->mem + sl->used;
+    sl->used += (uint32_t)n;
+    sl->count++;
+    *from = sl;
+    return p;
+}
+
+struct fdn__msg *fdn__msg_new_on(fdn_runtime_t *rt, struct fdn__sched *s,
+                                 size_t inline_size)
 {
     /* No object can exceed PTRDIFF_MAX bytes: refuse before the sum can
      * wrap and without asking the allocator for the impossible. */
     if (inline_size > (size_t)PTRDIFF_MAX - sizeof(struct fdn__msg))
         return NULL;
-    struct fdn__msg *m = fdn__alloc(rt->alloc, sizeof *m + inline_size);
-    if (m == NULL)
-        return NULL;
+    size_t n = sizeof(struct fdn__msg) + inline_size;
+    struct fdn__msg *m = NULL;
+    struct fdn__slab *from = NULL;
+    if (s != NULL && n <= FDN__SLAB_MAX_MSG)
+        m = slab_cut(rt, s, (n + 15) & ~(size_t)15, &from);
+    if (m == NULL) {
+        from = NULL;
+        m = fdn__alloc(rt->alloc, n);
+        if (m == NULL)
+            return NULL;
+    }
     atomic_init(&m->node.next, NULL);
     m->to = FDN_PID_NONE;
     m->free_fn = NULL;
     m->free_arg = NULL;
+    m->slab = from;
     m->flags = 0;
     memset(&m->pub, 0, sizeof m->pub);
     return m;
+}
+
+struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size)
+{
+    return fdn__msg_new_on(rt, fdn__sched_current(rt), inline_size);
 }
 
 void fdn__msg_free(fdn_runtime_t *rt, struct fdn__msg *m)
@@ -205,5 +331,12 @@ void fdn__msg_free(fdn_runtime_t *rt, struct fdn__msg *m)
         return;
     if ((m->flags & FDN__MF_OWNED) && m->free_fn != NULL)
         m->free_fn((void *)m->pub.data, m->pub.size, m->free_arg);
-    fdn__free(rt->alloc, m);
+    struct fdn__slab *sl = m->slab;
+    if (sl == NULL) {
+        fdn__free(rt->alloc, m);
+        return;
+    }
+    /* acq_rel: see "Counting" above; 1 means this was the last. */
+    if (atomic_fetch_sub_explicit(&sl->live, 1, memory_order_acq_rel) == 1)
+        slab_release(rt, sl);
 }

@@ -163,7 +163,7 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     /* Reject a known-dead target before allocating. */
     if (fdn__table_get(rt, to) == NULL)
         return FDN_ENOPROC;
-    struct fdn__msg *m = fdn__msg_new(rt, size);
+    struct fdn__msg *m = fdn__msg_new_on(rt, ctx->sched, size);
     if (m == NULL)
         return FDN_ENOMEM;
     m->pub.kind = FDN_MSG_USER;
@@ -176,7 +176,7 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     }
     int rc = fdn__send_user(rt, to, m);
     if (rc != FDN_OK)
-        fdn__free(rt->alloc, m);
+        fdn__msg_free(rt, m);
     return rc;
 }
 

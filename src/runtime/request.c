@@ -42,7 +42,7 @@ FDN_API int fdn_request(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     struct fdn__msg *tmo = NULL;
     if (req != NULL && timeout_ns != FDN_INFINITY &&
         (tmo = fdn__msg_new(rt, 0)) == NULL) {
-        fdn__free(rt->alloc, req);
+        fdn__msg_free(rt, req);
         req = NULL;
     }
     if (req == NULL)
@@ -61,8 +61,8 @@ FDN_API int fdn_request(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     struct fdn__held *h;
     int rc = fdn__monitor_ref(ctx, to, r, true, &h);
     if (rc != FDN_OK) {
-        fdn__free(rt->alloc, req);
-        fdn__free(rt->alloc, tmo);
+        fdn__msg_free(rt, req);
+        fdn__msg_free(rt, tmo);
         return rc;
     }
     if (tmo != NULL) {
@@ -72,7 +72,7 @@ FDN_API int fdn_request(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         tmo->to = ctx->self;
         rc = fdn__timer_arm(rt, ctx->self, timeout_ns, tmo, &h->timer);
         if (rc != FDN_OK) {
-            fdn__free(rt->alloc, tmo);
+            fdn__msg_free(rt, tmo);
             goto undo;
         }
     }
@@ -87,7 +87,7 @@ undo:
      * cancels the timer (freeing its message). */
     fdn__held_unlink(rt, ctx->p, h);
     fdn__held_release(rt, h);
-    fdn__free(rt->alloc, req);
+    fdn__msg_free(rt, req);
     return rc;
 }
 

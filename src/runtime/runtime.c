@@ -23,6 +23,8 @@ static void free_parts(fdn_runtime_t *rt)
     fdn__free(a, rt->sched_raw);
     fdn__names_fini(rt);
     if (rt->has_locks) {
+        fdn__slabs_fini(rt);
+        pthread_mutex_destroy(&rt->slab_lock);
         pthread_rwlock_destroy(&rt->names_lock);
         pthread_mutex_destroy(&rt->att_lock);
     }
@@ -42,6 +44,11 @@ static int create_parts(fdn_runtime_t *rt, const fdn_runtime_opts_t *o)
     if (pthread_mutex_init(&rt->att_lock, NULL) != 0)
         return FDN_ESYS;
     if (pthread_rwlock_init(&rt->names_lock, NULL) != 0) {
+        pthread_mutex_destroy(&rt->att_lock);
+        return FDN_ESYS;
+    }
+    if (pthread_mutex_init(&rt->slab_lock, NULL) != 0) {
+        pthread_rwlock_destroy(&rt->names_lock);
         pthread_mutex_destroy(&rt->att_lock);
         return FDN_ESYS;
     }
@@ -208,6 +215,9 @@ FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt)
     fdn__timers_stop(rt);
     if (!rt->is_det)
         join_schedulers(rt, rt->nsched);
+    /* The schedulers cut no more messages: their slabs go once empty. */
+    for (unsigned i = 0; i < rt->nsched; i++)
+        fdn__slab_retire_current(rt, &rt->scheds[i]);
     /* Free messages stranded in dead slots (sent during a death). */
     uint32_t n = fdn__table_nslots(rt);
     for (uint32_t i = 0; i < n; i++) {

@@ -375,7 +375,7 @@ void fdn__sched_run(struct fdn__sched *s, struct fdn__proc *p)
     fdn_ctx_t ctx = {.rt = rt,
                      .p = p,
                      .self = atomic_load_explicit(&p->pid, memory_order_relaxed),
-                     .sched = s,
+                     .sched = rt->is_det ? NULL : s,
                      .stop_reason = FDN_REASON_NORMAL,
                      .taken = NULL,
                      .is_attached = false};

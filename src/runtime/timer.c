@@ -343,7 +343,7 @@ FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
     fdn_ref_t tref;
     int rc = arm(rt, to, delay_ns, m, true, &tref);
     if (rc != FDN_OK) {
-        fdn__free(rt->alloc, m);
+        fdn__msg_free(rt, m);
         return rc;
     }
     if (ref != NULL)
