@@ -272,7 +272,9 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
     ctx->stop_reason = FDN_REASON_NORMAL;
     ctx->taken = NULL;
     fdn_next_t next = ctx->p->beh->handle(ctx, ctx->p->state, &m->pub);
-    fdn__msg_free(rt, m);
+    if (ctx->taken != m)
+        fdn__msg_free(rt, m); /* not kept by fdn__call_hold */
+    ctx->taken = NULL;
     if (next == FDN_STOP) {
         fdn__die(ctx, ctx->stop_reason);
         return false;
