@@ -39,7 +39,7 @@
  * spin-config:
  * spin-config: -DN=1
  * spin-config: -DN=2 -DP=2
- * spin-config: -DN=4 -DP=4 -DMAXSTEP=5
+ * spin-config: -DN=4 -DP=4 -DEVENTS=6
  * spin-config: -DN=3 -DINITCAP=2
  * spin-config: -DN=3 -DALLOC_FAIL
  */

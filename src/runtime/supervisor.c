@@ -544,12 +544,11 @@ bool fdn__sup_is_busy(const sup_t *s)
 /*
  * The start phase of a plan: starts the children marked to_start in index
  * order.  Returns true if a failed start changed the plan (look again from
- * the stop phase), false when done or waiting.  *is_waiting is set when
- * the supervisor must wait for its CONTINUE message.
+ * the stop phase), false when done or waiting (for a backoff delay or for
+ * its CONTINUE message).
  */
-static bool sup_start_phase(fdn_ctx_t *ctx, sup_t *s, bool *is_waiting)
+static bool sup_start_phase(fdn_ctx_t *ctx, sup_t *s)
 {
-    *is_waiting = false;
     for (size_t i = 0; i < s->nchildren; i++) {
         sup_child_t *c = &s->children[i];
         if (!c->to_start)
@@ -571,7 +570,6 @@ static bool sup_start_phase(fdn_ctx_t *ctx, sup_t *s, bool *is_waiting)
              * signal from the parent) get their turn. */
             if (fdn_send(ctx, s->self, SUP_TAG_CONTINUE, NULL, 0) == FDN_OK) {
                 s->is_retry_pending = true;
-                *is_waiting = true;
                 return false;
             }
         }
@@ -599,8 +597,7 @@ fdn_next_t fdn__sup_advance(fdn_ctx_t *ctx, sup_t *s)
             s->children[i].to_stop = false;
         if (s->is_shutting_down)
             return fdn_stop(ctx, s->exit_reason);
-        bool is_waiting;
-        if (!sup_start_phase(ctx, s, &is_waiting))
+        if (!sup_start_phase(ctx, s))
             return FDN_CONTINUE;
     }
 }
