@@ -69,6 +69,9 @@ c_rt() { run Foundation "$1" "$BIN/bench_runtime" "$1"; }
 c_reg() { run Foundation "$1" "$BIN/bench_registry" "$1"; }
 beam_rt() { run BEAM "$1" elixir --erl "$ERL_FLAGS" "$PEERS/runtime.exs" "$1"; }
 beam_reg() { run BEAM "$1" elixir --erl "$ERL_FLAGS" "$PEERS/registry.exs" "$1"; }
+# Supervisor (SUP-P1): bench/bench_supervisor.c, bench/peers/supervisor.exs.
+c_sup() { run Foundation "$1" "$BIN/bench_supervisor" "$1"; }
+beam_sup() { run BEAM "$1" elixir --erl "$ERL_FLAGS" "$PEERS/supervisor.exs" "$1"; }
 
 START=$SECONDS
 {
@@ -88,6 +91,7 @@ c_reg lookup;       beam_reg lookup
 c_reg lookup_scale
 c_reg register;     beam_reg register
 c_reg cleanup;      beam_reg cleanup
+c_sup restart;      beam_sup restart
 
 # The table.  Rows: id | label | metric | kind | target, where kind is
 #   higher  - a rate; ratio = Foundation/BEAM
@@ -117,6 +121,9 @@ REG-P3 REG-L1|cleanup: kill -> lookup misses, p50 (us)|reg_cleanup_p50|lower|-
 REG-P3 REG-L1|cleanup: kill -> lookup misses, p99 (us)|reg_cleanup_p99|lower|<=50
 REG-P3|cleanup: kill -> entry removed, p50 (us)|reg_cleanup_removed_p50|lower|-
 REG-P3|cleanup: kill -> entry removed, p99 (us)|reg_cleanup_removed_p99|lower|-
+SUP-P1|restart: kill -> replacement answers, p50 (us)|sup_restart_p50|lower|ratio>=5
+SUP-P1|restart: kill -> replacement answers, p99 (us)|sup_restart_p99|lower|ratio>=5
+SUP-P1|restarts, one at a time (restart/s)|sup_restart_rate|higher|-
 EOF
 
 REPORT=$(mktemp)

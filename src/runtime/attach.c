@@ -547,3 +547,42 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
             return rc;
     }
 }
+
+struct fdn__msg *fdn__call_hold(fdn_ctx_t *ctx, const fdn_msg_t *request)
+{
+    if (ctx == NULL || request == NULL || request->kind != FDN_MSG_CALL ||
+        ctx->is_attached)
+        return NULL;
+    struct fdn__msg *m =
+        (struct fdn__msg *)((char *)request - offsetof(struct fdn__msg, pub));
+    ctx->taken = m; /* fdn__dispatch leaves it to us */
+    return m;
+}
+
+int fdn__call_answer(fdn_ctx_t *ctx, struct fdn__msg *m, uint32_t tag,
+                     const void *data, size_t size)
+{
+    if (ctx == NULL || m == NULL || m->pub.kind != FDN_MSG_CALL ||
+        (data == NULL && size != 0))
+        return FDN_EINVAL;
+    /* fdn_call copies the request's data inline, so its size is the room
+     * there is for the reply's. */
+    if (size > m->pub.size)
+        return FDN_ETOOBIG;
+    fdn_pid_t caller = m->pub.from;
+    m->pub.kind = FDN_MSG_REPLY;
+    m->pub.tag = tag;
+    m->pub.from = ctx->self;
+    m->pub.size = size;
+    m->pub.data = NULL;
+    if (size) {
+        memmove(m->inline_data, data, size);
+        m->pub.data = m->inline_data;
+    }
+    /* The ref stays: it is the call's.  The hand-off to the caller is the
+     * ordinary delivery (release on the mailbox link, acquire on pop). */
+    int rc = fdn__send_msg(ctx->rt, caller, m);
+    if (rc != FDN_OK)
+        fdn__msg_free(ctx->rt, m);
+    return rc;
+}

@@ -200,7 +200,9 @@ struct fdn_ctx {
     struct fdn__sched *sched;  /* NULL unless on a scheduler thread (and
                                 * always NULL when deterministic) */
     fdn_reason_t stop_reason;  /* set by fdn_stop */
-    struct fdn__msg *taken;    /* set by fdn_msg_take during a handler */
+    struct fdn__msg *taken;    /* the message being handled, once
+                                * fdn__call_hold took it: dispatch does
+                                * not free it (reset for each message) */
     bool is_attached;
 };
 
@@ -417,6 +419,26 @@ bool fdn__is_attached_proc(const struct fdn__proc *p);
 
 /* ---- attach.c ---------------------------------------------------------- */
 void fdn__attached_wake(struct fdn__proc *p);
+/*
+ * Held calls: a server that must answer a CALL without allocating (it may
+ * act first and answer later, and must never fail to answer) keeps the
+ * request message itself and turns it into the reply.
+ *
+ * fdn__call_hold takes request, the FDN_MSG_CALL that ctx's process is
+ * handling right now (only during handle, never on an attached thread),
+ * out of the dispatcher's hands: it is not freed when the handler returns.
+ * The caller owns it until fdn__call_answer or fdn__msg_free.  NULL if
+ * request is not a CALL or ctx is attached.
+ *
+ * fdn__call_answer rewrites held call m in place into the reply (tag, a
+ * copy of data[0..size)) and sends it to the caller.  It never allocates:
+ * size must be at most the request's data size (FDN_ETOOBIG otherwise,
+ * and m stays held).  Otherwise m is consumed: delivered, or freed when
+ * the caller is gone (FDN_ENOPROC).  Any thread that owns m.
+ */
+struct fdn__msg *fdn__call_hold(fdn_ctx_t *ctx, const fdn_msg_t *request);
+int fdn__call_answer(fdn_ctx_t *ctx, struct fdn__msg *m, uint32_t tag,
+                     const void *data, size_t size);
 /* Wakes every attached thread for shutdown and waits until none is left. */
 void fdn__attached_shutdown(fdn_runtime_t *rt);
 

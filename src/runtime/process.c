@@ -307,7 +307,9 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
     if (rt->is_det)
         fdn__det_trace(rt, ctx->self, &m->pub);
     fdn_next_t next = ctx->p->beh->handle(ctx, ctx->p->state, &m->pub);
-    fdn__msg_free(rt, m);
+    if (ctx->taken != m)
+        fdn__msg_free(rt, m); /* not kept by fdn__call_hold */
+    ctx->taken = NULL;
     if (next == FDN_STOP) {
         fdn__die(ctx, ctx->stop_reason);
         return false;

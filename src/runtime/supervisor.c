@@ -1,8 +1,8 @@
 /*
- * supervisor.c — the supervisor: a process that starts child processes,
- * restarts them by their restart type and the strategy, gives up when
- * restarts exceed the intensity, and stops its children in reverse start
- * order.  It is built only on the public runtime API (runtime.h).
+ * supervisor.c — the supervisor process: it starts child processes (workers
+ * or supervisors), restarts them by their restart type and the strategy,
+ * optionally after a backoff delay, gives up when restarts exceed the
+ * intensity, and stops its children in reverse start order.
  *
  * Design.  The supervisor is an ordinary process that traps exits.  Every
  * child is linked to it, so each death of a child reaches it as exactly one
@@ -13,95 +13,72 @@
  * with a ref nobody waits for, never an EXIT from a pid the supervisor has
  * never seen (which it could not tell apart from an exit signal sent by its
  * parent).  If linking fails the monitor stays and its DOWN stands in for
- * the EXIT.
+ * the EXIT.  A child supervisor is the same supervisor behaviour, spawned
+ * with the packed options of its spec; its init starts its own children
+ * before the spawn returns, and its parent is the supervisor.
  *
  * A handler must never block, so stopping children is a small state machine
  * driven by messages.  Each child record carries two plan flags, to_stop and
- * to_start.  sup_advance() makes progress: while a child is STOPPING it
- * waits; otherwise it stops the highest-indexed child marked to_stop (exit
- * signal SHUTDOWN and a timer to itself after shutdown_ns that sends KILL),
- * and once nothing is left to stop it either exits (when shutting down) or
- * starts the children marked to_start in index order.  A failure that comes
- * in while a plan is running merges its own flags into the plan, so an
- * exit caused by the supervisor (a child being stopped) is never taken for a
- * failure, and one failure counts as one restart.
+ * to_start.  fdn__sup_advance() makes progress: while a child is STOPPING it
+ * waits; otherwise it stops the highest-indexed child marked to_stop (by its
+ * shutdown: KILL at once, or SHUTDOWN and, unless it is INFINITY, a timer to
+ * itself that sends KILL when it expires), and once nothing is left to stop
+ * it either exits (when shutting down) or starts the children marked
+ * to_start in index order.  A failure that comes in while a plan is running
+ * merges its own flags into the plan, so an exit caused by the supervisor
+ * (a child being stopped) is never taken for a failure, and one failure
+ * counts as one restart.
  *
  * Restart intensity keeps the times (runtime clock) of the restarts inside
  * the last period_ns; a restart that would make more than `intensity` of
- * them turns the plan into a shutdown with FDN_REASON_MAX_RESTARTS.
+ * them turns the plan into a shutdown with FDN_REASON_MAX_RESTARTS.  A
+ * restart exactly period_ns after an earlier one no longer counts it: the
+ * window is (now - period_ns, now].  specs/models/sup_intensity.pml checks
+ * this ring against the definition.
+ *
+ * Backoff.  With backoff on, a failed child's restart waits for a timer (its
+ * delay_timer); it keeps to_start, and the start loop skips it (one_for_one)
+ * or stops there (the others: later children start after it).  The restart
+ * is counted when the timer fires.
+ *
+ * Calls that change children (supervisor_calls.c) run only while no plan is
+ * stopping children; the others wait in a queue and run when it is idle.
  *
  * When the supervisor cannot wait (its init failed after starting some
  * children, or it dies with children still running, e.g. it was killed), it
  * hands the children, in reverse start order, to a short-lived "reaper"
- * process that stops them one by one the same way (SHUTDOWN, KILL after
- * shutdown_ns) and then exits.
+ * process that stops them one by one the same way and then exits.
  *
- * Threads: every function below that takes a sup_t runs on the supervisor
+ * Threads: every function below that takes a sup runs on the supervisor
  * process's own callbacks, one at a time; nothing here is shared between
  * threads, so there are no atomics or locks.
  */
-#include "foundation/supervisor.h"
-#include "internal/common.h"
+#include "runtime/supervisor_internal.h"
 
 #include <string.h>
 
 /* USER message tags the supervisor sends to itself. */
 #define SUP_TAG_KILL_TIMER UINT32_C(0x53555001)  /* shutdown_ns elapsed */
 #define SUP_TAG_CONTINUE UINT32_C(0x53555002)    /* resume the plan */
-/* CALL tags answered by the supervisor.  Replies carry -status as tag. */
-#define SUP_CALL_WHICH UINT32_C(0x53555101)
-#define SUP_CALL_STATS UINT32_C(0x53555102)
+#define SUP_TAG_DELAY_TIMER UINT32_C(0x53555003) /* a backoff delay ended */
 /* USER message tags the reaper sends to itself. */
 #define REAPER_TAG_KILL_TIMER UINT32_C(0x52505201)
 
-/* How long fdn_supervisor_which/stats wait for the supervisor. */
-#define SUP_CALL_TIMEOUT_NS (5 * FDN_NS_PER_S)
+typedef fdn__sup_t sup_t;
+typedef fdn__sup_child_t sup_child_t;
 
-typedef enum child_state {
-    CHILD_DOWN = 0, /* not running */
-    CHILD_RUNNING,  /* running; an exit is a failure */
-    CHILD_STOPPING  /* the supervisor asked it to stop; waiting for its exit */
-} child_state_t;
-
-typedef struct sup_child {
-    char *id;                         /* copied; runtime allocator */
-    const fdn_behaviour_t *behaviour; /* borrowed from the caller */
-    void *arg;
-    fdn_restart_t restart;
-    uint64_t shutdown_ns;
-    fdn_pid_t pid;       /* current incarnation, or FDN_PID_NONE */
-    child_state_t state;
-    fdn_ref_t down_ref;  /* monitor kept when linking failed, or NONE */
-    fdn_ref_t timer;     /* kill deadline while STOPPING, or NONE */
-    bool to_stop;        /* plan: stop it (reverse index order) */
-    bool to_start;       /* plan: start it (index order) */
-} sup_child_t;
-
-typedef struct sup {
-    const fdn_allocator_t *alloc;
-    fdn_runtime_t *rt;
-    fdn_strategy_t strategy;
-    uint32_t intensity;
-    uint64_t period_ns;
-    fdn_pid_t parent;    /* the linked starter, or FDN_PID_NONE */
-    sup_child_t *children;
-    size_t nchildren;
-    /* Times of the restarts within the last period: a ring buffer. */
-    uint64_t *stamps;
-    uint32_t stamp_cap;
-    uint32_t stamp_head;
-    uint32_t stamp_count;
-    uint64_t restarts;   /* restarts accepted so far */
-    bool is_shutting_down;
-    fdn_reason_t exit_reason;
-} sup_t;
-
-/* Passed to the supervisor's init from fdn_supervisor_start's stack. */
+/* Passed to the supervisor's init from the spawner's stack. */
 typedef struct sup_start {
     sup_t *sup;
     bool is_taken;       /* init ran and owns sup */
     int child_rc;        /* why a child failed to start, or FDN_OK */
+    /* A parent supervisor spawning this one takes the children a failed
+     * init leaves behind, to stop them in order with its own. */
+    bool is_nested;
+    struct fdn__sup_reaper *orphans; /* out: taken by the parent */
 } sup_start_t;
+
+static const fdn_behaviour_t sup_behaviour;
 
 /* ------------------------------------------------------------------------ */
 /* The reaper                                                               */
@@ -109,10 +86,10 @@ typedef struct sup_start {
 
 typedef struct reaper_entry {
     fdn_pid_t pid;
-    uint64_t shutdown_ns;
+    uint64_t shutdown_ns; /* resolved: BRUTAL, INFINITY or a timeout */
 } reaper_entry_t;
 
-typedef struct reaper {
+typedef struct fdn__sup_reaper {
     const fdn_allocator_t *alloc;
     size_t n;            /* entries, in the order to stop them */
     size_t next;         /* the entry being stopped */
@@ -122,9 +99,9 @@ typedef struct reaper {
 } reaper_t;
 
 /*
- * Stops entries from r->next on: for each, monitors it and sends SHUTDOWN
- * (or KILL when its grace is 0), then waits for its DOWN.  Returns true when
- * every entry is done, false when waiting for a DOWN.
+ * Stops entries from r->next on: for each, monitors it and stops it by its
+ * shutdown, then waits for its DOWN.  Returns true when every entry is
+ * done, false when waiting for a DOWN.
  */
 static bool reaper_step(fdn_ctx_t *ctx, reaper_t *r)
 {
@@ -138,16 +115,16 @@ static bool reaper_step(fdn_ctx_t *ctx, reaper_t *r)
             r->next++;
             continue;
         }
-        if (e->shutdown_ns == 0) {
+        if (e->shutdown_ns == FDN_SHUTDOWN_BRUTAL ||
+            fdn_exit(rt, ctx, e->pid, FDN_REASON_SHUTDOWN) == FDN_ENOMEM) {
+            /* A SHUTDOWN that cannot be sent would leave it running. */
             (void)fdn_exit(rt, ctx, e->pid, FDN_REASON_KILL);
-        } else {
-            (void)fdn_exit(rt, ctx, e->pid, FDN_REASON_SHUTDOWN);
-            if (fdn_send_after(rt, ctx, fdn_self(ctx), e->shutdown_ns,
-                               REAPER_TAG_KILL_TIMER, NULL, 0,
-                               &r->timer) != FDN_OK) {
-                r->timer = FDN_REF_NONE;
-                (void)fdn_exit(rt, ctx, e->pid, FDN_REASON_KILL);
-            }
+        } else if (e->shutdown_ns != FDN_SHUTDOWN_INFINITY &&
+                   fdn_send_after(rt, ctx, fdn_self(ctx), e->shutdown_ns,
+                                  REAPER_TAG_KILL_TIMER, NULL, 0,
+                                  &r->timer) != FDN_OK) {
+            r->timer = FDN_REF_NONE;
+            (void)fdn_exit(rt, ctx, e->pid, FDN_REASON_KILL);
         }
         return false;
     }
@@ -213,150 +190,94 @@ static const fdn_behaviour_t reaper_behaviour = {
     .name = "supervisor-reaper",
 };
 
-/*
- * Stops the live children of s in reverse start order without waiting: a
- * reaper process does it.  If no reaper can be started, kills them at once.
- * ctx is the supervisor's (used only for the fallback kills).
- */
-static void sup_reap_children(fdn_ctx_t *ctx, sup_t *s)
+/* Kills every entry of r from r->next on at once and frees r. */
+static void reaper_kill_all(fdn_runtime_t *rt, fdn_ctx_t *ctx, reaper_t *r)
 {
-    size_t n = 0;
+    for (size_t i = r->next; i < r->n; i++)
+        (void)fdn_exit(rt, ctx, r->entries[i].pid, FDN_REASON_KILL);
+    fdn__free(r->alloc, r);
+}
+
+/* Starts a reaper process for r (taken).  If none can be started, kills
+ * the entries at once. */
+static void reaper_start(fdn_runtime_t *rt, fdn_ctx_t *ctx, reaper_t *r)
+{
+    fdn_spawn_opts_t so = {.size = sizeof so};
+    fdn_pid_t pid;
+    int rc = fdn_spawn(rt, NULL, &reaper_behaviour, r, &so, &pid);
+    if (rc != FDN_OK && rc != FDN_EINIT) /* EINIT: it already finished */
+        reaper_kill_all(rt, ctx, r);
+}
+
+/*
+ * The entries to stop when s goes: its orphans (left by a child supervisor
+ * that failed to start: the last started) and then its live children, in
+ * reverse start order.  Takes s->orphans.  NULL if there is nothing to
+ * stop, or out of memory (then s->orphans stays).
+ */
+static reaper_t *reaper_collect(sup_t *s)
+{
+    size_t n = s->orphans != NULL ? s->orphans->n : 0;
     for (size_t i = 0; i < s->nchildren; i++)
-        if (s->children[i].state != CHILD_DOWN)
+        if (s->children[i].state != FDN__CHILD_DOWN)
             n++;
     if (n == 0)
-        return;
+        return NULL;
     reaper_t *r = fdn__alloc(s->alloc, sizeof *r + n * sizeof(reaper_entry_t));
-    if (r != NULL) {
-        r->alloc = s->alloc;
-        r->n = 0;
-        r->next = 0;
-        r->mon = FDN_REF_NONE;
-        r->timer = FDN_REF_NONE;
-        for (size_t i = s->nchildren; i-- > 0;) {
-            const sup_child_t *c = &s->children[i];
-            if (c->state == CHILD_DOWN)
-                continue;
-            r->entries[r->n].pid = c->pid;
-            r->entries[r->n].shutdown_ns = c->shutdown_ns;
-            r->n++;
-        }
-        fdn_spawn_opts_t so = {.size = sizeof so};
-        fdn_pid_t pid;
-        int rc = fdn_spawn(s->rt, NULL, &reaper_behaviour, r, &so, &pid);
-        if (rc == FDN_OK || rc == FDN_EINIT)
-            return; /* The reaper owns r (EINIT: it already finished). */
-        fdn__free(s->alloc, r);
+    if (r == NULL)
+        return NULL;
+    r->alloc = s->alloc;
+    r->n = 0;
+    r->next = 0;
+    r->mon = FDN_REF_NONE;
+    r->timer = FDN_REF_NONE;
+    if (s->orphans != NULL) {
+        for (size_t i = 0; i < s->orphans->n; i++)
+            r->entries[r->n++] = s->orphans->entries[i];
+        fdn__free(s->alloc, s->orphans);
+        s->orphans = NULL;
     }
     for (size_t i = s->nchildren; i-- > 0;) {
         const sup_child_t *c = &s->children[i];
-        if (c->state != CHILD_DOWN)
+        if (c->state == FDN__CHILD_DOWN)
+            continue;
+        r->entries[r->n].pid = c->pid;
+        r->entries[r->n].shutdown_ns = c->spec->shutdown_ns;
+        r->n++;
+    }
+    return r;
+}
+
+/*
+ * Stops the live children of s (after its orphans) in reverse start order
+ * without waiting: a reaper process does it.  If no reaper can be made,
+ * kills them at once.  ctx is the supervisor's (for the fallback kills).
+ */
+static void sup_reap_children(fdn_ctx_t *ctx, sup_t *s)
+{
+    reaper_t *r = reaper_collect(s);
+    if (r != NULL) {
+        reaper_start(s->rt, ctx, r);
+        return;
+    }
+    if (s->orphans != NULL) {
+        reaper_kill_all(s->rt, ctx, s->orphans);
+        s->orphans = NULL;
+    }
+    for (size_t i = s->nchildren; i-- > 0;) {
+        const sup_child_t *c = &s->children[i];
+        if (c->state != FDN__CHILD_DOWN)
             (void)fdn_exit(s->rt, ctx, c->pid, FDN_REASON_KILL);
     }
 }
 
 /* ------------------------------------------------------------------------ */
-/* Supervisor state                                                         */
+/* Restart intensity and backoff                                            */
 /* ------------------------------------------------------------------------ */
 
-static void sup_free(sup_t *s)
+static uint64_t sup_now(const sup_t *s)
 {
-    if (s == NULL)
-        return;
-    for (size_t i = 0; i < s->nchildren; i++)
-        fdn__free(s->alloc, s->children[i].id);
-    fdn__free(s->alloc, s->children);
-    fdn__free(s->alloc, s->stamps);
-    fdn__free(s->alloc, s);
-}
-
-static char *sup_strdup(const fdn_allocator_t *a, const char *str)
-{
-    size_t n = strlen(str) + 1;
-    char *p = fdn__alloc(a, n);
-    if (p != NULL)
-        memcpy(p, str, n);
-    return p;
-}
-
-/* Checks opts; FDN_OK or FDN_EINVAL. */
-static int sup_check_opts(const fdn_supervisor_opts_t *opts)
-{
-    if (opts == NULL || opts->size < sizeof *opts)
-        return FDN_EINVAL;
-    if (opts->strategy != FDN_ONE_FOR_ONE &&
-        opts->strategy != FDN_ONE_FOR_ALL &&
-        opts->strategy != FDN_REST_FOR_ONE)
-        return FDN_EINVAL;
-    if (opts->period_ns == 0)
-        return FDN_EINVAL;
-    if (opts->nchildren > 0 && opts->children == NULL)
-        return FDN_EINVAL;
-    if (opts->nchildren > UINT32_MAX)
-        return FDN_EINVAL;
-    for (size_t i = 0; i < opts->nchildren; i++) {
-        const fdn_child_spec_t *c = &opts->children[i];
-        if (c->id == NULL || c->behaviour == NULL ||
-            c->behaviour->handle == NULL)
-            return FDN_EINVAL;
-        if (c->restart != FDN_PERMANENT && c->restart != FDN_TRANSIENT &&
-            c->restart != FDN_TEMPORARY)
-            return FDN_EINVAL;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(opts->children[j].id, c->id) == 0)
-                return FDN_EINVAL;
-    }
-    return FDN_OK;
-}
-
-/* Copies checked opts into a new sup_t.  FDN_OK or FDN_ENOMEM. */
-static int sup_create(fdn_runtime_t *rt, const fdn_supervisor_opts_t *opts,
-                      fdn_pid_t parent, sup_t **out)
-{
-    const fdn_allocator_t *a = fdn_runtime_allocator(rt);
-    sup_t *s = fdn__zalloc(a, sizeof *s);
-    if (s == NULL)
-        return FDN_ENOMEM;
-    s->alloc = a;
-    s->rt = rt;
-    s->strategy = opts->strategy;
-    s->intensity = opts->intensity;
-    s->period_ns = opts->period_ns;
-    s->parent = parent;
-    if (opts->nchildren > 0) {
-        s->children = fdn__zalloc(a, opts->nchildren * sizeof *s->children);
-        if (s->children == NULL) {
-            sup_free(s);
-            return FDN_ENOMEM;
-        }
-    }
-    for (size_t i = 0; i < opts->nchildren; i++) {
-        const fdn_child_spec_t *spec = &opts->children[i];
-        sup_child_t *c = &s->children[i];
-        c->id = sup_strdup(a, spec->id);
-        if (c->id == NULL) {
-            sup_free(s);
-            return FDN_ENOMEM;
-        }
-        s->nchildren = i + 1; /* so sup_free releases this id */
-        c->behaviour = spec->behaviour;
-        c->arg = spec->arg;
-        c->restart = spec->restart;
-        c->shutdown_ns = spec->shutdown_ns;
-    }
-    /* The ring holds at most `intensity` stamps; start small and grow, so a
-     * huge intensity costs memory only if that many restarts happen. */
-    uint32_t cap = s->intensity < 16 ? s->intensity : 16;
-    if (cap > 0) {
-        s->stamps = fdn__alloc(a, cap * sizeof *s->stamps);
-        if (s->stamps == NULL) {
-            sup_free(s);
-            return FDN_ENOMEM;
-        }
-    }
-    s->stamp_cap = cap;
-    *out = s;
-    return FDN_OK;
+    return fdn_clock_now(fdn_runtime_clock(s->rt));
 }
 
 /*
@@ -367,18 +288,20 @@ static int sup_create(fdn_runtime_t *rt, const fdn_supervisor_opts_t *opts,
  */
 static bool sup_note_restart(sup_t *s)
 {
-    uint64_t now = fdn_clock_now(fdn_runtime_clock(s->rt));
-    /* Forget restarts that are a full period old or older. */
+    uint64_t now = sup_now(s);
+    /* Forget restarts that are a full period old or older: the window is
+     * (now - period_ns, now]. */
     while (s->stamp_count > 0 &&
-           now - s->stamps[s->stamp_head] >= s->period_ns) {
+           now - s->stamps[s->stamp_head] >= s->conf.period_ns) {
         s->stamp_head = (s->stamp_head + 1) % s->stamp_cap;
         s->stamp_count--;
     }
-    if (s->stamp_count >= s->intensity)
+    if (s->stamp_count >= s->conf.intensity)
         return false;
     if (s->stamp_count == s->stamp_cap) {
-        uint32_t cap = s->stamp_cap > s->intensity / 2 ? s->intensity
-                                                       : s->stamp_cap * 2;
+        uint32_t cap = s->stamp_cap > s->conf.intensity / 2
+                           ? s->conf.intensity
+                           : s->stamp_cap * 2;
         uint64_t *stamps = fdn__alloc(s->alloc, cap * sizeof *stamps);
         if (stamps == NULL)
             return false;
@@ -395,26 +318,98 @@ static bool sup_note_restart(sup_t *s)
     return true;
 }
 
+/* The built-in jitter: splitmix64 on the supervisor's own state. */
+static uint32_t sup_rand(sup_t *s)
+{
+    uint64_t z = (s->rng += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+/*
+ * The backoff delay before restarting child c, which just failed at `now`
+ * (0 when backoff is off).  Updates its streak k: back to 1 if it had
+ * stayed up for backoff_max_ns.  The formula is the header's.
+ */
+static uint64_t sup_backoff_delay(sup_t *s, sup_child_t *c, uint64_t now)
+{
+    uint64_t lo = s->conf.backoff_min_ns, hi = s->conf.backoff_max_ns;
+    if (lo == 0)
+        return 0;
+    if (now - c->started_at >= hi)
+        c->streak = 0;
+    if (c->streak < UINT32_MAX)
+        c->streak++;
+    uint64_t d = lo;
+    for (uint32_t k = 1; k < c->streak && d < hi; k++)
+        d = d > hi / 2 ? hi : d * 2;
+    if (d > hi)
+        d = hi;
+    uint32_t r = s->conf.jitter != NULL ? s->conf.jitter(s->conf.jitter_arg)
+                                        : sup_rand(s);
+    uint64_t half = d / 2;
+    /* (half * r) >> 32 without a 128-bit product: both parts fit. */
+    uint64_t extra = (half >> 32) * r + (((half & UINT32_MAX) * r) >> 32);
+    return d - half + extra;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Starting and stopping children                                           */
 /* ------------------------------------------------------------------------ */
 
-/*
- * Starts child i (which is DOWN) linked to the supervisor.  On FDN_OK it is
- * RUNNING; otherwise it stays DOWN and the spawn error is returned.
- */
-static int sup_start_child(fdn_ctx_t *ctx, sup_t *s, size_t i)
+/* Spawns a child supervisor from packed spec sp, monitored by ctx's
+ * process through *ref.  Errors as fdn_supervisor_start. */
+static int sup_spawn_supervisor(fdn_ctx_t *ctx, sup_t *s,
+                                const struct fdn__sup_spec *sp, fdn_ref_t *ref,
+                                fdn_pid_t *pid)
+{
+    sup_t *sub;
+    int rc = fdn__sup_create(s->rt, sp, fdn_self(ctx), &sub);
+    if (rc != FDN_OK)
+        return rc;
+    sup_start_t start = {.sup = sub, .is_taken = false, .child_rc = FDN_OK,
+                         .is_nested = true, .orphans = NULL};
+    fdn_spawn_opts_t so = {.size = sizeof so, .trap_exit = true,
+                           .monitor = ref};
+    rc = fdn_spawn(s->rt, ctx, &sup_behaviour, &start, &so, pid);
+    if (rc != FDN_OK) {
+        if (!start.is_taken)
+            fdn__sup_free(sub);
+        if (rc == FDN_EINIT && start.child_rc != FDN_OK &&
+            start.child_rc != FDN_EINIT)
+            rc = start.child_rc;
+    }
+    if (start.orphans != NULL) {
+        /* While starting its own children, s stops these first when it
+         * fails (they started last); otherwise they go now. */
+        if (s->is_initializing && s->orphans == NULL)
+            s->orphans = start.orphans;
+        else
+            reaper_start(s->rt, ctx, start.orphans);
+    }
+    return rc;
+}
+
+int fdn__sup_start_child(fdn_ctx_t *ctx, sup_t *s, size_t i)
 {
     sup_child_t *c = &s->children[i];
+    const struct fdn__sup_spec *sp = c->spec;
     fdn_ref_t ref = FDN_REF_NONE;
     fdn_pid_t pid = FDN_PID_NONE;
-    fdn_spawn_opts_t so = {.size = sizeof so, .monitor = &ref};
-    int rc = fdn_spawn(s->rt, ctx, c->behaviour, c->arg, &so, &pid);
+    c->started_at = sup_now(s);
+    int rc;
+    if (sp->type == FDN_SUPERVISOR) {
+        rc = sup_spawn_supervisor(ctx, s, sp, &ref, &pid);
+    } else {
+        fdn_spawn_opts_t so = {.size = sizeof so, .monitor = &ref};
+        rc = fdn_spawn(s->rt, ctx, sp->behaviour, sp->arg, &so, &pid);
+    }
     if (rc != FDN_OK)
         return rc; /* A DOWN for ref may come; no child claims it. */
     c->pid = pid;
-    c->state = CHILD_RUNNING;
-    c->timer = FDN_REF_NONE;
+    c->state = FDN__CHILD_RUNNING;
+    c->kill_timer = FDN_REF_NONE;
     if (fdn_link(ctx, pid) == FDN_OK) {
         /* From now on the link reports its death.  A DOWN already queued
          * is dropped by demonitor. */
@@ -428,30 +423,34 @@ static int sup_start_child(fdn_ctx_t *ctx, sup_t *s, size_t i)
     return FDN_OK;
 }
 
-/* Asks running child i to stop: SHUTDOWN, then KILL after shutdown_ns. */
-static void sup_begin_stop(fdn_ctx_t *ctx, sup_t *s, size_t i)
+void fdn__sup_begin_stop(fdn_ctx_t *ctx, sup_t *s, size_t i)
 {
     sup_child_t *c = &s->children[i];
-    c->state = CHILD_STOPPING;
+    uint64_t shutdown = c->spec->shutdown_ns;
+    c->state = FDN__CHILD_STOPPING;
     c->to_stop = false;
-    c->timer = FDN_REF_NONE;
-    /* Errors are fine: a child that is already dying still reports its
-     * exit, which is what the supervisor waits for. */
-    if (c->shutdown_ns == 0) {
+    c->kill_timer = FDN_REF_NONE;
+    /* FDN_ENOPROC is fine: a child that is already dying still reports
+     * its exit, which is what the supervisor waits for.  A SHUTDOWN that
+     * cannot be sent (out of memory) would leave it running: KILL, which
+     * never allocates, instead. */
+    if (shutdown == FDN_SHUTDOWN_BRUTAL ||
+        fdn_exit(s->rt, ctx, c->pid, FDN_REASON_SHUTDOWN) == FDN_ENOMEM) {
         (void)fdn_exit(s->rt, ctx, c->pid, FDN_REASON_KILL);
         return;
     }
-    (void)fdn_exit(s->rt, ctx, c->pid, FDN_REASON_SHUTDOWN);
-    if (fdn_send_after(s->rt, ctx, fdn_self(ctx), c->shutdown_ns,
-                       SUP_TAG_KILL_TIMER, NULL, 0, &c->timer) != FDN_OK) {
-        c->timer = FDN_REF_NONE;
+    if (shutdown == FDN_SHUTDOWN_INFINITY)
+        return;
+    if (fdn_send_after(s->rt, ctx, s->self, shutdown, SUP_TAG_KILL_TIMER, NULL,
+                       0, &c->kill_timer) != FDN_OK) {
+        c->kill_timer = FDN_REF_NONE;
         (void)fdn_exit(s->rt, ctx, c->pid, FDN_REASON_KILL);
     }
 }
 
 static bool sup_should_restart(const sup_child_t *c, fdn_reason_t reason)
 {
-    switch (c->restart) {
+    switch (c->spec->restart) {
     case FDN_PERMANENT:
         return true;
     case FDN_TRANSIENT:
@@ -466,22 +465,24 @@ static bool sup_should_restart(const sup_child_t *c, fdn_reason_t reason)
  * Adds to the plan the restart of child i (DOWN) by the strategy: it and,
  * for one_for_all every other, for rest_for_one every later child that is
  * alive or already due to start are stopped and started again.  Temporary
- * siblings are stopped but never started again.
+ * siblings are stopped but never started again; a sibling that a client is
+ * terminating is not started again either.
  */
 static void sup_plan_restart(sup_t *s, size_t i)
 {
     s->children[i].to_start = true;
-    if (s->strategy == FDN_ONE_FOR_ONE)
+    if (s->conf.strategy == FDN_ONE_FOR_ONE)
         return;
-    size_t lo = s->strategy == FDN_ONE_FOR_ALL ? 0 : i + 1;
+    size_t lo = s->conf.strategy == FDN_ONE_FOR_ALL ? 0 : i + 1;
     for (size_t j = lo; j < s->nchildren; j++) {
         sup_child_t *c = &s->children[j];
         if (j == i)
             continue;
-        bool is_alive = c->state != CHILD_DOWN;
+        bool is_alive = c->state != FDN__CHILD_DOWN;
         if (is_alive)
             c->to_stop = true;
-        if ((is_alive || c->to_start) && c->restart != FDN_TEMPORARY)
+        if ((is_alive || c->to_start) && c->spec->restart != FDN_TEMPORARY &&
+            c->stop_call == NULL)
             c->to_start = true;
     }
 }
@@ -494,25 +495,101 @@ static void sup_begin_shutdown(sup_t *s, fdn_reason_t reason)
     s->is_shutting_down = true;
     s->exit_reason = reason;
     for (size_t i = 0; i < s->nchildren; i++) {
-        s->children[i].to_stop = true;
-        s->children[i].to_start = false;
+        sup_child_t *c = &s->children[i];
+        c->to_stop = true;
+        c->to_start = false;
+        if (c->delay_timer != FDN_REF_NONE) {
+            /* A timer message already queued matches no child later. */
+            (void)fdn_cancel_timer(s->rt, c->delay_timer);
+            c->delay_timer = FDN_REF_NONE;
+        }
     }
 }
 
 /*
- * Makes progress on the plan (see the file comment).  Returns what the
- * supervisor's handler should return.
+ * Child i failed (an exit that calls for a restart, or a failed restart):
+ * plans its restart by the strategy, after its backoff delay if any.
+ * Without a delay the restart is counted now, and one too many turns the
+ * plan into a shutdown; with one it is counted when the delay ends.  If
+ * the delay's timer cannot be set, the child is restarted without it.
  */
-static fdn_next_t sup_advance(fdn_ctx_t *ctx, sup_t *s)
+static void sup_child_failed(fdn_ctx_t *ctx, sup_t *s, size_t i)
+{
+    sup_child_t *c = &s->children[i];
+    uint64_t delay = sup_backoff_delay(s, c, sup_now(s));
+    if (delay > 0 &&
+        fdn_send_after(s->rt, ctx, s->self, delay, SUP_TAG_DELAY_TIMER, NULL,
+                       0, &c->delay_timer) == FDN_OK) {
+        sup_plan_restart(s, i);
+        return;
+    }
+    c->delay_timer = FDN_REF_NONE;
+    if (!sup_note_restart(s))
+        sup_begin_shutdown(s, FDN_REASON_MAX_RESTARTS);
+    else
+        sup_plan_restart(s, i);
+}
+
+bool fdn__sup_is_busy(const sup_t *s)
+{
+    if (s->is_shutting_down || s->is_retry_pending)
+        return true;
+    for (size_t i = 0; i < s->nchildren; i++)
+        if (s->children[i].state == FDN__CHILD_STOPPING ||
+            s->children[i].to_stop)
+            return true;
+    return false;
+}
+
+/*
+ * The start phase of a plan: starts the children marked to_start in index
+ * order.  Returns true if a failed start changed the plan (look again from
+ * the stop phase), false when done or waiting (for a backoff delay or for
+ * its CONTINUE message).
+ */
+static bool sup_start_phase(fdn_ctx_t *ctx, sup_t *s)
+{
+    for (size_t i = 0; i < s->nchildren; i++) {
+        sup_child_t *c = &s->children[i];
+        if (!c->to_start)
+            continue;
+        if (c->delay_timer != FDN_REF_NONE) {
+            /* Waiting for its backoff.  Under one_for_all and rest_for_one
+             * the children after it wait too, so they start in order. */
+            if (s->conf.strategy == FDN_ONE_FOR_ONE)
+                continue;
+            return false;
+        }
+        c->to_start = false;
+        if (fdn__sup_start_child(ctx, s, i) == FDN_OK)
+            continue;
+        /* A failed restart is one more restart of that child. */
+        sup_child_failed(ctx, s, i);
+        if (!s->is_shutting_down && c->delay_timer == FDN_REF_NONE) {
+            /* Retry from a fresh message so other messages (calls, an exit
+             * signal from the parent) get their turn. */
+            if (fdn_send(ctx, s->self, SUP_TAG_CONTINUE, NULL, 0) == FDN_OK) {
+                s->is_retry_pending = true;
+                return false;
+            }
+        }
+        return true;
+    }
+    return false;
+}
+
+fdn_next_t fdn__sup_advance(fdn_ctx_t *ctx, sup_t *s)
 {
     for (;;) {
+        if (s->is_retry_pending)
+            return FDN_CONTINUE; /* The CONTINUE message resumes. */
         for (size_t i = 0; i < s->nchildren; i++)
-            if (s->children[i].state == CHILD_STOPPING)
+            if (s->children[i].state == FDN__CHILD_STOPPING)
                 return FDN_CONTINUE; /* One stop at a time. */
         for (size_t i = s->nchildren; i-- > 0;) {
             if (s->children[i].to_stop &&
-                s->children[i].state == CHILD_RUNNING) {
-                sup_begin_stop(ctx, s, i);
+                s->children[i].state == FDN__CHILD_RUNNING) {
+                fdn__sup_begin_stop(ctx, s, i);
                 return FDN_CONTINUE;
             }
         }
@@ -520,28 +597,7 @@ static fdn_next_t sup_advance(fdn_ctx_t *ctx, sup_t *s)
             s->children[i].to_stop = false;
         if (s->is_shutting_down)
             return fdn_stop(ctx, s->exit_reason);
-        bool is_replanned = false;
-        for (size_t i = 0; i < s->nchildren && !is_replanned; i++) {
-            sup_child_t *c = &s->children[i];
-            if (!c->to_start)
-                continue;
-            c->to_start = false;
-            if (sup_start_child(ctx, s, i) == FDN_OK)
-                continue;
-            /* A failed restart is one more restart of that child. */
-            if (!sup_note_restart(s)) {
-                sup_begin_shutdown(s, FDN_REASON_MAX_RESTARTS);
-            } else {
-                sup_plan_restart(s, i);
-                /* Retry from a fresh message so other messages (calls, an
-                 * exit signal from the parent) get their turn. */
-                if (fdn_send(ctx, fdn_self(ctx), SUP_TAG_CONTINUE, NULL, 0) ==
-                    FDN_OK)
-                    return FDN_CONTINUE;
-            }
-            is_replanned = true;
-        }
-        if (!is_replanned)
+        if (!sup_start_phase(ctx, s))
             return FDN_CONTINUE;
     }
 }
@@ -551,67 +607,45 @@ static fdn_next_t sup_child_exited(fdn_ctx_t *ctx, sup_t *s, size_t i,
                                    fdn_reason_t reason)
 {
     sup_child_t *c = &s->children[i];
-    child_state_t was = c->state;
-    c->state = CHILD_DOWN;
+    fdn__sup_child_state_t was = c->state;
+    c->state = FDN__CHILD_DOWN;
     c->pid = FDN_PID_NONE;
     if (c->down_ref != FDN_REF_NONE) {
         (void)fdn_demonitor(ctx, c->down_ref);
         c->down_ref = FDN_REF_NONE;
     }
-    if (c->timer != FDN_REF_NONE) {
-        (void)fdn_cancel_timer(s->rt, c->timer);
-        c->timer = FDN_REF_NONE;
+    if (c->kill_timer != FDN_REF_NONE) {
+        (void)fdn_cancel_timer(s->rt, c->kill_timer);
+        c->kill_timer = FDN_REF_NONE;
     }
-    if (was == CHILD_STOPPING)
-        return sup_advance(ctx, s); /* The exit we asked for. */
-    /* An exit the supervisor did not cause.  If the plan already stops
-     * this child (to restart it or to shut down), it changes nothing. */
-    if (s->is_shutting_down || c->to_stop) {
+    if (c->stop_call != NULL) {
+        /* Stopped for fdn_supervisor_terminate_child: it stays down. */
         c->to_stop = false;
-        return sup_advance(ctx, s);
+        c->to_start = false;
+        fdn__sup_answer_stop(ctx, s, i);
+    } else if (was == FDN__CHILD_STOPPING) {
+        /* The exit we asked for. */
+    } else if (s->is_shutting_down || c->to_stop) {
+        /* An exit the supervisor did not cause, but the plan already stops
+         * this child (to restart it or to shut down): it changes nothing. */
+        c->to_stop = false;
+    } else if (sup_should_restart(c, reason)) {
+        sup_child_failed(ctx, s, i);
     }
-    if (!sup_should_restart(c, reason))
-        return sup_advance(ctx, s);
-    if (!sup_note_restart(s))
-        sup_begin_shutdown(s, FDN_REASON_MAX_RESTARTS);
-    else
-        sup_plan_restart(s, i);
-    return sup_advance(ctx, s);
+    /* A temporary child never runs again: its spec goes (as in OTP). */
+    if (c->spec->restart == FDN_TEMPORARY && !c->to_start)
+        fdn__sup_remove_child(s, i);
+    return fdn__sup_advance(ctx, s);
 }
 
 /* The live child whose current pid is pid, or nchildren. */
 static size_t sup_find_pid(const sup_t *s, fdn_pid_t pid)
 {
     for (size_t i = 0; i < s->nchildren; i++)
-        if (s->children[i].state != CHILD_DOWN && s->children[i].pid == pid)
+        if (s->children[i].state != FDN__CHILD_DOWN &&
+            s->children[i].pid == pid)
             return i;
     return s->nchildren;
-}
-
-static void sup_on_call(fdn_ctx_t *ctx, const sup_t *s, const fdn_msg_t *msg)
-{
-    if (msg->tag == SUP_CALL_WHICH) {
-        for (size_t i = 0; i < s->nchildren; i++) {
-            const sup_child_t *c = &s->children[i];
-            if (strlen(c->id) != msg->size ||
-                (msg->size > 0 && memcmp(c->id, msg->data, msg->size) != 0))
-                continue;
-            if (c->state != CHILD_RUNNING)
-                break;
-            (void)fdn_reply(ctx, msg, 0, &c->pid, sizeof c->pid);
-            return;
-        }
-        (void)fdn_reply(ctx, msg, (uint32_t)-FDN_ENOENT, NULL, 0);
-    } else if (msg->tag == SUP_CALL_STATS) {
-        fdn_supervisor_stats_t st = {.restarts = s->restarts,
-                                     .children = (uint32_t)s->nchildren};
-        for (size_t i = 0; i < s->nchildren; i++)
-            if (s->children[i].state != CHILD_DOWN)
-                st.active++;
-        (void)fdn_reply(ctx, msg, 0, &st, sizeof st);
-    } else {
-        (void)fdn_reply(ctx, msg, (uint32_t)-FDN_ENOTSUP, NULL, 0);
-    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -623,14 +657,18 @@ static fdn_next_t sup_init(fdn_ctx_t *ctx, void *arg, void **state)
     sup_start_t *start = arg;
     sup_t *s = start->sup;
     start->is_taken = true;
+    s->self = fdn_self(ctx);
+    s->rng = s->self ^ sup_now(s) ^ (uint64_t)(uintptr_t)s;
+    s->is_initializing = true;
     for (size_t i = 0; i < s->nchildren; i++) {
-        int rc = sup_start_child(ctx, s, i);
+        int rc = fdn__sup_start_child(ctx, s, i);
         if (rc == FDN_OK)
             continue;
         start->child_rc = rc;
         /* Undo: the started children are stopped in reverse order by a
          * reaper; unlinked first so this process's own death does not
-         * race it. */
+         * race it.  A parent supervisor takes them (with the orphans of
+         * ours), to stop them before its own earlier children. */
         for (size_t j = 0; j < i; j++) {
             sup_child_t *c = &s->children[j];
             (void)fdn_unlink(ctx, c->pid);
@@ -639,18 +677,49 @@ static fdn_next_t sup_init(fdn_ctx_t *ctx, void *arg, void **state)
                 c->down_ref = FDN_REF_NONE;
             }
         }
-        sup_reap_children(ctx, s);
-        sup_free(s);
+        if (start->is_nested)
+            start->orphans = reaper_collect(s);
+        if (start->orphans == NULL)
+            sup_reap_children(ctx, s);
+        fdn__sup_free(s);
         *state = NULL;
         return fdn_stop(ctx, FDN_REASON_INIT_FAILED);
     }
+    s->is_initializing = false;
     *state = s;
     return FDN_CONTINUE;
 }
 
-static fdn_next_t sup_handle(fdn_ctx_t *ctx, void *state, const fdn_msg_t *msg)
+static fdn_next_t sup_on_user(fdn_ctx_t *ctx, sup_t *s, const fdn_msg_t *msg)
 {
-    sup_t *s = state;
+    if (msg->tag == SUP_TAG_CONTINUE && msg->from == s->self) {
+        s->is_retry_pending = false;
+        return fdn__sup_advance(ctx, s);
+    }
+    if (msg->from != FDN_PID_NONE)
+        return FDN_CONTINUE; /* Timers come from no process. */
+    for (size_t i = 0; i < s->nchildren; i++) {
+        sup_child_t *c = &s->children[i];
+        if (msg->tag == SUP_TAG_KILL_TIMER &&
+            c->state == FDN__CHILD_STOPPING && c->kill_timer == msg->ref) {
+            c->kill_timer = FDN_REF_NONE;
+            (void)fdn_exit(s->rt, ctx, c->pid, FDN_REASON_KILL);
+            return FDN_CONTINUE;
+        }
+        if (msg->tag == SUP_TAG_DELAY_TIMER && c->delay_timer == msg->ref) {
+            /* The backoff delay ended: the restart happens now. */
+            c->delay_timer = FDN_REF_NONE;
+            if (!sup_note_restart(s))
+                sup_begin_shutdown(s, FDN_REASON_MAX_RESTARTS);
+            return fdn__sup_advance(ctx, s);
+        }
+    }
+    return FDN_CONTINUE; /* A timer that was cancelled too late. */
+}
+
+static fdn_next_t sup_on_message(fdn_ctx_t *ctx, sup_t *s,
+                                 const fdn_msg_t *msg)
+{
     switch (msg->kind) {
     case FDN_MSG_EXIT: {
         size_t i = sup_find_pid(s, msg->from);
@@ -663,41 +732,36 @@ static fdn_next_t sup_handle(fdn_ctx_t *ctx, void *state, const fdn_msg_t *msg)
             s->parent != FDN_PID_NONE && msg->from == s->parent;
         if (is_parent || msg->reason != FDN_REASON_NORMAL) {
             sup_begin_shutdown(s, msg->reason);
-            return sup_advance(ctx, s);
+            return fdn__sup_advance(ctx, s);
         }
         return FDN_CONTINUE;
     }
     case FDN_MSG_DOWN:
         for (size_t i = 0; i < s->nchildren; i++) {
             sup_child_t *c = &s->children[i];
-            if (c->state != CHILD_DOWN && c->down_ref == msg->ref) {
+            if (c->state != FDN__CHILD_DOWN && c->down_ref == msg->ref) {
                 c->down_ref = FDN_REF_NONE;
                 return sup_child_exited(ctx, s, i, msg->reason);
             }
         }
         return FDN_CONTINUE; /* A child whose init failed, or stale. */
     case FDN_MSG_USER:
-        if (msg->tag == SUP_TAG_KILL_TIMER && msg->from == FDN_PID_NONE) {
-            for (size_t i = 0; i < s->nchildren; i++) {
-                sup_child_t *c = &s->children[i];
-                if (c->state == CHILD_STOPPING && c->timer == msg->ref) {
-                    c->timer = FDN_REF_NONE;
-                    (void)fdn_exit(s->rt, ctx, c->pid, FDN_REASON_KILL);
-                    break;
-                }
-            }
-        } else if (msg->tag == SUP_TAG_CONTINUE &&
-                   msg->from == fdn_self(ctx)) {
-            return sup_advance(ctx, s);
-        }
-        return FDN_CONTINUE;
+        return sup_on_user(ctx, s, msg);
     case FDN_MSG_CALL:
-        sup_on_call(ctx, s, msg);
-        return FDN_CONTINUE;
+        return fdn__sup_on_call(ctx, s, msg);
     case FDN_MSG_REPLY:
     default:
         return FDN_CONTINUE;
     }
+}
+
+static fdn_next_t sup_handle(fdn_ctx_t *ctx, void *state, const fdn_msg_t *msg)
+{
+    sup_t *s = state;
+    if (sup_on_message(ctx, s, msg) == FDN_STOP)
+        return FDN_STOP; /* fdn_stop recorded the reason */
+    /* Calls that waited for the supervisor to be idle run now. */
+    return fdn__sup_drain_calls(ctx, s);
 }
 
 static void sup_terminate(fdn_ctx_t *ctx, void *state, fdn_reason_t reason)
@@ -709,11 +773,15 @@ static void sup_terminate(fdn_ctx_t *ctx, void *state, fdn_reason_t reason)
     /* Normally every child is down by now.  If the supervisor died before
      * stopping them (killed), stop them in order rather than leave them. */
     for (size_t i = 0; i < s->nchildren; i++) {
-        if (s->children[i].timer != FDN_REF_NONE)
-            (void)fdn_cancel_timer(s->rt, s->children[i].timer);
+        sup_child_t *c = &s->children[i];
+        if (c->kill_timer != FDN_REF_NONE)
+            (void)fdn_cancel_timer(s->rt, c->kill_timer);
+        if (c->delay_timer != FDN_REF_NONE)
+            (void)fdn_cancel_timer(s->rt, c->delay_timer);
     }
+    fdn__sup_drop_calls(s);
     sup_reap_children(ctx, s);
-    sup_free(s);
+    fdn__sup_free(s);
 }
 
 static const fdn_behaviour_t sup_behaviour = {
@@ -738,6 +806,10 @@ FDN_API void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts)
     opts->period_ns = 5 * FDN_NS_PER_S;
     opts->children = NULL;
     opts->nchildren = 0;
+    opts->backoff_min_ns = 0;
+    opts->backoff_max_ns = 0;
+    opts->backoff_jitter = NULL;
+    opts->backoff_jitter_arg = NULL;
 }
 
 FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
@@ -750,14 +822,22 @@ FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
         return FDN_EINVAL;
     if (rt == NULL)
         rt = fdn_ctx_runtime(ctx);
-    int rc = sup_check_opts(opts);
+    size_t size;
+    int rc = fdn__sup_measure_opts(opts, &size);
     if (rc != FDN_OK)
         return rc;
+    const fdn_allocator_t *a = fdn_runtime_allocator(rt);
+    struct fdn__sup_spec *packed = fdn__alloc(a, size);
+    if (packed == NULL)
+        return FDN_ENOMEM;
+    fdn__sup_pack_opts(opts, packed);
     sup_t *s;
-    rc = sup_create(rt, opts, link ? fdn_self(ctx) : FDN_PID_NONE, &s);
+    rc = fdn__sup_create(rt, packed, link ? fdn_self(ctx) : FDN_PID_NONE, &s);
+    fdn__free(a, packed);
     if (rc != FDN_OK)
         return rc;
-    sup_start_t start = {.sup = s, .is_taken = false, .child_rc = FDN_OK};
+    sup_start_t start = {.sup = s, .is_taken = false, .child_rc = FDN_OK,
+                         .is_nested = false, .orphans = NULL};
     fdn_spawn_opts_t so = {.size = sizeof so, .link = link,
                            .trap_exit = true};
     fdn_pid_t pid = FDN_PID_NONE;
@@ -765,7 +845,7 @@ FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     if (rc != FDN_OK) {
         /* Once init ran it owns s (and frees it when it fails). */
         if (!start.is_taken)
-            sup_free(s);
+            fdn__sup_free(s);
         /* A child that could not be spawned at all (FDN_ENOMEM,
          * FDN_ELIMIT, ...) says more than the supervisor's FDN_EINIT. */
         if (rc == FDN_EINIT && start.child_rc != FDN_OK &&
@@ -776,48 +856,4 @@ FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     if (out != NULL)
         *out = pid;
     return FDN_OK;
-}
-
-/* Sends a CALL to sup and returns the reply's status (its tag, negated). */
-static int sup_call(fdn_ctx_t *ctx, fdn_pid_t sup, uint32_t tag,
-                    const void *data, size_t size, void *out, size_t out_size)
-{
-    fdn_msg_t *reply = NULL;
-    int rc = fdn_call(ctx, sup, tag, data, size, SUP_CALL_TIMEOUT_NS, &reply);
-    if (rc != FDN_OK)
-        return rc;
-    rc = -(int)reply->tag;
-    if (rc == FDN_OK) {
-        if (reply->size == out_size)
-            memcpy(out, reply->data, out_size);
-        else
-            rc = FDN_EINVAL; /* sup is not a supervisor */
-    }
-    fdn_msg_free(ctx, reply);
-    return rc;
-}
-
-FDN_API int fdn_supervisor_which(fdn_ctx_t *ctx, fdn_pid_t sup,
-                                 const char *id, fdn_pid_t *out)
-{
-    if (ctx == NULL || id == NULL || out == NULL || sup == FDN_PID_NONE)
-        return FDN_EINVAL;
-    fdn_pid_t pid;
-    int rc = sup_call(ctx, sup, SUP_CALL_WHICH, id, strlen(id), &pid,
-                      sizeof pid);
-    if (rc == FDN_OK)
-        *out = pid;
-    return rc;
-}
-
-FDN_API int fdn_supervisor_stats(fdn_ctx_t *ctx, fdn_pid_t sup,
-                                 fdn_supervisor_stats_t *out)
-{
-    if (ctx == NULL || out == NULL || sup == FDN_PID_NONE)
-        return FDN_EINVAL;
-    fdn_supervisor_stats_t st;
-    int rc = sup_call(ctx, sup, SUP_CALL_STATS, NULL, 0, &st, sizeof st);
-    if (rc == FDN_OK)
-        *out = st;
-    return rc;
 }
