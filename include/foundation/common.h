@@ -112,7 +112,8 @@ fdn_failing_allocator_get(fdn_failing_allocator_t *fa);
 FDN_API uint64_t fdn_failing_allocator_calls(const fdn_failing_allocator_t *fa);
 /* Allocations made and not yet released. */
 FDN_API int64_t fdn_failing_allocator_live(const fdn_failing_allocator_t *fa);
-/* Re-arm: fail the fail_at-th allocation from now on (0 = never). */
+/* Re-arm: fail the fail_at-th allocation from now on (0 = never); resets
+ * the count that fdn_failing_allocator_calls reports to 0. */
 FDN_API void fdn_failing_allocator_arm(fdn_failing_allocator_t *fa,
                                        uint64_t fail_at, bool fail_sticky);
 
