@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h> /* memset, for the inline *_opts_init */
 
 #ifdef __cplusplus
 extern "C" {

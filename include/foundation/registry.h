@@ -93,7 +93,16 @@ typedef struct fdn_registry_opts {
     uint32_t max_namespaces;  /* 0 = 64 */
 } fdn_registry_opts_t;
 
-FDN_API void fdn_registry_opts_init(fdn_registry_opts_t *opts);
+/* Fills opts with the defaults.  Inline, for the reason given at
+ * fdn_runtime_opts_init.  NULL does nothing. */
+static inline void fdn_registry_opts_init(fdn_registry_opts_t *opts)
+{
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+    opts->max_namespaces = 64;
+}
 
 /* Creates a registry on rt (kept: rt must outlive it).  opts may be NULL.
  * Errors: FDN_EINVAL, FDN_ENOMEM. */

@@ -99,8 +99,19 @@ typedef struct fdn_runtime_opts {
     uint64_t seed;
 } fdn_runtime_opts_t;
 
-/* Fills opts with the defaults above. */
-FDN_API void fdn_runtime_opts_init(fdn_runtime_opts_t *opts);
+/* Fills opts with the defaults above.  Inline, so that it writes the
+ * struct as the caller was compiled to know it: a program built against an
+ * older, shorter fdn_runtime_opts_t keeps working with a newer library,
+ * which reads only opts->size bytes.  NULL does nothing. */
+static inline void fdn_runtime_opts_init(fdn_runtime_opts_t *opts)
+{
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+    opts->max_processes = 1u << 22;
+    opts->batch = 64;
+}
 
 /*
  * Starts a runtime: scheduler threads and a timer thread (none when

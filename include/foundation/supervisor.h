@@ -136,8 +136,18 @@ typedef struct fdn_supervisor_opts {
 } fdn_supervisor_opts_t;
 
 /* Fills opts with the defaults: one_for_one, 3 restarts in 5 s, no
- * children, no backoff.  NULL does nothing. */
-FDN_API void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts);
+ * children, no backoff.  Inline, for the reason given at
+ * fdn_runtime_opts_init.  NULL does nothing. */
+static inline void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts)
+{
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+    opts->strategy = FDN_ONE_FOR_ONE;
+    opts->intensity = 3;
+    opts->period_ns = 5 * FDN_NS_PER_S;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Starting                                                                 */

@@ -472,15 +472,6 @@ static void table_fit(struct reg_table *t, uint64_t count)
     pthread_mutex_unlock(&t->resize_mutex);
 }
 
-FDN_API void fdn_registry_opts_init(fdn_registry_opts_t *opts)
-{
-    if (opts == NULL)
-        return;
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->max_namespaces = REG_DEFAULT_MAX_NAMESPACES;
-}
-
 /* The runtime name source: the keys pid holds, in every namespace. */
 static void registry_names(void *arg, fdn_pid_t pid, fdn_name_emit_fn emit,
                            void *emit_arg)

@@ -7,14 +7,6 @@
 #include <time.h>
 #include <unistd.h>
 
-FDN_API void fdn_runtime_opts_init(fdn_runtime_opts_t *opts)
-{
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->max_processes = 1u << 22;
-    opts->batch = 64;
-}
-
 /* Frees what create_parts made, in reverse; safe on a partial runtime. */
 static void free_parts(fdn_runtime_t *rt)
 {

@@ -795,23 +795,6 @@ static const fdn_behaviour_t sup_behaviour = {
 /* Public API                                                               */
 /* ------------------------------------------------------------------------ */
 
-FDN_API void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts)
-{
-    if (opts == NULL)
-        return;
-    memset(opts, 0, sizeof *opts);
-    opts->size = sizeof *opts;
-    opts->strategy = FDN_ONE_FOR_ONE;
-    opts->intensity = 3;
-    opts->period_ns = 5 * FDN_NS_PER_S;
-    opts->children = NULL;
-    opts->nchildren = 0;
-    opts->backoff_min_ns = 0;
-    opts->backoff_max_ns = 0;
-    opts->backoff_jitter = NULL;
-    opts->backoff_jitter_arg = NULL;
-}
-
 FDN_API int fdn_supervisor_start(fdn_runtime_t *rt, fdn_ctx_t *ctx,
                                  const fdn_supervisor_opts_t *opts, bool link,
                                  fdn_pid_t *out)

@@ -5,7 +5,6 @@
 #include <foundation/runtime.h>
 
 int fdn_test_spawn_idle(fdn_runtime_t *rt, fdn_pid_t *pid);
-size_t fdn_test_runtime_opts_size(void);
 
 /* An owner that ignores every message. */
 static fdn_next_t idle_handle(fdn_ctx_t *ctx, void *state,
@@ -29,9 +28,3 @@ fdn_test_spawn_idle(fdn_runtime_t *rt, fdn_pid_t *pid)
     return fdn_spawn(rt, NULL, &idle_behaviour, NULL, NULL, pid);
 }
 
-/* sizeof the options struct as C sees it, so the Python side can check
- * that its cdef copy of the struct has not drifted from the header. */
-__attribute__((visibility("default"))) size_t fdn_test_runtime_opts_size(void)
-{
-    return sizeof(fdn_runtime_opts_t);
-}
