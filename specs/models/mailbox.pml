@@ -120,8 +120,9 @@
  *               FENCE_SCHED, each implying PLAIN) still fails.
  *
  * Not modelled: process death (DEAD: a sender returns without an RMW) and
- * exit signals; attached threads (attach.c uses the same end-of-turn CAS
- * and exchange); the spawner's first turn, fdn__finish_turn (process.c),
+ * exit signals (links.pml models those); attached threads (attach.c uses
+ * the same end-of-turn CAS and exchange); the spawner's first turn,
+ * fdn__finish_turn (process.c),
  * whose life starts RUNNING before its pid is published and whose DIRTY
  * path exchanges QUEUED and requeues, the same transition as the model's
  * batch-exhausted branch; the stub re-push of the intrusive queue's pop

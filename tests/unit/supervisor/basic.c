@@ -658,6 +658,41 @@ Test(supervisor, restarts_spread_over_more_than_the_period_are_fine)
 }
 
 /* Checks: SUP-C2 */
+Test(supervisor, intensity_window_is_half_open)
+{
+    /* The period of a restart at time t is (t - period, t], the boundary
+     * specs/models/supervisor_intensity.pml checks: a restart exactly one
+     * period after an earlier one does not count it; one nanosecond less
+     * and it does. */
+    setup_rt(true);
+    kid_t k;
+    kid_reset(&k, 0, false);
+    fdn_child_spec_t c = spec("a", &k, FDN_PERMANENT, FDN_NS_PER_S);
+    fdn_pid_t sup = start_sup(FDN_ONE_FOR_ONE, &c, 1, 2, 5 * FDN_NS_PER_S);
+    fdn_ref_t ref;
+    cr_assert_eq(fdn_monitor(g_ctx, sup, &ref), FDN_OK);
+    /* Restarts at t = 0 s and 1 s: as many as the intensity allows. */
+    crash(which(sup, "a"), FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 1, 1));
+    cr_assert_eq(fdn_clock_advance(g_clock, FDN_NS_PER_S), FDN_OK);
+    crash(which(sup, "a"), FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 2, 1));
+    /* t = 5 s: the restart at 0 s is exactly one period old and out of the
+     * window, so this one is allowed. */
+    cr_assert_eq(fdn_clock_advance(g_clock, 4 * FDN_NS_PER_S), FDN_OK);
+    crash(which(sup, "a"), FDN_REASON_USER);
+    WAIT_FOR(stats_are(sup, 3, 1));
+    cr_assert(fdn_alive(g_rt, sup));
+    /* t = 6 s - 1 ns: the restarts at 1 s and 5 s are both inside the
+     * period, so a third is one too many. */
+    cr_assert_eq(fdn_clock_advance(g_clock, FDN_NS_PER_S - 1), FDN_OK);
+    crash(which(sup, "a"), FDN_REASON_USER);
+    cr_assert_eq(await_down(ref), FDN_REASON_MAX_RESTARTS);
+    cr_assert_eq(kid_starts(&k), 4, "the last failure is not restarted");
+    teardown_rt();
+}
+
+/* Checks: SUP-C2 */
 Test(supervisor, zero_intensity_gives_up_at_the_first_failure)
 {
     setup_rt(true);
