@@ -160,7 +160,10 @@ FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt,
  * racily; 0 for i >= schedulers. */
 FDN_API uint32_t fdn_runtime_runq_len(const fdn_runtime_t *rt, unsigned i);
 
-/* O(1).  True while pid's process has not finished dying. */
+/* O(1).  True from the publication of pid by fdn_spawn / fdn_attach until
+ * its death is under way: it turns false after terminate and the callback
+ * monitors ran and before any DOWN or link exit signal about the death is
+ * sent (RT-S11), so a process told of a death always finds the pid dead. */
 FDN_API bool fdn_alive(const fdn_runtime_t *rt, fdn_pid_t pid);
 
 /* ------------------------------------------------------------------------ */

@@ -17,7 +17,7 @@
 #include <criterion/criterion.h>
 #include <foundation/runtime.h>
 
-#include "runtime/internal.h" /* the run state, for wait_complete */
+#include "unit/runtime/death.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -61,30 +61,9 @@ static void pause_1ms(void)
 }
 enum { POLL_STEPS = 10000 };
 
-/*
- * Waits until pid's death is complete: fdn__die exchanges the run state to
- * DEAD after the DOWN messages and every link signal were enqueued, so from
- * then on those signals sit in their receivers' mailboxes, ahead of
- * anything the test sends afterwards.  (fdn_alive turns false earlier, before
- * the signals are sent: RT-S11.)  No node is spawned while a test waits, so
- * the slot is not reused meanwhile.
- */
 static void wait_complete(fdn_pid_t pid)
 {
-    struct fdn__proc *p = fdn__table_slot(rt, pid);
-    cr_assert_not_null(p);
-    int run = FDN__RUNNING;
-    for (int i = 0; i < POLL_STEPS; i++) {
-        /* Acquire: pairs with the acq_rel exchange to DEAD in fdn__die,
-         * which follows the enqueues of the death's signals. */
-        run = atomic_load_explicit(&p->run, memory_order_acquire);
-        if (run == FDN__DEAD)
-            break;
-        pause_1ms();
-    }
-    cr_assert_eq(run, FDN__DEAD, "death of %llx did not complete",
-                 (unsigned long long)pid);
-    cr_assert(!fdn_alive(rt, pid));
+    fdn_test_wait_death_complete(rt, pid);
 }
 
 static void setup(void)

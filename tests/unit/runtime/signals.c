@@ -7,6 +7,8 @@
  * attached thread every EXIT or DOWN it receives and its own terminate, so
  * the test can check what a process saw from the outside.
  */
+#include "unit/runtime/death.h"
+
 #include <criterion/criterion.h>
 #include <foundation/runtime.h>
 
@@ -253,9 +255,10 @@ Test(signals, link_normal_exit_does_not_kill)
     cmd_pid(a, T_LINK, b, FDN_OK);
     stop_with(b, FDN_REASON_NORMAL);
     cr_assert_eq(expect_rep(T_TERM).reason, FDN_REASON_NORMAL);
-    /* Once b is not alive its link signal to a is in a's mailbox, so the
-     * ping below is handled after it. */
-    wait_dead(b);
+    /* Once b's death is complete its link signal to a is in a's mailbox,
+     * so the ping below is handled after it (fdn_alive turns false too
+     * early for that: RT-S11). */
+    fdn_test_wait_death_complete(rt, b);
     ping(a);
     stop_with(a, FDN_REASON_NORMAL);
     cr_assert_eq(expect_rep(T_TERM).reason, FDN_REASON_NORMAL);
