@@ -53,14 +53,6 @@ static fdn_pid_t test_pid;
 static struct node nodes[MAX_NODES];
 static int nnodes;
 
-/* Bounded polling: 1 ms steps, 10 s at most. */
-static void pause_1ms(void)
-{
-    struct timespec ts = {0, 1000000};
-    nanosleep(&ts, NULL);
-}
-enum { POLL_STEPS = 10000 };
-
 static void wait_complete(fdn_pid_t pid)
 {
     fdn_test_wait_death_complete(rt, pid);
