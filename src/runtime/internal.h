@@ -113,6 +113,9 @@ struct fdn__link {
     struct fdn__link *next;
     fdn_pid_t other;
     struct fdn__msg *sig;
+    bool is_down; /* `other` died and its exit signal to us is on its way:
+                   * the record stays until we pop that signal, so an
+                   * unlink in between makes the signal void (signals.c) */
 };
 
 struct fdn__attached;

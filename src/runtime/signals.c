@@ -16,6 +16,14 @@
  * when the monitor or link is made, so a death never fails for lack of
  * memory (RT-L2).
  *
+ * Unlink, as in Erlang: once fdn_unlink returns, the link has no effect on
+ * the caller, even if the other side already died and its exit signal is
+ * queued.  So a death does not remove the survivor's record of the link:
+ * it marks it is_down (under the survivor's lock) and sends the signal;
+ * the survivor removes the record when it pops the signal and acts on the
+ * signal only if the record was still there.  An unlink in between took
+ * the record, and the signal is dropped.
+ *
  * The monitors a process holds are a uthash set keyed by ref ([own] of
  * the watcher), so demonitor and the filtering of a popped DOWN are O(1).
  * nlinks and nmons mirror the list lengths for fdn_process_info; they are
@@ -102,6 +110,7 @@ static struct fdn__link *link_new(fdn_runtime_t *rt, fdn_pid_t other)
     }
     l->other = other;
     l->next = NULL;
+    l->is_down = false;
     return l;
 }
 
@@ -118,7 +127,8 @@ static struct fdn__link *link_take_locked(struct fdn__proc *p, fdn_pid_t other)
         if ((*pp)->other == other) {
             struct fdn__link *l = *pp;
             *pp = l->next;
-            count_add_locked(&p->nlinks, -1);
+            if (!l->is_down) /* a down link was uncounted when marked */
+                count_add_locked(&p->nlinks, -1);
             return l;
         }
     }
@@ -199,6 +209,17 @@ bool fdn__kill_pending(const struct fdn__proc *p, fdn_reason_t *why)
 int fdn__signal_eval(fdn_ctx_t *ctx, struct fdn__msg *m, fdn_reason_t *die)
 {
     fdn_reason_t reason = m->pub.reason;
+    if (m->flags & FDN__MF_LINK) {
+        /* A link's signal counts only if the link is still there: an
+         * fdn_unlink since the sender's death made it void. */
+        struct fdn__proc *p = ctx->p;
+        fdn__spin_lock(&p->lock);
+        struct fdn__link *l = link_take_locked(p, m->pub.from);
+        fdn__spin_unlock(&p->lock);
+        if (l == NULL)
+            return -1;
+        link_free(ctx->rt, l);
+    }
     if (reason == FDN_REASON_KILL) {
         *die = FDN_REASON_KILLED;
         return 1;
@@ -640,12 +661,22 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
         struct fdn__link *l = links;
         links = l->next;
         struct fdn__proc *b = fdn__table_slot(rt, l->other);
-        struct fdn__link *back = NULL;
+        bool is_linked = false;
         fdn__spin_lock(&b->lock);
-        if (atomic_load_explicit(&b->pid, memory_order_relaxed) == l->other)
-            back = link_take_locked(b, self);
+        if (atomic_load_explicit(&b->pid, memory_order_relaxed) == l->other) {
+            /* The survivor's record stays, marked, until it pops the
+             * signal (see the top: unlink). */
+            for (struct fdn__link *back = b->links; back; back = back->next) {
+                if (back->other == self && !back->is_down) {
+                    back->is_down = true;
+                    count_add_locked(&b->nlinks, -1);
+                    is_linked = true;
+                    break;
+                }
+            }
+        }
         fdn__spin_unlock(&b->lock);
-        if (back != NULL) {
+        if (is_linked) {
             /* Still linked: the other side had not unlinked. */
             struct fdn__msg *s = l->sig;
             l->sig = NULL;
@@ -655,7 +686,6 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
             s->flags = FDN__MF_LINK;
             if (fdn__send_msg(rt, l->other, s) != FDN_OK)
                 fdn__msg_free(rt, s);
-            link_free(rt, back);
         }
         if (l->sig)
             fdn__msg_free(rt, l->sig);
