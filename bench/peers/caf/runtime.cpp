@@ -1,12 +1,14 @@
 // bench/peers/caf/runtime.cpp — the CAF side of bench/bench_runtime.c: the
-// same process workloads (skynet, ping-pong, many-to-one) and the idle CPU
-// measurement, with event-based CAF actors on 2 scheduler threads, printing
+// same process workloads (skynet, ping-pong, many-to-one) and the idle
+// memory and CPU measurements, with event-based CAF actors on 2 scheduler threads, printing
 // `RESULT name=... value=... unit=...` lines in the same format.
 //
 // Usage: caf_runtime skynet|pingpong|many_to_one|idle
 // The attached main thread of the C side is a scoped_actor here: it starts
 // each run and waits for its result outside the actors' timed work.
 #include "caf_bench.hpp"
+
+#include <unistd.h>
 
 using namespace caf;
 
@@ -200,11 +202,46 @@ behavior idler(event_based_actor* self) {
   };
 }
 
+constexpr int idle_n = 100000;
+
+// Resident set size of this process in bytes (/proc/self/statm).
+int64_t rss_bytes() {
+  long size = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr)
+    return -1;
+  if (std::fscanf(f, "%ld %ld", &size, &resident) != 2)
+    resident = -1;
+  std::fclose(f);
+  return resident < 0 ? -1 : int64_t{resident} * sysconf(_SC_PAGESIZE);
+}
+
+// Bytes per idle actor: the RSS growth over 100,000 spawns (as the C
+// side's RSS figure), once every actor has run its initialisation.
+// Checks: RT-P4
+void idle_memory(actor_system& sys) {
+  std::vector<actor> idle;
+  idle.reserve(idle_n);
+  int64_t rss0 = rss_bytes();
+  for (int i = 0; i < idle_n; ++i)
+    idle.push_back(sys.spawn(idler));
+  bench::check(sys.registry().running() >= idle_n + 1u, "idle: all spawned");
+  std::this_thread::sleep_for(idle_settle);
+  int64_t rss1 = rss_bytes();
+  bench::result("rt_idle_bytes_rss",
+                static_cast<double>(rss1 - rss0) / idle_n, "B/proc");
+  for (auto& a : idle)
+    anon_send_exit(a, exit_reason::user_shutdown);
+  idle.clear();
+  bench::wait_quiescent(sys, 1);
+}
+
 // A few idle actors and a timer an hour away; the CPU time of the whole
 // process over 2 s of wall time while main sleeps.
 // Checks: RT-P8
 void bench_idle(actor_system& sys) {
   scoped_actor main{sys};
+  idle_memory(sys);
   std::vector<actor> idle;
   for (int i = 0; i < idle_actors; ++i)
     idle.push_back(sys.spawn(idler));
