@@ -1,7 +1,8 @@
 /*
  * bench/bench_runtime.c — the runtime's benchmarks: skynet spawn rate,
- * ping-pong round trips, many-to-one messages, bytes per idle process and
- * the cost of fdn_alive at 1,000 and 1,000,000 live processes.  Each
+ * ping-pong round trips, many-to-one messages, bytes per idle process, the
+ * CPU an idle runtime uses and the cost of fdn_alive at 1,000 and
+ * 1,000,000 live processes.  Each
  * workload mirrors one in bench/peers/runtime.exs and prints RESULT lines
  * that scripts/bench.sh puts beside the BEAM's.
  *
@@ -435,6 +436,52 @@ static fdn_pid_t *spawn_idle(fdn_runtime_t *rt, fdn_ctx_t *ctx, size_t n)
     return pids;
 }
 
+#define IDLE_CPU_PROCS 4
+#define IDLE_CPU_TIMER_NS (3600 * FDN_NS_PER_S)
+#define IDLE_CPU_SETTLE_NS (500 * FDN_NS_PER_MS)
+#define IDLE_CPU_MEASURE_NS (2 * FDN_NS_PER_S)
+
+/* The CPU an idle runtime burns: a fresh runtime (2 schedulers), a few idle
+ * processes and a timer an hour away, left to settle, then the CPU time of
+ * the whole process over 2 s of wall time while main waits in
+ * fdn_receive.  Reported as a percentage of one CPU, from getrusage and,
+ * as a cross check, from /proc/self/stat.
+ * Checks: RT-P8 */
+static void idle_cpu(void)
+{
+    fdn_ctx_t *ctx;
+    fdn_runtime_t *rt = start_runtime(NULL, &ctx);
+    fdn_pid_t *pids = spawn_idle(rt, ctx, IDLE_CPU_PROCS);
+    fdn_msg_t *msg = NULL;
+    fdn_ref_t timer;
+    uint64_t c0, s0, t0, c1, s1, t1;
+    int rc = fdn_send_after(rt, ctx, pids[0], IDLE_CPU_TIMER_NS, TAG_MSG, NULL,
+                            0, &timer);
+    if (rc != FDN_OK)
+        bench_fail("fdn_send_after", rc);
+    rc = fdn_receive(ctx, IDLE_CPU_SETTLE_NS, &msg);
+    if (rc != FDN_ETIMEDOUT)
+        bench_fail("idle: settling receive", rc);
+    c0 = bench_cpu_ns();
+    s0 = bench_proc_stat_cpu_ns();
+    t0 = bench_now_ns();
+    rc = fdn_receive(ctx, IDLE_CPU_MEASURE_NS, &msg);
+    c1 = bench_cpu_ns();
+    s1 = bench_proc_stat_cpu_ns();
+    t1 = bench_now_ns();
+    if (rc != FDN_ETIMEDOUT)
+        bench_fail("idle: measuring receive", rc);
+    bench_result("rt_idle_cpu_pct", 100.0 * (double)(c1 - c0) / (double)(t1 - t0),
+                 "%");
+    bench_result("rt_idle_cpu_pct_procstat",
+                 100.0 * (double)(s1 - s0) / (double)(t1 - t0), "%");
+    if (fdn_cancel_timer(rt, timer) != FDN_OK)
+        bench_fail("idle: the far timer fired", -1);
+    free(pids);
+    fdn_detach(ctx);
+    fdn_runtime_destroy(rt);
+}
+
 /* Checks: RT-P4, RT-I4 */
 static void bench_idle(void)
 {
@@ -462,6 +509,7 @@ static void bench_idle(void)
     free(pids);
     fdn_detach(ctx);
     fdn_runtime_destroy(rt);
+    idle_cpu();
 }
 
 /* ------------------------------------------------------------------------ */

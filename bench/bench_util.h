@@ -1,7 +1,8 @@
 /*
  * bench/bench_util.h — helpers shared by the benchmark programs: a monotonic
  * nanosecond clock, the RESULT line format scripts/bench.sh parses, a small
- * fast random generator, percentiles, and reading the resident set size.
+ * fast random generator, percentiles, the resident set size and the
+ * process's CPU time.
  *
  * Everything here is static inline so that each benchmark stays one .c file
  * (bench/CMakeLists.txt builds every C file in bench/ into its own
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +72,44 @@ static inline int64_t bench_rss_bytes(void)
         resident = -1;
     fclose(f);
     return resident < 0 ? -1 : (int64_t)resident * sysconf(_SC_PAGESIZE);
+}
+
+/* CPU time (user + system) of the whole process, every thread, dead ones
+ * included, in nanoseconds (getrusage, microsecond resolution). */
+static inline uint64_t bench_cpu_ns(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) *
+               UINT64_C(1000000000) +
+           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) *
+               UINT64_C(1000);
+}
+
+/* The same from /proc/self/stat (utime + stime, fields 14 and 15, in clock
+ * ticks: 10 ms resolution at the usual 100 Hz), in nanoseconds; a cross
+ * check of bench_cpu_ns that the BEAM peer can make the same way.  0 if
+ * the file cannot be read. */
+static inline uint64_t bench_proc_stat_cpu_ns(void)
+{
+    char buf[1024];
+    unsigned long long utime = 0, stime = 0;
+    size_t n;
+    const char *p;
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f == NULL)
+        return 0;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces: start after its ')'. */
+    p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                   "%*u %llu %llu", &utime, &stime) != 2)
+        return 0;
+    return (uint64_t)(utime + stime) * UINT64_C(1000000000) /
+           (uint64_t)sysconf(_SC_CLK_TCK);
 }
 
 static inline int bench_cmp_u64(const void *a, const void *b)

@@ -7,8 +7,8 @@
 # ("- **RT-S1** ..."; scripts/verify_specifications.sh checks the form).  A
 # test or benchmark names an id by writing it as a whole word anywhere in a
 # source file under tests/ or bench/ (by convention in a comment directly
-# above the test: "/* Checks: RT-S1, RT-L2 */").  Source files are C, headers,
-# Python, shell, Elixir/Erlang and CMake files; prose (*.md) and recorded
+# above the test: "/* Checks: RT-S1, RT-L2 */").  Source files are C, C++
+# (the CAF peers), headers, Python, shell, Elixir/Erlang and CMake files; prose (*.md) and recorded
 # output (bench/out/) do not count, since naming an id there checks nothing.
 # Unknown ids are looked for with the prefixes the specs use.
 #
@@ -48,7 +48,8 @@ for dir in tests bench; do
     while IFS= read -r -d '' f; do
         sources+=("$f")
     done < <(find "$dir" -path bench/out -prune -o -type f \
-        \( -name '*.c' -o -name '*.h' -o -name '*.py' -o -name '*.sh' \
+        \( -name '*.c' -o -name '*.h' -o -name '*.cpp' -o -name '*.hpp' \
+           -o -name '*.py' -o -name '*.sh' \
            -o -name '*.exs' -o -name '*.ex' -o -name '*.erl' \
            -o -name '*.cmake' -o -name CMakeLists.txt \) -print0 | sort -z)
 done

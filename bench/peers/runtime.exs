@@ -1,5 +1,6 @@
 # bench/peers/runtime.exs — the BEAM side of bench/bench_runtime.c: the same
-# process workloads (skynet, ping-pong, many-to-one, idle process memory),
+# process workloads (skynet, ping-pong, many-to-one, idle process memory and
+# idle CPU),
 # printing `RESULT name=... value=... unit=...` lines in the same format.
 #
 # Run: elixir --erl "+S 2:2 +P 4000000" bench/peers/runtime.exs <workload>
@@ -175,6 +176,50 @@ defmodule Bench.Runtime do
     result("rt_idle_bytes_rss", (rss1 - rss0) / n, "B/proc")
     result("rt_idle_bytes_heap", (mem1 - mem0) / n, "B/proc")
     result("rt_idle_bytes_info", one, "B/proc")
+    Enum.each(pids, &send(&1, :stop))
+    idle_cpu()
+  end
+
+  # The CPU an idle VM burns, measured as the C side does (RT-P8): a few
+  # idle processes and a timer an hour away, left to settle, then the CPU
+  # time of the whole OS process over 2 s of wall time while main waits in
+  # receive.  :erlang.statistics(:runtime) sums the CPU time of every
+  # thread of the runtime system (ms); /proc/self/stat is the cross check
+  # (clock ticks).  The BEAM's schedulers busy-wait a little before they
+  # sleep (+sbwt, default medium); here they run with the defaults.
+  defp proc_stat_cpu_ns do
+    {:ok, stat} = File.read("/proc/self/stat")
+    [_, rest] = String.split(stat, ") ", parts: 2)
+    fields = String.split(rest)
+    utime = String.to_integer(Enum.at(fields, 11))
+    stime = String.to_integer(Enum.at(fields, 12))
+    # USER_HZ is 100 on Linux.
+    (utime + stime) * 10_000_000
+  end
+
+  defp idle_cpu do
+    pids = for _ <- 1..4, do: spawn(fn -> idle() end)
+    Process.send_after(hd(pids), :stop, 3_600_000)
+    :erlang.garbage_collect()
+    receive do
+    after
+      500 -> :ok
+    end
+
+    {r0, _} = :erlang.statistics(:runtime)
+    s0 = proc_stat_cpu_ns()
+    t0 = now_ns()
+
+    receive do
+    after
+      2000 -> :ok
+    end
+
+    {r1, _} = :erlang.statistics(:runtime)
+    s1 = proc_stat_cpu_ns()
+    t1 = now_ns()
+    result("rt_idle_cpu_pct", 100.0 * (r1 - r0) * 1.0e6 / (t1 - t0), "%")
+    result("rt_idle_cpu_pct_procstat", 100.0 * (s1 - s0) / (t1 - t0), "%")
     Enum.each(pids, &send(&1, :stop))
   end
 
