@@ -75,9 +75,9 @@ struct fdn__msg {
 #define FDN__SLAB_MAX_MSG 1024u /* larger messages use the allocator */
 #define FDN__SLAB_CACHE 256u    /* empty slabs kept for reuse, per runtime */
 struct fdn__slab {
-    _Atomic uint64_t live;    /* [atomic] bias + cut - freed; see mailbox.c */
+    _Atomic uint64_t live;    /* [atomic] bias - freed (- bias + cut once
+                               * retired); see mailbox.c */
     struct fdn__slab *next;   /* on the runtime's empty list (slab_lock) */
-    uint32_t used, count;     /* [own] of the scheduler cutting from it */
     _Alignas(16) unsigned char mem[]; /* messages, 16-byte aligned */
 };
 
@@ -127,47 +127,52 @@ struct fdn__attached;
  * lives; messages addressed to an older life are dropped on pop (RT-S2).
  */
 struct fdn__proc {
-    /* Line 1: what other threads touch (senders, monitors, links). */
+    /* Line 1: read by senders (and monitors, links), rarely written: a
+     * sender's lookup of pid finds it clean in its cache. */
     _Atomic uint64_t pid;          /* [atomic] current pid; 0 when free */
     _Atomic uint64_t kill_pending; /* [atomic] gen << 32 | (reason + 1) */
-    _Atomic(struct fdn__mq_node *) tail; /* [atomic] mailbox producer end */
     struct fdn__mon *mons;         /* [lock] monitors on this process */
     struct fdn__link *links;       /* [lock] */
-    _Atomic int run;               /* [atomic] FDN__IDLE.. run state */
+    /* The behaviour's name for introspection: set (relaxed) before the
+     * pid is published, never cleared, so readers race with nothing. */
+    _Atomic(const char *) name;
     _Atomic int lock;              /* spinlock for [lock] fields */
-    /* Messages ever enqueued in this life (wrapping; see mailbox.c).  The
-     * queue length is enq - deq. */
-    _Atomic uint32_t enq;          /* [atomic] */
     _Atomic uint32_t max_mailbox;  /* [atomic] relaxed: set before publish */
-    _Atomic bool trap_exit;        /* [atomic] relaxed: a per-process flag */
-    bool exiting;                  /* [lock] death has begun */
-    /* Line 2: the owner's, so consumer writes do not bounce line 1. */
-    _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
-    struct fdn__mq_node stub;      /* mailbox stub node */
-    struct fdn__proc *rq_next;     /* run-queue link, guarded by that queue */
-    const fdn_behaviour_t *beh;    /* [own] */
-    void *state;                   /* [own] */
-    struct fdn__held *held;        /* [own] monitors held on others */
-    /* Counters the owner writes (relaxed store of load + 1) and any thread
-     * may read (fdn_process_info): messages popped (the consumer end of
-     * the length), the largest length seen, messages handled. */
-    _Atomic uint64_t handled;      /* [atomic] owner-written */
-    _Alignas(FDN__CACHELINE) _Atomic uint32_t deq; /* [atomic] owner-written */
-    _Atomic uint32_t hwm;          /* [atomic] max by CAS; senders + owner */
-    _Atomic uint32_t nheld;        /* [atomic] owner-written: held monitors */
-    _Atomic uint32_t nreqs;        /* [atomic] owner-written: pending requests */
     _Atomic uint32_t nlinks;       /* [atomic] written under lock */
     _Atomic uint32_t nmons;        /* [atomic] written under lock */
+    uint32_t slot;                 /* [imm] index in the table */
+    _Atomic bool trap_exit;        /* [atomic] relaxed: a per-process flag */
+    bool exiting;                  /* [lock] death has begun */
+    /* Line 2: what every sender writes (the mailbox's producer end, the
+     * run state, the count of messages enqueued) and the run-queue link
+     * its scheduler writes. */
+    _Alignas(FDN__CACHELINE) _Atomic(struct fdn__mq_node *) tail; /* [atomic] */
+    _Atomic int run;               /* [atomic] FDN__IDLE.. run state */
+    /* Messages ever enqueued in this slot (wrapping; see mailbox.c).  The
+     * queue length is enq - deq. */
+    _Atomic uint32_t enq;          /* [atomic] */
+    _Atomic uint32_t hwm;          /* [atomic] max by CAS; senders + owner */
     /* Senders waiting for room in a bounded mailbox (fdn_send_wait): an
      * eventcount, see mailbox.c. */
     _Atomic uint32_t room_seq;     /* [atomic] futex word */
     _Atomic uint32_t room_waiters; /* [atomic] */
     _Atomic uint32_t free_next;    /* [atomic] free-stack link (slot + 1) */
-    /* The behaviour's name for introspection: set (relaxed) before the
-     * pid is published, never cleared, so readers race with nothing. */
-    _Atomic(const char *) name;
     uint32_t gen;                  /* [tbl] generation of the current life */
-    uint32_t slot;                 /* [imm] index in the table */
+    struct fdn__proc *rq_next;     /* run-queue link, guarded by that queue */
+    /* Line 3: the owner's, so its writes bounce neither line above. */
+    _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
+    struct fdn__mq_node stub;      /* mailbox stub node */
+    const fdn_behaviour_t *beh;    /* [own] */
+    void *state;                   /* [own] */
+    struct fdn__held *held;        /* [own] monitors held on others */
+    /* Counters the owner writes (relaxed store of load + 1) and any thread
+     * may read (fdn_process_info): messages handled, messages popped (the
+     * consumer end of the length), held monitors and requests. */
+    _Atomic uint64_t handled;      /* [atomic] owner-written */
+    _Atomic uint32_t deq;          /* [atomic] owner-written */
+    _Atomic uint32_t nheld;        /* [atomic] owner-written: held monitors */
+    _Atomic uint32_t nreqs;        /* [atomic] owner-written: pending requests */
+    bool is_bounded;               /* [tbl] max_mailbox != 0, for the owner */
 };
 
 /* A scheduler: a thread, a run queue and its counters. */
@@ -193,7 +198,11 @@ struct fdn__sched {
     _Atomic uint64_t sent;
     _Atomic uint64_t steals;
     _Atomic uint64_t sleeps;
-    struct fdn__slab *slab;    /* [own] current message slab, or NULL */
+    /* The message slab being cut (mailbox.c), and what was cut from it:
+     * kept here, not in the slab, so that cutting writes no line that
+     * freeing (on other threads) writes. */
+    struct fdn__slab *slab;    /* [own] or NULL */
+    uint32_t slab_used, slab_count; /* [own] */
 };
 
 struct fdn_ctx {

@@ -142,7 +142,7 @@ static void popped(struct fdn__proc *p)
     atomic_store_explicit(
         &p->deq, atomic_load_explicit(&p->deq, memory_order_relaxed) + 1,
         memory_order_release);
-    if (atomic_load_explicit(&p->max_mailbox, memory_order_relaxed) != 0)
+    if (p->is_bounded)
         fdn__mq_wake_room(p);
 }
 
@@ -196,7 +196,8 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
  * Counting.  A slab starts with live = BIAS, far above any count.  Each
  * free subtracts 1; when its scheduler stops cutting from it (it is full,
  * or the scheduler is done), the scheduler subtracts BIAS - count, count
- * being the messages it cut.  live reaches 0 exactly once, after both the
+ * being the messages it cut (kept in the scheduler, not the slab, so that
+ * cutting and freeing write different lines).  live reaches 0 exactly once, after both the
  * retirement and the last free, whatever their order, and whoever brings
  * it there releases the slab.  The subtractions are acq_rel RMWs on one
  * word, so they form one release sequence: the releaser's acquire sees
@@ -242,14 +243,12 @@ static struct fdn__slab *slab_get(fdn_runtime_t *rt)
     }
     atomic_init(&sl->live, SLAB_BIAS);
     sl->next = NULL;
-    sl->used = 0;
-    sl->count = 0;
     return sl;
 }
 
-static void slab_retire(fdn_runtime_t *rt, struct fdn__slab *sl)
+static void slab_retire(fdn_runtime_t *rt, struct fdn__slab *sl, uint32_t count)
 {
-    uint64_t d = SLAB_BIAS - sl->count;
+    uint64_t d = SLAB_BIAS - count;
     /* acq_rel: see "Counting" above. */
     if (atomic_fetch_sub_explicit(&sl->live, d, memory_order_acq_rel) == d)
         slab_release(rt, sl);
@@ -258,7 +257,7 @@ static void slab_retire(fdn_runtime_t *rt, struct fdn__slab *sl)
 void fdn__slab_retire_current(fdn_runtime_t *rt, struct fdn__sched *s)
 {
     if (s->slab != NULL) {
-        slab_retire(rt, s->slab);
+        slab_retire(rt, s->slab, s->slab_count);
         s->slab = NULL;
     }
 }
@@ -278,16 +277,18 @@ static void *slab_cut(fdn_runtime_t *rt, struct fdn__sched *s, size_t n,
                       struct fdn__slab **from)
 {
     struct fdn__slab *sl = s->slab;
-    if (sl == NULL || sl->used + n > SLAB_ROOM) {
+    if (sl == NULL || s->slab_used + n > SLAB_ROOM) {
         if (sl != NULL)
-            slab_retire(rt, sl);
+            slab_retire(rt, sl, s->slab_count);
         s->slab = sl = slab_get(rt);
         if (sl == NULL)
             return NULL;
+        s->slab_used = 0;
+        s->slab_count = 0;
     }
-    void *p = sl->mem + sl->used;
-    sl->used += (uint32_t)n;
-    sl->count++;
+    void *p = sl->mem + s->slab_used;
+    s->slab_used += (uint32_t)n;
+    s->slab_count++;
     *from = sl;
     return p;
 }

@@ -106,11 +106,22 @@ int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m)
     return FDN_OK;
 }
 
+static int send_user_to(fdn_runtime_t *rt, struct fdn__proc *p, fdn_pid_t to,
+                        struct fdn__msg *m);
+
 int fdn__send_user(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m)
 {
     struct fdn__proc *p = fdn__table_get(rt, to);
     if (p == NULL)
         return FDN_ENOPROC;
+    return send_user_to(rt, p, to, m);
+}
+
+/* fdn__send_user to a slot already looked up: if its life ended since,
+ * the message is dropped when popped (RT-S2), as a concurrent death's. */
+static int send_user_to(fdn_runtime_t *rt, struct fdn__proc *p, fdn_pid_t to,
+                        struct fdn__msg *m)
+{
     bool reserved;
     int rc = fdn__mq_reserve(p, &reserved);
     if (rc != FDN_OK)
@@ -160,8 +171,10 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     if (to == FDN_PID_NONE)
         return FDN_ENOPROC;
     fdn_runtime_t *rt = ctx->rt;
-    /* Reject a known-dead target before allocating. */
-    if (fdn__table_get(rt, to) == NULL)
+    /* One lookup: rejects a known-dead target before allocating, and
+     * names the slot to deliver to. */
+    struct fdn__proc *p = fdn__table_get(rt, to);
+    if (p == NULL)
         return FDN_ENOPROC;
     struct fdn__msg *m = fdn__msg_new_on(rt, ctx->sched, size);
     if (m == NULL)
@@ -174,7 +187,7 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         memcpy(m->inline_data, data, size);
         m->pub.data = m->inline_data;
     }
-    int rc = fdn__send_user(rt, to, m);
+    int rc = send_user_to(rt, p, to, m);
     if (rc != FDN_OK)
         fdn__msg_free(rt, m);
     return rc;
@@ -192,9 +205,10 @@ FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     if (to == FDN_PID_NONE)
         return FDN_ENOPROC;
     fdn_runtime_t *rt = ctx->rt;
-    if (fdn__table_get(rt, to) == NULL)
+    struct fdn__proc *p = fdn__table_get(rt, to);
+    if (p == NULL)
         return FDN_ENOPROC;
-    struct fdn__msg *m = fdn__msg_new(rt, 0);
+    struct fdn__msg *m = fdn__msg_new_on(rt, ctx->sched, 0);
     if (m == NULL)
         return FDN_ENOMEM;
     m->pub.kind = FDN_MSG_USER;
@@ -205,7 +219,7 @@ FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     m->flags = FDN__MF_OWNED;
     m->free_fn = free_fn;
     m->free_arg = arg;
-    int rc = fdn__send_user(rt, to, m);
+    int rc = send_user_to(rt, p, to, m);
     if (rc != FDN_OK) {
         m->flags = 0; /* not taken: the caller keeps data */
         fdn__msg_free(rt, m);
@@ -332,7 +346,7 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason)
     atomic_store_explicit(&p->kill_pending, 0, memory_order_relaxed);
     atomic_store_explicit(&p->trap_exit, false, memory_order_relaxed);
     /* Senders waiting for room learn of the death (their pid check). */
-    if (atomic_load_explicit(&p->max_mailbox, memory_order_relaxed) != 0)
+    if (p->is_bounded)
         fdn__mq_wake_room(p);
     p->beh = NULL;
     /* The pid already reads 0 (fdn__signals_on_death).  DEAD makes any
@@ -360,6 +374,7 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
     p->held = NULL;
     /* Relaxed: published by the pid's release store (publish). */
     atomic_store_explicit(&p->max_mailbox, 0, memory_order_relaxed);
+    p->is_bounded = false;
     atomic_store_explicit(&p->hwm, 0, memory_order_relaxed);
     atomic_store_explicit(&p->handled, 0, memory_order_relaxed);
     /* Under the lock: a racing monitor/link on a stale pid reads these. */
@@ -420,6 +435,7 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     atomic_store_explicit(&p->name, b->name, memory_order_relaxed);
     atomic_store_explicit(&p->trap_exit, o.trap_exit, memory_order_relaxed);
     atomic_store_explicit(&p->max_mailbox, o.max_mailbox, memory_order_relaxed);
+    p->is_bounded = o.max_mailbox != 0;
     if ((o.link || o.monitor) &&
         (rc = fdn__spawn_prepare(ctx, p, pid, o.link, o.monitor)) != FDN_OK) {
         p->beh = NULL;
