@@ -26,7 +26,8 @@
  * compare on wake_seq closes the window between the re-check and the wait.
  * A pusher on a scheduler thread does not wake anyone for the first process
  * on its own queue: it will run it itself next.  Sleepers also time out
- * every 50 ms as a safety net against a busy owner holding surplus work.
+ * every 50 ms as a safety net against a busy owner holding surplus work;
+ * a sleeper that wakes to nothing sleeps again without spinning.
  *
  * A deterministic runtime (replay.c) has no scheduler threads: pushes go
  * to its ready set, and the waiting thread runs turns with
@@ -353,8 +354,13 @@ void *fdn__sched_main(void *arg)
             sched_yield();
             continue;
         }
-        idle = 0;
         sleep_once(s);
+        /* Woken (or timed out): look once, and if there is still nothing
+         * to do, sleep again at once.  Spinning is for a scheduler that
+         * just ran out of work, not for one that idles: an idle runtime
+         * then costs a futex wake per SLEEP_TIMEOUT_NS per scheduler
+         * (RT-P8). */
+        idle = SPIN_BEFORE_SLEEP - 1;
     }
     tls_sched = NULL;
     return NULL;
