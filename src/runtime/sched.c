@@ -319,19 +319,25 @@ static struct fdn__proc *take_work(struct fdn__sched *s)
     return p;
 }
 
-static void sleep_once(struct fdn__sched *s)
+/* Sleeps unless there is work; true if it was woken (or did not sleep),
+ * false if it slept until the timeout. */
+static bool sleep_once(struct fdn__sched *s)
 {
     fdn_runtime_t *rt = s->rt;
     uint32_t seq = atomic_load_explicit(&rt->wake_seq, memory_order_acquire);
     atomic_fetch_add_explicit(&rt->sleepers, 1, memory_order_relaxed);
     /* Pairs with the seq_cst fence in wake_one (Dekker, see top). */
     atomic_thread_fence(memory_order_seq_cst);
+    bool is_woken = true;
     if (!any_work(rt) &&
         !atomic_load_explicit(&rt->sched_exit, memory_order_acquire)) {
         bump(&s->sleeps);
         fdn__futex_wait(&rt->wake_seq, seq, SLEEP_TIMEOUT_NS);
+        /* Relaxed: only a hint for how eagerly to look for work. */
+        is_woken = atomic_load_explicit(&rt->wake_seq, memory_order_relaxed) != seq;
     }
     atomic_fetch_sub_explicit(&rt->sleepers, 1, memory_order_relaxed);
+    return is_woken;
 }
 
 void *fdn__sched_main(void *arg)
@@ -354,13 +360,13 @@ void *fdn__sched_main(void *arg)
             sched_yield();
             continue;
         }
-        sleep_once(s);
-        /* Woken (or timed out): look once, and if there is still nothing
-         * to do, sleep again at once.  Spinning is for a scheduler that
-         * just ran out of work, not for one that idles: an idle runtime
-         * then costs a futex wake per SLEEP_TIMEOUT_NS per scheduler
+        /* Woken: spin and look, as after running out of work (a stuck
+         * owner's next slot is taken on the second look).  Timed out:
+         * look once, and if there is still nothing to do, sleep again at
+         * once; spinning is not for a scheduler that idles, so an idle
+         * runtime costs a futex wake per SLEEP_TIMEOUT_NS per scheduler
          * (RT-P8). */
-        idle = SPIN_BEFORE_SLEEP - 1;
+        idle = sleep_once(s) ? 0 : SPIN_BEFORE_SLEEP - 1;
     }
     tls_sched = NULL;
     return NULL;
