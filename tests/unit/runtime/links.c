@@ -27,6 +27,8 @@ enum {
     CMD_LINK = 1, /* payload: a pid; answers REP_RC */
     CMD_STOP,     /* payload: a reason; the handler stops with it */
     CMD_PING,     /* answers REP_PONG */
+    CMD_BLOCK,    /* the handler waits until `gate_open` (bounded) */
+    CMD_UNLINK,   /* payload: a pid; answers REP_RC */
     REP_RC,       /* payload: the int result of the command */
     REP_PONG,
     REP_EXIT      /* payload: struct exit_rep, an EXIT the node received */
@@ -52,6 +54,10 @@ static fdn_ctx_t *me;
 static fdn_pid_t test_pid;
 static struct node nodes[MAX_NODES];
 static int nnodes;
+
+/* CMD_BLOCK's gate.  Release/acquire pairs: the node stores is_blocked
+ * and loads gate_open; the test thread the other way round. */
+static _Atomic bool gate_open, is_blocked;
 
 static void wait_complete(fdn_pid_t pid)
 {
@@ -124,6 +130,22 @@ static fdn_next_t node_handle(fdn_ctx_t *ctx, void *state, const fdn_msg_t *m)
     case CMD_PING:
         report(ctx, REP_PONG, NULL, 0);
         return FDN_CONTINUE;
+    case CMD_BLOCK:
+        atomic_store_explicit(&is_blocked, true, memory_order_release);
+        for (int i = 0; i < 10000 &&
+                        !atomic_load_explicit(&gate_open, memory_order_acquire);
+             i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+        return FDN_CONTINUE;
+    case CMD_UNLINK: {
+        fdn_pid_t pid;
+        memcpy(&pid, m->data, sizeof pid);
+        int rc = fdn_unlink(ctx, pid);
+        report(ctx, REP_RC, &rc, sizeof rc);
+        return FDN_CONTINUE;
+    }
     default:
         return FDN_CONTINUE;
     }
@@ -423,4 +445,50 @@ Test(links, a_handler_stopping_with_kill_sends_killed_through_links)
     wait_complete(nodes[s].pid);
     wait_complete(nodes[x].pid);
     ping(w);
+}
+
+/*
+ * Unlink as in Erlang: once fdn_unlink returns, the link has no effect on
+ * the caller, even when the other side already died and its exit signal
+ * is queued.  a is held in a handler while b dies, so a's mailbox holds
+ * [UNLINK b, b's exit signal]; a unlinks, then pops the signal, which must
+ * be void.  (Before the fix the death had already taken a's link record,
+ * unlink found nothing, and the signal killed a.)
+ */
+/* Checks: RT-S5 */
+Test(links, unlink_voids_a_signal_already_queued)
+{
+    int a = spawn_node(false), b = spawn_node(false);
+    link_nodes(a, b);
+    atomic_store_explicit(&gate_open, false, memory_order_relaxed);
+    atomic_store_explicit(&is_blocked, false, memory_order_relaxed);
+    cr_assert_eq(fdn_send(me, nodes[a].pid, CMD_BLOCK, NULL, 0), FDN_OK);
+    for (int i = 0; i < 10000 &&
+                    !atomic_load_explicit(&is_blocked, memory_order_acquire);
+         i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert(atomic_load_explicit(&is_blocked, memory_order_acquire));
+    cr_assert_eq(fdn_send(me, nodes[a].pid, CMD_UNLINK, &nodes[b].pid,
+                          sizeof nodes[b].pid),
+                 FDN_OK);
+    stop_node(b, FDN_REASON_USER + 3);
+    struct ev evs[] = {down(b, FDN_REASON_USER + 3)};
+    expect_events(evs, 1);
+    wait_complete(nodes[b].pid); /* its signal to a is queued now */
+    fdn_process_info_t info = {.size = sizeof info};
+    cr_assert_eq(fdn_process_info(rt, nodes[a].pid, &info), FDN_OK);
+    cr_assert_eq(info.links, 0, "a down link is not counted");
+    atomic_store_explicit(&gate_open, true, memory_order_release);
+    fdn_msg_t *m = next_msg();
+    cr_assert_eq(m->tag, REP_RC);
+    int rc;
+    memcpy(&rc, m->data, sizeof rc);
+    fdn_msg_free(me, m);
+    cr_assert_eq(rc, FDN_OK);
+    ping(a); /* alive, and nothing else arrived first */
+    stop_node(a, FDN_REASON_NORMAL);
+    struct ev evs2[] = {down(a, FDN_REASON_NORMAL)};
+    expect_events(evs2, 1);
 }
