@@ -11,13 +11,12 @@
  */
 #include "foundation/runtime.h"
 
-#include "bench_util.h"
+#include "bench_rt.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define SCHEDULERS 2U
 
 enum {
     TAG_START = 1,  /* begin the workload */
@@ -27,58 +26,6 @@ enum {
     TAG_DONE = 5,   /* to the attached main thread: finished */
     TAG_MSG = 6     /* many-to-one payload */
 };
-
-/* Creates a runtime with SCHEDULERS schedulers (and allocator, if given)
- * and attaches the calling thread. */
-static fdn_runtime_t *start_runtime(const fdn_allocator_t *allocator,
-                                    fdn_ctx_t **ctx)
-{
-    fdn_runtime_opts_t opts;
-    fdn_runtime_t *rt = NULL;
-    int rc;
-
-    fdn_runtime_opts_init(&opts);
-    opts.schedulers = SCHEDULERS;
-    opts.allocator = allocator;
-    rc = fdn_runtime_create(&opts, &rt);
-    if (rc != FDN_OK)
-        bench_fail("fdn_runtime_create", rc);
-    rc = fdn_attach(rt, ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
-    return rt;
-}
-
-/* Receives one message on the attached main thread (waiting at most a
- * minute, so a lost message fails the benchmark instead of hanging it). */
-static fdn_msg_t *receive_one(fdn_ctx_t *ctx)
-{
-    fdn_msg_t *msg = NULL;
-    int rc = fdn_receive(ctx, 60 * FDN_NS_PER_S, &msg);
-    if (rc != FDN_OK)
-        bench_fail("fdn_receive", rc);
-    return msg;
-}
-
-/* Waits (bounded) until only the attached main thread is alive, so one
- * run's dying processes do not overlap the next run. */
-static void wait_quiescent(fdn_runtime_t *rt)
-{
-    uint64_t deadline = bench_now_ns() + 30 * FDN_NS_PER_S;
-    while (fdn_runtime_process_count(rt) > 1) {
-        if (bench_now_ns() > deadline)
-            bench_fail("waiting for processes to exit", -1);
-        usleep(200);
-    }
-}
-
-static void send_or_fail(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
-                         const void *data, size_t size)
-{
-    int rc = fdn_send(ctx, to, tag, data, size);
-    if (rc != FDN_OK)
-        bench_fail("fdn_send", rc);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Skynet                                                                   */
@@ -135,7 +82,7 @@ static fdn_next_t skynet_handle(fdn_ctx_t *ctx, void *state,
     if (msg->tag == TAG_START) {
         int64_t sub = n->size / 10;
         if (n->size == 1) {
-            send_or_fail(ctx, n->parent, TAG_RESULT, &n->num, sizeof n->num);
+            bench_rt_send(ctx, n->parent, TAG_RESULT, &n->num, sizeof n->num);
             return fdn_stop(ctx, FDN_REASON_NORMAL);
         }
         for (int i = 0; i < 10; i++) {
@@ -145,7 +92,7 @@ static fdn_next_t skynet_handle(fdn_ctx_t *ctx, void *state,
                                &pid);
             if (rc != FDN_OK)
                 bench_fail("fdn_spawn", rc);
-            send_or_fail(ctx, pid, TAG_START, NULL, 0);
+            bench_rt_send(ctx, pid, TAG_START, NULL, 0);
         }
         n->pending = 10;
         return FDN_CONTINUE;
@@ -153,7 +100,7 @@ static fdn_next_t skynet_handle(fdn_ctx_t *ctx, void *state,
     memcpy(&v, msg->data, sizeof v);
     n->sum += v;
     if (--n->pending == 0) {
-        send_or_fail(ctx, n->parent, TAG_RESULT, &n->sum, sizeof n->sum);
+        bench_rt_send(ctx, n->parent, TAG_RESULT, &n->sum, sizeof n->sum);
         return fdn_stop(ctx, FDN_REASON_NORMAL);
     }
     return FDN_CONTINUE;
@@ -163,7 +110,7 @@ static fdn_next_t skynet_handle(fdn_ctx_t *ctx, void *state,
 static void bench_skynet(void)
 {
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = start_runtime(NULL, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(NULL, &ctx);
     uint64_t best = UINT64_MAX;
 
     for (int run = 0; run < SKYNET_RUNS; run++) {
@@ -175,8 +122,8 @@ static void bench_skynet(void)
         int rc = fdn_spawn(rt, ctx, &skynet_behaviour, &root, NULL, &pid);
         if (rc != FDN_OK)
             bench_fail("fdn_spawn root", rc);
-        send_or_fail(ctx, pid, TAG_START, NULL, 0);
-        msg = receive_one(ctx);
+        bench_rt_send(ctx, pid, TAG_START, NULL, 0);
+        msg = bench_rt_receive(ctx);
         dt = bench_now_ns() - t0;
         memcpy(&sum, msg->data, sizeof sum);
         fdn_msg_free(ctx, msg);
@@ -187,7 +134,7 @@ static void bench_skynet(void)
         }
         if (dt < best)
             best = dt;
-        wait_quiescent(rt);
+        bench_rt_wait_quiescent(rt);
     }
     bench_result("rt_skynet_sum_ok", 1, "bool");
     bench_result("rt_skynet_wall", (double)best / 1e6, "ms");
@@ -228,10 +175,10 @@ static fdn_next_t pinger_handle(fdn_ctx_t *ctx, void *state,
         p->t0 = bench_now_ns();
     else if (--p->left == 0) {
         uint64_t dt = bench_now_ns() - p->t0;
-        send_or_fail(ctx, p->main, TAG_DONE, &dt, sizeof dt);
+        bench_rt_send(ctx, p->main, TAG_DONE, &dt, sizeof dt);
         return fdn_stop(ctx, FDN_REASON_NORMAL);
     }
-    send_or_fail(ctx, p->peer, TAG_PING, NULL, 0);
+    bench_rt_send(ctx, p->peer, TAG_PING, NULL, 0);
     return FDN_CONTINUE;
 }
 
@@ -241,7 +188,7 @@ static fdn_next_t ponger_handle(fdn_ctx_t *ctx, void *state,
     (void)state;
     if (msg->tag != TAG_PING)
         return fdn_stop(ctx, FDN_REASON_NORMAL);
-    send_or_fail(ctx, msg->from, TAG_PONG, NULL, 0);
+    bench_rt_send(ctx, msg->from, TAG_PONG, NULL, 0);
     return FDN_CONTINUE;
 }
 
@@ -254,7 +201,7 @@ static const fdn_behaviour_t ponger_behaviour = {
 static void bench_pingpong(void)
 {
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = start_runtime(NULL, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(NULL, &ctx);
     uint64_t best = UINT64_MAX;
 
     for (int run = 0; run < PINGPONG_RUNS; run++) {
@@ -269,14 +216,14 @@ static void bench_pingpong(void)
         rc = fdn_spawn(rt, ctx, &pinger_behaviour, &p, NULL, &ping_pid);
         if (rc != FDN_OK)
             bench_fail("fdn_spawn pinger", rc);
-        send_or_fail(ctx, ping_pid, TAG_START, NULL, 0);
-        msg = receive_one(ctx);
+        bench_rt_send(ctx, ping_pid, TAG_START, NULL, 0);
+        msg = bench_rt_receive(ctx);
         memcpy(&dt, msg->data, sizeof dt);
         fdn_msg_free(ctx, msg);
         if (dt < best)
             best = dt;
-        send_or_fail(ctx, pong_pid, TAG_DONE, NULL, 0);
-        wait_quiescent(rt);
+        bench_rt_send(ctx, pong_pid, TAG_DONE, NULL, 0);
+        bench_rt_wait_quiescent(rt);
     }
     bench_result("rt_pingpong_rate", PINGPONG_N / ((double)best / 1e9),
                  "roundtrip/s");
@@ -302,13 +249,6 @@ typedef struct blaster {
     int64_t count;
 } blaster_t;
 
-static fdn_next_t ptr_init(fdn_ctx_t *ctx, void *arg, void **state)
-{
-    (void)ctx;
-    *state = arg;
-    return FDN_CONTINUE;
-}
-
 /* Counts messages; tells main when all have arrived. */
 static fdn_next_t sink_handle(fdn_ctx_t *ctx, void *state,
                               const fdn_msg_t *msg)
@@ -316,7 +256,7 @@ static fdn_next_t sink_handle(fdn_ctx_t *ctx, void *state,
     sink_t *s = state;
     (void)msg;
     if (--s->left == 0) {
-        send_or_fail(ctx, s->main, TAG_DONE, NULL, 0);
+        bench_rt_send(ctx, s->main, TAG_DONE, NULL, 0);
         return fdn_stop(ctx, FDN_REASON_NORMAL);
     }
     return FDN_CONTINUE;
@@ -330,20 +270,20 @@ static fdn_next_t blaster_handle(fdn_ctx_t *ctx, void *state,
     blaster_t *b = state;
     (void)msg;
     for (int64_t i = 0; i < b->count; i++)
-        send_or_fail(ctx, b->to, TAG_MSG, NULL, 0);
+        bench_rt_send(ctx, b->to, TAG_MSG, NULL, 0);
     return fdn_stop(ctx, FDN_REASON_NORMAL);
 }
 
 static const fdn_behaviour_t sink_behaviour = {
-    .init = ptr_init, .handle = sink_handle, .name = "sink"};
+    .init = bench_rt_state_init, .handle = sink_handle, .name = "sink"};
 static const fdn_behaviour_t blaster_behaviour = {
-    .init = ptr_init, .handle = blaster_handle, .name = "blaster"};
+    .init = bench_rt_state_init, .handle = blaster_handle, .name = "blaster"};
 
 /* Checks: RT-P3 */
 static void bench_many_to_one(void)
 {
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = start_runtime(NULL, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(NULL, &ctx);
     uint64_t best = UINT64_MAX;
 
     for (int run = 0; run < M2O_RUNS; run++) {
@@ -364,12 +304,12 @@ static void bench_many_to_one(void)
         }
         t0 = bench_now_ns();
         for (int i = 0; i < M2O_SENDERS; i++)
-            send_or_fail(ctx, senders[i], TAG_START, NULL, 0);
-        fdn_msg_free(ctx, receive_one(ctx));
+            bench_rt_send(ctx, senders[i], TAG_START, NULL, 0);
+        fdn_msg_free(ctx, bench_rt_receive(ctx));
         dt = bench_now_ns() - t0;
         if (dt < best)
             best = dt;
-        wait_quiescent(rt);
+        bench_rt_wait_quiescent(rt);
     }
     bench_result("rt_many_to_one_rate",
                  (double)M2O_SENDERS * M2O_PER_SENDER / ((double)best / 1e9),
@@ -450,7 +390,7 @@ static fdn_pid_t *spawn_idle(fdn_runtime_t *rt, fdn_ctx_t *ctx, size_t n)
 static void idle_cpu(void)
 {
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = start_runtime(NULL, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(NULL, &ctx);
     fdn_pid_t *pids = spawn_idle(rt, ctx, IDLE_CPU_PROCS);
     fdn_msg_t *msg = NULL;
     fdn_ref_t timer;
@@ -488,7 +428,7 @@ static void bench_idle(void)
     static const fdn_allocator_t counting = {counting_alloc, counting_release,
                                              NULL};
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = start_runtime(&counting, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(&counting, &ctx);
     int64_t rss0, rss1, heap0, heap1;
     fdn_runtime_stats_t st;
     fdn_pid_t *pids;
@@ -536,7 +476,7 @@ static double alive_ns(fdn_runtime_t *rt, const fdn_pid_t *pids, uint32_t n)
 static void bench_alive(void)
 {
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = start_runtime(NULL, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(NULL, &ctx);
     fdn_pid_t *small = spawn_idle(rt, ctx, 1000);
     fdn_pid_t *large;
     double ns_small = alive_ns(rt, small, 1000), ns_large;

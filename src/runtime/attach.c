@@ -176,6 +176,24 @@ void fdn__attached_shutdown(fdn_runtime_t *rt)
 static struct fdn__msg *det_wait_pop(struct fdn__attached *a,
                                      uint64_t deadline, int *err);
 
+/* One look at the mailbox of a waiting attached thread: a message, or NULL
+ * with *err FDN_OK (empty), FDN_ESHUTDOWN or FDN_ENOPROC (killed). */
+static struct fdn__msg *try_pop(struct fdn__attached *a, int *err)
+{
+    *err = FDN_OK;
+    if (atomic_load_explicit(&a->ctx.rt->stopping, memory_order_acquire)) {
+        *err = FDN_ESHUTDOWN;
+        return NULL;
+    }
+    fdn_reason_t why;
+    if (fdn__kill_pending(a->ctx.p, &why)) {
+        att_die(a, why);
+        *err = FDN_ENOPROC;
+        return NULL;
+    }
+    return fdn__mq_pop(a->ctx.p);
+}
+
 static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
                                  int *err)
 {
@@ -185,18 +203,8 @@ static struct fdn__msg *wait_pop(struct fdn__attached *a, uint64_t deadline,
         return det_wait_pop(a, deadline, err);
     bool last_try = false;
     for (;;) {
-        if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
-            *err = FDN_ESHUTDOWN;
-            return NULL;
-        }
-        fdn_reason_t why;
-        if (fdn__kill_pending(p, &why)) {
-            att_die(a, why);
-            *err = FDN_ENOPROC;
-            return NULL;
-        }
-        struct fdn__msg *m = fdn__mq_pop(p);
-        if (m != NULL)
+        struct fdn__msg *m = try_pop(a, err);
+        if (m != NULL || *err != FDN_OK)
             return m;
         if (last_try) {
             *err = FDN_ETIMEDOUT;
@@ -291,18 +299,8 @@ static struct fdn__msg *det_wait_pop(struct fdn__attached *a,
     fdn_runtime_t *rt = a->ctx.rt;
     struct fdn__proc *p = a->ctx.p;
     for (;;) {
-        if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
-            *err = FDN_ESHUTDOWN;
-            return NULL;
-        }
-        fdn_reason_t why;
-        if (fdn__kill_pending(p, &why)) {
-            att_die(a, why);
-            *err = FDN_ENOPROC;
-            return NULL;
-        }
-        struct fdn__msg *m = fdn__mq_pop(p);
-        if (m != NULL)
+        struct fdn__msg *m = try_pop(a, err);
+        if (m != NULL || *err != FDN_OK)
             return m;
         int rc = fdn__det_progress(rt, deadline);
         if (rc != FDN_OK) {

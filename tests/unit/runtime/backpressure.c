@@ -7,8 +7,7 @@
  * opens it (bounded by a deadline), so the test can fill its mailbox while
  * nothing drains it.
  */
-#include <criterion/criterion.h>
-#include <foundation/runtime.h>
+#include "unit/runtime/rt_fixture.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -19,37 +18,17 @@
 
 enum { T_BLOCK = 1, T_MSG = 2, T_TIMER = 3, T_STOP = 4 };
 
-static fdn_failing_allocator_t *fa;
-static fdn_runtime_t *rt;
-static fdn_ctx_t *me;
-
 static void setup(void)
 {
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
-    fdn_runtime_opts_t o;
-    fdn_runtime_opts_init(&o);
-    o.schedulers = 2;
-    o.allocator = fdn_failing_allocator_get(fa);
-    cr_assert_eq(fdn_runtime_create(&o, &rt), FDN_OK);
-    cr_assert_eq(fdn_attach(rt, &me), FDN_OK);
+    rt_up(false);
 }
 
 static void teardown(void)
 {
-    if (me != NULL)
-        fdn_detach(me);
-    fdn_runtime_destroy(rt);
-    cr_expect_eq(fdn_failing_allocator_live(fa), 0, "leaked %lld allocations",
-                 (long long)fdn_failing_allocator_live(fa));
-    fdn_failing_allocator_destroy(fa);
+    rt_down();
 }
 
 TestSuite(backpressure, .init = setup, .fini = teardown);
-
-static uint64_t now_ns(void)
-{
-    return fdn_clock_now(fdn_clock_monotonic());
-}
 
 /* ---- the gate ----------------------------------------------------------- */
 
@@ -106,14 +85,6 @@ static const fdn_behaviour_t gate_b = {
 
 static struct gate g_gate;
 
-#define WAIT_FOR(cond)                                                       \
-    do {                                                                     \
-        uint64_t wf_deadline = now_ns() + 10 * FDN_NS_PER_S;                 \
-        while (!(cond)) {                                                    \
-            cr_assert_lt(now_ns(), wf_deadline, "timed out: %s", #cond);     \
-            sched_yield();                                                   \
-        }                                                                    \
-    } while (0)
 
 /* Spawns a gate with the given bound and blocks it in its handler. */
 static fdn_pid_t blocked_gate(uint32_t max_mailbox)
@@ -132,14 +103,6 @@ static void open_gate(void)
     atomic_store_explicit(&g_gate.is_open, true, memory_order_release);
 }
 
-static fdn_process_info_t info(fdn_pid_t pid)
-{
-    fdn_process_info_t i;
-    memset(&i, 0, sizeof i);
-    i.size = sizeof i;
-    cr_assert_eq(fdn_process_info(rt, pid, &i), FDN_OK);
-    return i;
-}
 
 static void stop_and_wait(fdn_pid_t pid)
 {

@@ -2,8 +2,7 @@
  * introspection.c — runtime unit tests: fdn_processes, fdn_process_info,
  * name sources and fdn_process_names, runtime statistics by exit reason.
  */
-#include <criterion/criterion.h>
-#include <foundation/runtime.h>
+#include "unit/runtime/rt_fixture.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -15,45 +14,17 @@
 
 enum { T_STOP = 1, T_NOP = 2, T_LINK = 3, T_MON = 4 };
 
-static fdn_failing_allocator_t *fa;
-static fdn_runtime_t *rt;
-static fdn_ctx_t *me;
-
 static void setup(void)
 {
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
-    fdn_runtime_opts_t o;
-    fdn_runtime_opts_init(&o);
-    o.schedulers = 2;
-    o.allocator = fdn_failing_allocator_get(fa);
-    cr_assert_eq(fdn_runtime_create(&o, &rt), FDN_OK);
-    cr_assert_eq(fdn_attach(rt, &me), FDN_OK);
+    rt_up(false);
 }
 
 static void teardown(void)
 {
-    fdn_detach(me);
-    fdn_runtime_destroy(rt);
-    cr_expect_eq(fdn_failing_allocator_live(fa), 0, "leaked %lld allocations",
-                 (long long)fdn_failing_allocator_live(fa));
-    fdn_failing_allocator_destroy(fa);
+    rt_down();
 }
 
 TestSuite(introspection, .init = setup, .fini = teardown);
-
-static uint64_t now_ns(void)
-{
-    return fdn_clock_now(fdn_clock_monotonic());
-}
-
-#define WAIT_FOR(cond)                                                       \
-    do {                                                                     \
-        uint64_t wf_deadline = now_ns() + 10 * FDN_NS_PER_S;                 \
-        while (!(cond)) {                                                    \
-            cr_assert_lt(now_ns(), wf_deadline, "timed out: %s", #cond);     \
-            sched_yield();                                                   \
-        }                                                                    \
-    } while (0)
 
 /* A worker: stops with the reason in a T_STOP payload; links to or
  * monitors the pid in a T_LINK / T_MON payload. */
@@ -93,14 +64,6 @@ static void stop_with(fdn_pid_t pid, fdn_reason_t r)
     cr_assert_eq(fdn_send(me, pid, T_STOP, &r, sizeof r), FDN_OK);
 }
 
-static fdn_process_info_t info(fdn_pid_t pid)
-{
-    fdn_process_info_t i;
-    memset(&i, 0, sizeof i);
-    i.size = sizeof i;
-    cr_assert_eq(fdn_process_info(rt, pid, &i), FDN_OK);
-    return i;
-}
 
 static int cmp_pid(const void *a, const void *b)
 {

@@ -8,8 +8,7 @@
  * request to answer later, ignores it, or dies.  The runtime clock is
  * virtual, so a timeout only fires when the test advances it.
  */
-#include <criterion/criterion.h>
-#include <foundation/runtime.h>
+#include "unit/runtime/rt_fixture.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -55,32 +54,14 @@ struct outcome {
     uint32_t value;
 };
 
-static fdn_failing_allocator_t *fa;
-static fdn_clock_t *clk;
-static fdn_runtime_t *rt;
-static fdn_ctx_t *me;
-
 static void setup(void)
 {
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
-    cr_assert_eq(fdn_clock_virtual_create(1000 * FDN_NS_PER_S, &clk), FDN_OK);
-    fdn_runtime_opts_t o;
-    fdn_runtime_opts_init(&o);
-    o.schedulers = 2;
-    o.clock = clk;
-    o.allocator = fdn_failing_allocator_get(fa);
-    cr_assert_eq(fdn_runtime_create(&o, &rt), FDN_OK);
-    cr_assert_eq(fdn_attach(rt, &me), FDN_OK);
+    rt_up(true);
 }
 
 static void teardown(void)
 {
-    fdn_detach(me);
-    fdn_runtime_destroy(rt);
-    fdn_clock_destroy(clk);
-    cr_expect_eq(fdn_failing_allocator_live(fa), 0, "leaked %lld allocations",
-                 (long long)fdn_failing_allocator_live(fa));
-    fdn_failing_allocator_destroy(fa);
+    rt_down();
 }
 
 TestSuite(requests, .init = setup, .fini = teardown);
@@ -251,14 +232,6 @@ static struct outcome outcome(void)
     return o;
 }
 
-static fdn_process_info_t info(fdn_pid_t pid)
-{
-    fdn_process_info_t i;
-    memset(&i, 0, sizeof i);
-    i.size = sizeof i;
-    cr_assert_eq(fdn_process_info(rt, pid, &i), FDN_OK);
-    return i;
-}
 
 static void stop_and_wait(fdn_pid_t pid)
 {
