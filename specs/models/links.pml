@@ -1,15 +1,16 @@
 /*
- * links.pml — exit propagation through links, with trap_exit and KILL, as
- * src/runtime implements it; checked exhaustively by spin
- * (scripts/check_models.sh).  Requirements: RT-S5 and RT-S4
- * (specs/runtime.md).
+ * links.pml — exit propagation through links, with trap_exit and KILL, and
+ * unlink's guarantee, as src/runtime implements them; checked exhaustively
+ * by spin (scripts/check_models.sh).  Requirements: RT-S5 (with its last
+ * sentence, the unlink guarantee), RT-S4 and RT-S11 (specs/runtime.md).
  *
- * The code it mirrors.
- *   fdn_exit (signals.c)          KILL: validate the pid (fdn__table_get),
+ * The code it mirrors (signals.c unless named).
+ *   fdn_exit                      KILL: validate the pid (fdn__table_get),
  *                                 set the kill mark (fdn__kill_mark, reason
  *                                 KILLED), notify; no message.  Any other
  *                                 reason: fdn__signal_exit, a SIGEXIT
- *                                 message (from, reason).
+ *                                 message (from, reason) without
+ *                                 FDN__MF_LINK.
  *   the turn (sched.c fdn__sched_run, attach.c wait_pop)
  *                                 before each pop: a kill mark makes the
  *                                 process die with the mark's reason; else
@@ -17,29 +18,45 @@
  *   fdn__dispatch (process.c)     a user message runs the handler, which may
  *                                 stop with a reason (fdn_stop); a SIGEXIT
  *                                 goes through fdn__signal_eval.
- *   fdn__signal_eval (signals.c)  KILL -> die KILLED; else trapping ->
- *                                 deliver as FDN_MSG_EXIT; else NORMAL from
- *                                 another process -> drop; else die with the
+ *   fdn__signal_eval              a link signal (FDN__MF_LINK) first takes,
+ *                                 under the process's own lock
+ *                                 (link_take_locked), its record to the
+ *                                 signal's sender: none -> drop the signal
+ *                                 (an fdn_unlink voided it); else free the
+ *                                 record and go on.  Then KILL -> die
+ *                                 KILLED; else trapping -> deliver as
+ *                                 FDN_MSG_EXIT; else NORMAL from another
+ *                                 process -> drop; else die with the
  *                                 signal's reason.
+ *   link_take_locked              unlinks the record to a pid, down or not;
+ *                                 nlinks counts it off unless it is down
+ *                                 (a down record was counted off when it
+ *                                 was marked).
  *   fdn__die + fdn__signals_on_death (process.c, signals.c), in order:
  *     1. under the process's own lock: exiting = true, take the link list
- *        (and the monitor list), leave both empty;
+ *        (down records too) and the monitor list, leave both empty, nlinks
+ *        and nmons 0;
  *     2. callback monitors (not modelled: no callbacks here);
  *     3. the pid stops being alive (atomic store pid = 0);
- *     4. DOWN messages (not modelled: no monitors here);
+ *     4. held monitors released, DOWN messages (not modelled: no monitors
+ *        here);
  *     5. per link record l, to b = l->other, in list order: under b's lock,
- *        if b's pid is still l->other, take b's record back to us; if there
- *        was one, send the preallocated SIGEXIT (from = us, reason = ours,
- *        KILL mapped to KILLED) with fdn__send_msg, which validates b's pid
+ *        if b's pid is still l->other and b holds a record back to us that
+ *        is not down, mark it is_down and count it off b's nlinks (the
+ *        record stays on b's list); if it did, send the preallocated
+ *        SIGEXIT (from = us, reason = ours, KILL mapped to KILLED,
+ *        FDN__MF_LINK) with fdn__send_msg, which validates b's pid
  *        (fdn__table_get) and then enqueues (fdn__deliver);
  *     6. drop what is still queued; run state DEAD; release the slot.
- *   fdn_link (signals.c)          under both locks (slot order): if the
+ *   fdn_link                      under both locks (slot order): if the
  *                                 target is live (pid matches, not exiting)
- *                                 and not yet linked, add a record to both
- *                                 lists; else FDN_ENOPROC.
- *   fdn_unlink (signals.c)        under both locks: remove our record, and
- *                                 the target's record back to us if the
- *                                 target's pid still matches.
+ *                                 and we hold no record to it, add a record
+ *                                 to both lists and count both; else
+ *                                 FDN_ENOPROC, or nothing if linked.
+ *   fdn_unlink                    under both locks: link_take_locked of our
+ *                                 record (down or not), and of the target's
+ *                                 record back to us if the target's pid
+ *                                 still matches.
  *
  * Abstractions.
  *   - NP processes (pids 0..NP-1) and an environment, pid ENV (the test's
@@ -56,16 +73,27 @@
  *     mark that lands on a process already dying is never looked at, as in
  *     C (fdn__die clears it; generations keep it off the next life).
  *   - Each critical section of a spinlock (the death's list detach, the
- *     death's back-link take, fdn_link, fdn_unlink) is one atomic step.
- *     This is sound by reduction: inside each section every access is to
- *     lock-guarded fields (links, exiting) except at most one access to an
- *     atomic (the pid), so the section commutes with everything other
+ *     death's mark of a survivor's record, the pop's take of its record,
+ *     fdn_link, fdn_unlink) is one atomic step.  This is sound by
+ *     reduction: inside each section every access is to lock-guarded
+ *     fields (links, is_down, nlinks, exiting) except at most one access to
+ *     an atomic (the pid), so the section commutes with everything other
  *     threads do outside their own sections of the same lock.
+ *   - The pop and the take of fdn__signal_eval share one step, too.  Only
+ *     the owner pops, and others only append to the mailbox, so the pop
+ *     commutes with everything they do until the take; and nobody else
+ *     changes our record to a dead sender (only we unlink it; the sender,
+ *     the only other party, is dead), so the take's outcome is fixed at
+ *     the pop.
  *   - The pid check of fdn__send_msg and the enqueue are separate steps: the
  *     receiver may die between them, and then the signal lands in a dead
  *     mailbox and is dropped (RT-F4), as in C.
- *   - A link list is a bit set; the death sends along its links in a
- *     nondeterministic order, covering every list order.
+ *   - A link list is a bit set (links), its records marked is_down another
+ *     (down), and nlinks a counter (nl); the death sends along its links in
+ *     a nondeterministic order, covering every list order.  The only link
+ *     signals are deaths' (no code calls fdn__signal_exit with via_link),
+ *     so here a signal from a process is a link signal and one from ENV is
+ *     not.
  *   - No slot reuse: pids are never reused (RT-I1), and the generation
  *     checks of the kill mark and of `m->to` are not needed here.
  *   - Reasons: NORMAL, SHUTDOWN, KILL, KILLED, and USER standing for any
@@ -74,7 +102,10 @@
  *     (RT-L2), and fdn_exit's FDN_ENOMEM changes nothing (RT-S10).
  *   - In the dynamic configuration a handler's fdn_link or fdn_unlink (the
  *     handler of some command message, in C) is a step the process may take
- *     whenever it is not dying.
+ *     whenever it is not dying.  A process takes a popped signal's EXIT in
+ *     the same step (a handler runs on it); the save queue of an attached
+ *     thread's fdn_call, which parks an EXIT already taken for a later
+ *     fdn_receive, is not modelled.
  *   - The initial event is one of: a user message after which the handler
  *     stops with NORMAL, SHUTDOWN, KILL or USER (fdn_stop), fdn_exit with
  *     NORMAL, SHUTDOWN, USER (a SIGEXIT from ENV), fdn_exit with KILL (the
@@ -90,32 +121,38 @@
  *             of the 4 processes, and the initial event (9 kinds).
  *   -DDYNAMIC NP = 3, and every process may also, once, link to or unlink
  *             from any other process at any moment before it dies: links
- *             made to a dying process, unlinks racing a death, links racing
- *             a propagation.  Topologies chain and cycle (a 3-star is a
- *             chain), victim 0, 1 (chain) or 0 (cycle).
+ *             made to a dying process, unlinks racing a death (before its
+ *             mark, between the mark and the enqueue, with the signal
+ *             queued), links racing a propagation.  Topologies chain and
+ *             cycle (a 3-star is a chain), victim 0, 1 (chain) or 0
+ *             (cycle).
  *
  * Properties (the checker runs at `timeout`, when no process can move: every
  * death is complete and every live process is blocked on an empty mailbox;
  * spin reports any other stop as an invalid end state, so every run ends
- * like that, with nobody half-dead).
+ * like that, with nobody half-dead).  A link signal is "voided" when its
+ * receiver popped it and found no record to its sender.
  *   Always (both configurations):
  *   (a) every process is either alive, with an empty mailbox, no kill mark,
- *       not exiting, and linked only to live processes, or dead with its
- *       death complete and no link record left behind;
- *   (b) links are symmetric: after each critical section, two processes
- *       that are not exiting are linked both ways or not at all, and an
- *       exiting process has no link record;
+ *       not exiting, no down record, and linked only to live processes, or
+ *       dead with its death complete and no link record left behind;
+ *   (b) link records: after each critical section, two processes that are
+ *       not exiting are linked both ways or not at all, an exiting process
+ *       has no record, a down record points to an exiting process, and
+ *       nlinks counts exactly the records that are not down; a popped link
+ *       signal finds its record marked down, or gone (the locking argument
+ *       of 01c942c);
  *   (c) a link SIGEXIT is enqueued only after its sender's pid stopped
  *       being alive, and a trapping receiver that takes it as EXIT sees the
  *       sender dead (RT-S11; asserted at the enqueue and at the EXIT);
- *   (d) exactly one EXIT per link signal: a trapping process that survives
- *       received as FDN_MSG_EXIT every link signal sent to it, once each,
- *       and no EXIT from a process that sent it none; a non-trapping
- *       process receives no EXIT message;
+ *   (d) exactly one EXIT per link signal not voided: a trapping process
+ *       that survives received as FDN_MSG_EXIT every such signal sent to
+ *       it, once each, with its reason, and no EXIT from a process that
+ *       sent it none; a non-trapping process receives no EXIT message;
  *   (e) nobody else dies: a process that dies is the victim, or it does not
- *       trap and received an abnormal (not NORMAL) link signal, and its
- *       reason is the reason of such a signal (RT-S5); a non-trapping
- *       survivor received no abnormal link signal.
+ *       trap and received an abnormal (not NORMAL) link signal not voided,
+ *       and its reason is the reason of such a signal (RT-S5); a
+ *       non-trapping survivor received no abnormal link signal not voided.
  *   Static configuration, against an oracle computed from the topology:
  *   (f) the victim's fate: a handler stop with reason r dies with r; a KILL
  *       (mark or signal) kills it with KILLED, trapping or not (RT-S4); an
@@ -128,29 +165,34 @@
  *       trapping survivor has exactly one EXIT, with that reason, from each
  *       dead neighbour and no other; the survivors' links are the initial
  *       ones minus the dead.
+ *   Dynamic configuration (asserted in both; with no unlink they hold
+ *   trivially):
+ *   (h) the unlink guarantee (RT-S5, last sentence): once a process's
+ *       fdn_unlink(x) has returned, and until a new link between the two is
+ *       made, no signal from x affects it: it neither dies of x's signal
+ *       nor takes an EXIT from x; asserted where a process acts on a link
+ *       signal, whether x died before the unlink (its signal queued, or
+ *       between the mark and the enqueue) or after;
+ *   (i) only an unlink voids: a link signal is dropped for want of its
+ *       record only if its receiver unlinked the sender since their last
+ *       link (so no signal is lost otherwise; with (d) and (e) this is what
+ *       makes (h) more than "drop everything").
  *
  * Bounds and cost (exhaustive, no partial-order reduction; the numbers of
- * scripts/check_models.sh on the build machine): the static run, NP = 4,
- * 3 topologies, 16 trap settings, 9 events, stores 0.50 million states
- * (depth 646) in under a second; the dynamic run, NP = 3 with one link or
- * unlink per process, 1.41 million (depth 427) in about 2 s.  The
- * dynamic run with NP = 4 (-DDYNAMIC -DNP=4) is out of reach without
- * reduction: it found no error in the 135 million states that fit in 8 GB
- * (with -DCOLLAPSE, 13 minutes), but did not finish.
+ * scripts/check_models.sh on the build machine, 2 cores): the static run,
+ * NP = 4, 3 topologies, 16 trap settings, 9 events, stores 0.53 million
+ * states (depth 802) in 0.7 s; the dynamic run, NP = 3 with one link or
+ * unlink per process, 4.01 million states (depth 513) in about 4.6 s and
+ * 0.95 GB.  (Before 01c942c's protocol the two runs stored 0.50 and 1.41
+ * million: a down record now stays until its signal is popped, and unlinks
+ * of a down record are new interleavings.)  The dynamic run with NP = 4
+ * (-DDYNAMIC -DNP=4) is out of reach without reduction; a bitstate run of
+ * it (-DBITSTATE -w32, not part of the gate) found no error in the 599
+ * million states it visited in 15 minutes, and did not finish.
  *
  * The tags read by scripts/check_models.sh, one run each:
  * spin-config:
  * spin-config: -DDYNAMIC
- *
- * Not a property: Erlang's unlink/1 promises that once it returns the link
- * has no effect on the caller.  Here a death that took the link just before
- * the unlink has already enqueued its signal, which still kills a
- * non-trapping caller after fdn_unlink returned FDN_OK (a trapping one gets
- * the EXIT, which Erlang allows too).  The spec does not promise more, and
- * the model does not assert it; adding that assertion to the dynamic run
- * shows the trace (chain 0-1-2; 0 stops with SHUTDOWN, takes 1's record and
- * enqueues; 1 calls fdn_unlink(0), which finds nothing; 1 pops the signal
- * and dies with SHUTDOWN).
  *
  * Broken variants (must FAIL; links_broken_*.pml define one of these macros
  * and include this file):
@@ -161,12 +203,18 @@
  *                        process that stops itself with KILL sends KILL
  *                        through its links and kills trapping neighbours
  *                        (links_broken_kill_spreads.pml).
- *   BROKEN_EARLY_SIGNAL  link signals are sent before the pid stops being
- *                        alive (links_broken_early_signal.pml).
+ *   BROKEN_EARLY_SIGNAL  link signals are marked and sent before the pid
+ *                        stops being alive (links_broken_early_signal.pml).
  *   BROKEN_LINK_DYING    fdn_link checks only the target's pid, not
  *                        `exiting`: a link made to a process whose death has
  *                        already taken its list is never signalled and its
  *                        record is left behind (links_broken_link_dying.pml).
+ *   BROKEN_TAKE_AT_DEATH the code before 01c942c: the death takes the
+ *                        survivor's record instead of marking it, and the
+ *                        pop acts on a link signal without taking it; an
+ *                        unlink between the two finds nothing and the
+ *                        signal still kills the caller, violating (h)
+ *                        (links_broken_take_at_death.pml).
  */
 
 #ifdef DYNAMIC
@@ -205,6 +253,8 @@
 bool alive[NP];         /* p->pid == this life's pid (atomic) */
 bool exiting[NP];       /* p->exiting ([lock]) */
 byte links[NP];         /* p->links as a set of pids ([lock]) */
+byte down[NP];          /* the records of links[p] marked is_down ([lock]) */
+byte nl[NP];            /* p->nlinks (written under the lock) */
 bool trap[NP];          /* p->trap_exit (constant here) */
 byte kill[NP];          /* p->kill_pending: 0, or reason + 1 (atomic) */
 chan mbox[NP] = [NS] of { byte, byte, byte };   /* kind, from, reason */
@@ -214,6 +264,9 @@ bool done[NP];          /* the death is complete */
 byte dreason[NP];       /* the reason it died with */
 byte cause[NP];         /* who sent the signal it died of; NS: no signal */
 byte sent[NP * NP];     /* sent[x*NP+y]: link signal x -> y, reason + 1 */
+byte voided[NP];        /* bit x of voided[y]: y dropped x's link signal */
+byte unl[NP];           /* bit x of unl[y]: y's fdn_unlink(x) has returned
+                         * and no link between x and y was made since */
 byte exits[NP * NS];    /* exits[y*NS+x]: EXIT messages y took from x */
 byte exitr[NP * NS];    /* the reason of the last of them */
 byte adj[NP];           /* the initial links */
@@ -229,26 +282,62 @@ inline link_inv()
     :: a < NP ->
         assert(BIT(links[a], a) == 0);
         assert(exiting[a] == 0 || links[a] == 0);
+        assert((down[a] & ~links[a]) == 0);
         b = 0;
+        c = 0;
         do
         :: b < NP ->
             assert(exiting[a] || exiting[b] ||
                    BIT(links[a], b) == BIT(links[b], a));
+            assert(BIT(down[a], b) == 0 || exiting[b]);
+            c = c + (BIT(links[a], b) && !BIT(down[a], b));
             b++
         :: else -> break
         od;
+        assert(nl[a] == c);
         a++
     :: else -> break
     od;
     a = 0;
-    b = 0
+    b = 0;
+    c = 0
+}
+
+/* link_take_locked (signals.c): p's record to q, down or not, leaves p's
+ * list; nlinks counts it off unless it was down (uncounted at the mark). */
+inline link_take(p, q)
+{
+    if
+    :: BIT(links[p], q) && !BIT(down[p], q) -> nl[p]--
+    :: else -> skip
+    fi;
+    links[p] = links[p] & ~(1 << q);
+    down[p] = down[p] & ~(1 << q)
+}
+
+/* (h), the unlink guarantee: a link signal from `from` that process i acts
+ * on (it dies of it or takes it as EXIT) is not from a process i has
+ * unlinked since their last link. */
+inline acts_on_signal()
+{
+    if
+    :: from < NP -> assert(BIT(unl[i], from) == 0)
+    :: else -> skip
+    fi
 }
 
 /* fdn__die / fdn__signals_on_death for process i with reason `why`. */
 inline die()
 {
-    /* 1. Own lock: exiting, take the list. */
-    atomic { exiting[i] = 1; mine = links[i]; links[i] = 0; link_inv() };
+    /* 1. Own lock: exiting, take the list (down records too), nlinks 0. */
+    atomic {
+        exiting[i] = 1;
+        mine = links[i];
+        links[i] = 0;
+        down[i] = 0;
+        nl[i] = 0;
+        link_inv()
+    };
 #ifndef BROKEN_EARLY_SIGNAL
     /* 3. The pid stops being alive. */
     atomic { alive[i] = 0; dreason[i] = why };
@@ -270,11 +359,19 @@ inline die()
             od;
             mine = mine & ~(1 << j)
         };
-        /* b's lock: is b still this life, and does it still link to us? */
+        /* b's lock: is b still this life, and does it still hold a record
+         * back to us that is not down?  Then mark it down and uncount it;
+         * b takes it when it pops the signal. */
         atomic {
-            back = alive[j] && BIT(links[j], i);
+            back = alive[j] && BIT(links[j], i) && !BIT(down[j], i);
             if
-            :: back -> links[j] = links[j] & ~(1 << i)
+            :: back ->
+#ifdef BROKEN_TAKE_AT_DEATH
+                link_take(j, i)
+#else
+                down[j] = down[j] | (1 << i);
+                nl[j]--
+#endif
             :: else -> skip
             fi;
             link_inv()
@@ -307,8 +404,8 @@ inline die()
 proctype proc(byte i)
 {
     byte kind, from, reason;
-    byte why, mine, lr, j, a, b;
-    bool back;
+    byte why, mine, lr, j, a, b, c;
+    bool back, is_void;
 #ifdef DYNAMIC
     bool op_left = 1;
 #endif
@@ -329,26 +426,47 @@ end_turns:
                break
            :: else ->
                /* fdn__signal_eval */
-#ifdef BROKEN_TRAP_FIRST
+#ifndef BROKEN_TAKE_AT_DEATH
+               /* A link signal (FDN__MF_LINK; here every signal from a
+                * process) first takes, under our lock, our record to its
+                * sender.  The death marked it down; if it is gone, an
+                * fdn_unlink took it and the signal is void. */
                if
-               :: trap[i] ->
+               :: from < NP && BIT(links[i], from) ->
+                   assert(BIT(down[i], from));  /* (b) */
+                   link_take(i, from);
+                   link_inv()
+               :: from < NP && !BIT(links[i], from) ->
+                   assert(BIT(unl[i], from));   /* (i) */
+                   voided[i] = voided[i] | (1 << from);
+                   is_void = 1
+               :: from >= NP -> skip
+               fi;
+#endif
+               if
+               :: is_void -> skip               /* dropped */
+#ifdef BROKEN_TRAP_FIRST
+               :: !is_void && trap[i] ->
+                   acts_on_signal();
                    if
                    :: from < NP -> assert(alive[from] == 0) /* (c) */
                    :: else -> skip
                    fi;
                    exits[i * NS + from]++;
                    exitr[i * NS + from] = reason
-               :: !trap[i] && reason == R_KILL ->
+               :: !is_void && !trap[i] && reason == R_KILL ->
+                   acts_on_signal();
                    why = R_KILLED;
                    cause[i] = from;
                    break
 #else
-               if
-               :: reason == R_KILL ->
+               :: !is_void && reason == R_KILL ->
+                   acts_on_signal();
                    why = R_KILLED;
                    cause[i] = from;
                    break
-               :: reason != R_KILL && trap[i] ->
+               :: !is_void && reason != R_KILL && trap[i] ->
+                   acts_on_signal();
                    if
                    :: from < NP -> assert(alive[from] == 0) /* (c) */
                    :: else -> skip
@@ -356,17 +474,18 @@ end_turns:
                    exits[i * NS + from]++;
                    exitr[i * NS + from] = reason
 #endif
-               :: reason != R_KILL && !trap[i] && reason == R_NORMAL &&
-                  from != i ->
-                   skip                         /* dropped */
-               :: reason != R_KILL && !trap[i] &&
+               :: !is_void && reason != R_KILL && !trap[i] &&
+                  reason == R_NORMAL && from != i ->
+                   skip                         /* ignored */
+               :: !is_void && reason != R_KILL && !trap[i] &&
                   (reason != R_NORMAL || from == i) ->
+                   acts_on_signal();
                    why = reason;
                    cause[i] = from;
                    break
                fi
            fi;
-           kind = 0; from = 0; reason = 0
+           kind = 0; from = 0; reason = 0; is_void = 0
        }
 #ifdef DYNAMIC
     :: atomic {
@@ -387,19 +506,32 @@ end_turns:
 #else
               alive[j] && !exiting[j] ->
 #endif
-               links[i] = links[i] | (1 << j);
-               links[j] = links[j] | (1 << i)
+               if
+               :: BIT(links[i], j) -> skip      /* already linked */
+               :: else ->
+                   links[i] = links[i] | (1 << j);
+                   links[j] = links[j] | (1 << i);
+                   nl[i]++;
+                   nl[j]++;
+                   unl[i] = unl[i] & ~(1 << j);
+                   unl[j] = unl[j] & ~(1 << i)
+               fi
 #ifdef BROKEN_LINK_DYING
            :: !alive[j] -> skip                 /* FDN_ENOPROC */
 #else
            :: !(alive[j] && !exiting[j]) -> skip    /* FDN_ENOPROC */
 #endif
-           :: /* fdn_unlink: both locks. */
-              links[i] = links[i] & ~(1 << j);
+           :: /* fdn_unlink: both locks.  Our record goes, down or not;
+               * the target's goes if its pid still matches.  (The guard
+               * keeps link_take's `else` from reading as this selection's
+               * else.) */
+              true ->
+              link_take(i, j);
               if
-              :: alive[j] -> links[j] = links[j] & ~(1 << i)
+              :: alive[j] -> link_take(j, i)
               :: else -> skip
-              fi
+              fi;
+              unl[i] = unl[i] | (1 << j)
            fi;
            link_inv();
            j = 0
@@ -457,6 +589,7 @@ proctype checker()
             assert(len(mbox[y]) == 0);
             assert(kill[y] == 0);
             assert(!exiting[y]);
+            assert(down[y] == 0);
             x = 0;
             do
             :: x < NP ->
@@ -471,17 +604,19 @@ proctype checker()
         abnormal = 0;
         do
         :: x < NP ->
+            /* Only the link signals an unlink did not void count. */
+            sr = (BIT(voided[y], x) -> 0 : sent[x * NP + y]);
             if
             :: trap[y] && alive[y] ->
-                assert(exits[y * NS + x] == (sent[x * NP + y] != 0));
+                assert(exits[y * NS + x] == (sr != 0));
                 assert(exits[y * NS + x] == 0 ||
-                       exitr[y * NS + x] + 1 == sent[x * NP + y])
+                       exitr[y * NS + x] + 1 == sr)
             :: else ->
-                assert(exits[y * NS + x] <= (sent[x * NP + y] != 0))
+                assert(exits[y * NS + x] <= (sr != 0))
             fi;
             assert(trap[y] || exits[y * NS + x] == 0);
             if
-            :: sent[x * NP + y] > R_NORMAL + 1 -> abnormal = 1
+            :: sr > R_NORMAL + 1 -> abnormal = 1
             :: else -> skip
             fi;
             x++
@@ -495,6 +630,7 @@ proctype checker()
             assert(cause[y] < NP);
             assert(trap[y] == 0);
             assert(abnormal == 1);
+            assert(BIT(voided[y], cause[y]) == 0);
             sr = sent[cause[y] * NP + y] - 1;
             assert(dreason[y] == (sr == R_KILL -> R_KILLED : sr))
         :: else -> skip
@@ -580,7 +716,7 @@ proctype checker()
 
 init
 {
-    byte i, topo;
+    byte i, k, topo;
     atomic {
         /* The topology: 0 chain, 1 star (around 0), 2 cycle. */
 #ifdef DYNAMIC
@@ -611,6 +747,12 @@ init
                 fi
             fi;
             links[i] = adj[i];
+            k = 0;
+            do
+            :: k < NP -> nl[i] = nl[i] + BIT(adj[i], k); k++
+            :: else -> break
+            od;
+            k = 0;
             alive[i] = 1;
             if
             :: trap[i] = 0
