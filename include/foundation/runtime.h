@@ -361,7 +361,11 @@ FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
 
 /* Links ctx's process and pid (idempotent).  FDN_ENOPROC if pid is dead. */
 FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid);
-/* Removes the link if any.  FDN_OK either way for a valid pid. */
+/* Removes the link if any.  FDN_OK either way for a valid pid.  Once it
+ * returns, the link has no effect on the caller (until linked again), even
+ * if pid already died and its exit signal is queued: that signal is
+ * dropped.  An EXIT message a trapping caller already holds (set aside by
+ * fdn_call) is still delivered, as in Erlang. */
 FDN_API int fdn_unlink(fdn_ctx_t *ctx, fdn_pid_t pid);
 
 /*
