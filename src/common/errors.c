@@ -2,7 +2,7 @@
  * errors.c — fdn_strerror, fdn_errname and fdn_version, generated from the
  * single FDN_ERRORS list in foundation/common.h.
  */
-#include "foundation/common.h"
+#include "internal/common.h"
 
 FDN_API const char *fdn_version(void) { return FDN_VERSION_STRING; }
 
@@ -29,5 +29,17 @@ FDN_API const char *fdn_errname(int err)
 #undef FDN__ERR_NAME
     default:
         return "FDN_E?";
+    }
+}
+
+bool fdn__is_status(int rc)
+{
+    switch (rc) {
+#define FDN__ERR_CASE(name, value, text) case value:
+        FDN_ERRORS(FDN__ERR_CASE)
+#undef FDN__ERR_CASE
+        return true;
+    default:
+        return false;
     }
 }

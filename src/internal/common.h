@@ -9,6 +9,10 @@
 
 #include <string.h>
 
+/* True for FDN_OK and every FDN_E* code (a status received from another
+ * process must be one of ours before it is returned). */
+bool fdn__is_status(int rc);
+
 /* Aborts after printing file:line and why.  Only for broken invariants. */
 _Noreturn void fdn__panic(const char *file, int line, const char *why);
 #define FDN_PANIC(why) fdn__panic(__FILE__, __LINE__, (why))

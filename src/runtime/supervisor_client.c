@@ -46,7 +46,11 @@ static int sup_call(fdn_ctx_t *ctx, fdn_pid_t sup, uint32_t tag,
     int rc = fdn_call(ctx, sup, tag, data, size, timeout_ns, &r);
     if (rc != FDN_OK)
         return rc;
-    rc = -(int)r->tag;
+    /* A supervisor answers with a status; anything else (sup is some
+     * other server that answered the CALL) is not one. */
+    rc = r->tag <= (uint32_t)INT32_MAX && fdn__is_status(-(int)r->tag)
+             ? -(int)r->tag
+             : FDN_EINVAL;
     if (rc == FDN_OK && reply != NULL) {
         *reply = r;
         return FDN_OK;

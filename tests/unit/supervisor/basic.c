@@ -790,3 +790,39 @@ Test(supervisor, runtime_destroy_with_a_live_supervisor)
     cr_assert_eq(fdn_failing_allocator_live(g_fa), 0);
     fdn_failing_allocator_destroy(g_fa);
 }
+
+/* A server that answers every CALL with a tag that is no status at all. */
+static fdn_next_t odd_server(fdn_ctx_t *ctx, void *state, const fdn_msg_t *m)
+{
+    (void)state;
+    if (m->kind == FDN_MSG_CALL)
+        fdn_reply(ctx, m, 0x53535353u + m->tag, NULL, 0);
+    return FDN_CONTINUE;
+}
+
+/* Client calls to a process that is not a supervisor return a status of
+ * ours (found by the newcomer review: they returned -tag). */
+/* Checks: SUP-C4, RT-C1 */
+Test(supervisor, calls_to_a_non_supervisor_return_einval)
+{
+    setup_rt(false);
+    static const fdn_behaviour_t odd = {.handle = odd_server, .name = "odd"};
+    fdn_pid_t p;
+    cr_assert_eq(fdn_spawn(g_rt, NULL, &odd, NULL, NULL, &p), FDN_OK);
+    fdn_pid_t pid;
+    fdn_supervisor_stats_t st;
+    fdn_supervisor_counts_t n;
+    fdn_child_info_t *list = NULL;
+    size_t count = 0;
+    cr_assert_eq(fdn_supervisor_which(g_ctx, p, "a", &pid), FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_stats(g_ctx, p, &st), FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_count_children(g_ctx, p, &n), FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_which_children(g_ctx, p, &list, &count),
+                 FDN_EINVAL);
+    cr_assert_null(list);
+    cr_assert_eq(fdn_supervisor_terminate_child(g_ctx, p, "a"), FDN_EINVAL);
+    cr_assert_eq(fdn_supervisor_delete_child(g_ctx, p, "a"), FDN_EINVAL);
+    cr_assert_eq(fdn_exit(g_rt, g_ctx, p, FDN_REASON_KILL), FDN_OK);
+    WAIT_FOR(!fdn_alive(g_rt, p));
+    teardown_rt();
+}

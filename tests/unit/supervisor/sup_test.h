@@ -307,6 +307,16 @@ static inline bool stats_are(fdn_pid_t sup, uint64_t restarts,
     return st.restarts == restarts && st.active == active;
 }
 
+/* stats_are for a supervisor that may exit meanwhile: false (no failed
+ * assertion) if the call fails. */
+static inline bool stats_are_or_gone(fdn_pid_t sup, uint64_t restarts,
+                                     uint32_t active)
+{
+    fdn_supervisor_stats_t st;
+    return fdn_supervisor_stats(g_ctx, sup, &st) == FDN_OK &&
+           st.restarts == restarts && st.active == active;
+}
+
 static inline fdn_supervisor_counts_t counts(fdn_pid_t sup)
 {
     fdn_supervisor_counts_t n;
