@@ -70,6 +70,21 @@ static void count_add_locked(_Atomic uint32_t *c, int d)
         memory_order_relaxed);
 }
 
+/*
+ * A target found exiting but still published (its callback monitors are
+ * running): waits until its pid stops being alive, so that a caller told
+ * "no such process" (FDN_ENOPROC, or a DOWN with noproc) finds fdn_alive
+ * false and the target gone from every service, as RT-S11 promises of a
+ * DOWN.  The wait is as long as the callback monitors, which must be
+ * short.  Acquire: pairs with the release store of pid = 0 in
+ * fdn__signals_on_death, after every callback returned.
+ */
+static void await_unpublished(struct fdn__proc *t, fdn_pid_t pid)
+{
+    while (atomic_load_explicit(&t->pid, memory_order_acquire) == pid)
+        sched_yield();
+}
+
 static void mon_insert_locked(struct fdn__proc *t, struct fdn__mon *m)
 {
     count_add_locked(&t->nmons, 1);
@@ -284,6 +299,8 @@ FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid)
         link_free(rt, la);
         link_free(rt, lb);
     }
+    if (rc == FDN_ENOPROC)
+        await_unpublished(b, pid);
     return rc;
 }
 
@@ -398,7 +415,10 @@ int fdn__monitor_ref(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t r,
         fdn__spin_unlock(&t->lock);
     }
     if (!live) {
-        /* RT-L2: DOWN with noproc at once. */
+        /* RT-L2: DOWN with noproc at once (once a dying target's pid is
+         * no longer alive, RT-S11). */
+        if (t != NULL)
+            await_unpublished(t, pid);
         h->mon = NULL;
         fdn__free(rt->alloc, mon);
         down->pub.kind = (fdn_msg_kind_t)FDN__MSG_DOWNMON;
@@ -498,6 +518,7 @@ FDN_API int fdn_monitor_fn(fdn_runtime_t *rt, fdn_pid_t pid, fdn_down_fn fn,
     fdn__spin_unlock(&t->lock);
     if (!live) {
         fdn__free(rt->alloc, mon);
+        await_unpublished(t, pid);
         return FDN_ENOPROC;
     }
     /* Not mon->ref: once unlocked, a death may run and free mon. */

@@ -724,3 +724,60 @@ Test(signals, linked_attached_thread_dies_of_abnormal_exit)
     cr_assert(!fdn_alive(rt, report_to));
     wait_dead(c);
 }
+
+/* A slow callback monitor: says it is running, then takes 20 ms. */
+static _Atomic bool slow_cb_running;
+static void slow_cb(void *arg, fdn_pid_t pid, fdn_reason_t reason)
+{
+    (void)arg;
+    (void)pid;
+    (void)reason;
+    atomic_store_explicit(&slow_cb_running, true, memory_order_release);
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/*
+ * Monitoring or linking to a process whose death has begun but whose
+ * callback monitors are still running: the noproc DOWN (or FDN_ENOPROC)
+ * comes only once its pid is no longer alive, so whoever hears "no such
+ * process" finds fdn_alive false (found by the newcomer review: the DOWN
+ * came while fdn_alive was still true and services still listed it).
+ */
+/* Checks: RT-S11, RT-L2 */
+Test(signals, noproc_for_a_dying_process_waits_until_it_is_dead)
+{
+    for (int round = 0; round < 3; round++) {
+        fdn_pid_t t = spawn_b(&quiet, false);
+        fdn_ref_t cb;
+        atomic_store(&slow_cb_running, false);
+        cr_assert_eq(fdn_monitor_fn(rt, t, slow_cb, NULL, &cb), FDN_OK);
+        stop_with(t, FDN_REASON_USER);
+        for (int i = 0; i < 5000 && !atomic_load_explicit(&slow_cb_running,
+                                                          memory_order_acquire);
+             i++) {
+            struct timespec ts = {0, 100000};
+            nanosleep(&ts, NULL);
+        }
+        cr_assert(atomic_load(&slow_cb_running));
+        cr_assert(fdn_alive(rt, t), "the callback is still running");
+        if (round == 0) {
+            fdn_ref_t ref;
+            cr_assert_eq(fdn_monitor(me, t, &ref), FDN_OK);
+            fdn_msg_t *m;
+            cr_assert_eq(fdn_receive(me, 5 * FDN_NS_PER_S, &m), FDN_OK);
+            cr_assert_eq(m->kind, FDN_MSG_DOWN);
+            cr_assert_eq(m->reason, FDN_REASON_NOPROC);
+            fdn_msg_free(me, m);
+        } else if (round == 1) {
+            cr_assert_eq(fdn_link(me, t), FDN_ENOPROC);
+        } else {
+            fdn_ref_t ref2;
+            cr_assert_eq(fdn_monitor_fn(rt, t, never_cb, NULL, &ref2),
+                         FDN_ENOPROC);
+        }
+        cr_assert(!fdn_alive(rt, t), "round %d: told noproc while alive",
+                  round);
+        wait_dead(t);
+    }
+}
