@@ -104,7 +104,7 @@ static void att_die(struct fdn__attached *a, fdn_reason_t reason)
     struct fdn__msg *m;
     while ((m = fdn__mq_pop(p)) != NULL)
         fdn__msg_free(rt, m);
-    atomic_exchange_explicit(&p->run, FDN__DEAD, memory_order_acq_rel);
+    fdn__mark_dead(p);
 }
 
 FDN_API void fdn_detach(fdn_ctx_t *ctx)

@@ -30,6 +30,10 @@ enum {
     FDN__RUNNING = 2, /* a thread is handling its messages */
     FDN__DIRTY = 3,   /* running, and a message arrived meanwhile */
     FDN__DEAD = 4,    /* slot has no live process; enqueuers do nothing */
+    /* Or'ed into DEAD by a sender whose message reached the slot after the
+     * death's drain (it checked the pid just before the death): the next
+     * life must take a turn to drop such messages (process.c). */
+    FDN__STALE = 16,
     /* Or'ed into every state of an attached thread's process, so a sender
      * learns how to wake it from the same atomic word it CASes. */
     FDN__ATT = 8
@@ -362,6 +366,9 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m);
 void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason);
 /* The end-of-turn hand-off: go IDLE, or requeue if work arrived. */
 void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p);
+/* The last step of a death: run becomes DEAD, with FDN__STALE if a message
+ * may have arrived after the drain. */
+void fdn__mark_dead(struct fdn__proc *p);
 fdn_ref_t fdn__new_ref(fdn_runtime_t *rt);
 /* FDN_OK, FDN_EINVAL (NULL ctx) or FDN_ENOPROC (killed attached thread). */
 int fdn__check_ctx(const fdn_ctx_t *ctx);

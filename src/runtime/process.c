@@ -80,11 +80,17 @@ void fdn__notify(fdn_runtime_t *rt, struct fdn__proc *p)
             want = s;
             break;
         default:
-            return;
+            /* DEAD: a message for a life that has ended.  Mark the slot
+             * (an RMW, so the next life's publish synchronizes with it
+             * and sees the message linked), and schedule nothing. */
+            want = FDN__DEAD | FDN__STALE;
+            break;
         }
         if (atomic_compare_exchange_weak_explicit(&p->run, &s, want,
                                                   memory_order_acq_rel,
                                                   memory_order_relaxed)) {
+            if (want == (FDN__DEAD | FDN__STALE))
+                return;
             if ((s & ~FDN__ATT) == FDN__IDLE) {
                 if (att)
                     fdn__attached_wake(p);
@@ -131,6 +137,16 @@ static int send_user_to(fdn_runtime_t *rt, struct fdn__proc *p, fdn_pid_t to,
     fdn__count_sent(rt);
     fdn__notify(rt, p);
     return FDN_OK;
+}
+
+void fdn__mark_dead(struct fdn__proc *p)
+{
+    int old = atomic_exchange_explicit(&p->run, FDN__DEAD, memory_order_acq_rel);
+    /* DIRTY: a sender notified after the drain's last look, so its
+     * message may be in the mailbox: mark the slot as a late sender
+     * would (an RMW, which the next publish reads from). */
+    if ((old & ~FDN__ATT) == FDN__DIRTY)
+        atomic_fetch_or_explicit(&p->run, FDN__STALE, memory_order_acq_rel);
 }
 
 void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
@@ -352,7 +368,7 @@ void fdn__die(fdn_ctx_t *ctx, fdn_reason_t reason)
     /* The pid already reads 0 (fdn__signals_on_death).  DEAD makes any
      * sender that validated the old pid earlier enqueue without
      * scheduling; the slot then returns to the free stack. */
-    atomic_exchange_explicit(&p->run, FDN__DEAD, memory_order_acq_rel);
+    fdn__mark_dead(p);
     fdn__table_release(rt, p);
 }
 
@@ -389,20 +405,27 @@ static int new_life(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
 }
 
 /* Publishes a fresh life: `run` (RUNNING, owned by the caller), then the
- * pid.  The one plain store to run in a life: no sender can act on this
- * life before it acquires the pid stored after it. */
-static void publish(struct fdn__proc *p, fdn_pid_t pid, int run)
+ * pid.  Returns true if the slot's mailbox holds messages for an earlier
+ * life that arrived after its death had drained it (FDN__STALE): the new
+ * life must take a turn to drop them.  The exchange is acq_rel: it reads
+ * from the RMW of every such late sender's notify (DEAD -> DEAD|STALE),
+ * whose link is then visible to the new life's pops; a sender whose
+ * notify comes after it finds the life running and wakes it as usual. */
+static bool publish(struct fdn__proc *p, fdn_pid_t pid, int run)
 {
-    atomic_store_explicit(&p->run, run, memory_order_relaxed);
+    int old = atomic_exchange_explicit(&p->run, run, memory_order_acq_rel);
     /* Release: pairs with the acquire load of pid in fdn__table_get. */
     atomic_store_explicit(&p->pid, pid, memory_order_release);
+    return (old & FDN__STALE) != 0;
 }
 
 int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid)
 {
     int rc = new_life(rt, out, pid);
     if (rc == FDN_OK) {
-        publish(*out, *pid, FDN__RUNNING | FDN__ATT);
+        /* An attached thread drops an earlier life's messages at its
+         * first receive: no turn is needed. */
+        (void)publish(*out, *pid, FDN__RUNNING | FDN__ATT);
         fdn__count_spawned(rt);
     }
     return rc;
@@ -438,12 +461,11 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     p->is_bounded = o.max_mailbox != 0;
     if ((o.link || o.monitor) &&
         (rc = fdn__spawn_prepare(ctx, p, pid, o.link, o.monitor)) != FDN_OK) {
-        p->beh = NULL;
-        atomic_store_explicit(&p->run, FDN__DEAD, memory_order_relaxed);
+        p->beh = NULL; /* never published: run is still DEAD (or STALE) */
         fdn__table_release(rt, p);
         return rc;
     }
-    publish(p, pid, FDN__RUNNING);
+    bool has_stale = publish(p, pid, FDN__RUNNING);
     fdn__count_spawned(rt);
     fdn_ctx_t child = {.rt = rt,
                        .p = p,
@@ -460,6 +482,14 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     }
     if (out != NULL)
         *out = pid;
-    fdn__finish_turn(rt, p);
+    if (has_stale) {
+        /* Take a turn now: it drops the earlier life's messages (their
+         * pid differs, RT-S2), so they neither fill a bounded mailbox
+         * nor wait for a message that would wake this one. */
+        atomic_exchange_explicit(&p->run, FDN__QUEUED, memory_order_acq_rel);
+        fdn__sched_push(rt, p);
+    } else {
+        fdn__finish_turn(rt, p);
+    }
     return FDN_OK;
 }

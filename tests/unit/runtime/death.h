@@ -27,12 +27,12 @@ static inline void fdn_test_wait_death_complete(fdn_runtime_t *rt,
         /* Acquire: pairs with the acq_rel exchange to DEAD in fdn__die,
          * which follows the enqueues of the death's signals. */
         run = atomic_load_explicit(&p->run, memory_order_acquire);
-        if (run == FDN__DEAD)
+        if ((run & ~FDN__STALE) == FDN__DEAD)
             break;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    cr_assert_eq(run, FDN__DEAD, "death of %llx did not complete",
+    cr_assert_eq(run & ~FDN__STALE, FDN__DEAD, "death of %llx did not complete",
                  (unsigned long long)pid);
     cr_assert(!fdn_alive(rt, pid));
 }
