@@ -132,11 +132,13 @@ FDN_API int fdn_runtime_create(const fdn_runtime_opts_t *opts,
  */
 FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt);
 
-/* The clock and allocator the runtime uses (borrowed; never NULL). */
+/* The clock and allocator the runtime uses (borrowed; never NULL for a
+ * runtime, NULL for a NULL rt). */
 FDN_API fdn_clock_t *fdn_runtime_clock(const fdn_runtime_t *rt);
 FDN_API const fdn_allocator_t *fdn_runtime_allocator(const fdn_runtime_t *rt);
 
-/* Live processes (attached threads included); exact when quiescent. */
+/* Live processes (attached threads included); exact when quiescent, 0
+ * only when every process has exited; 0 for a NULL rt. */
 FDN_API uint64_t fdn_runtime_process_count(const fdn_runtime_t *rt);
 
 typedef struct fdn_runtime_stats {
@@ -153,7 +155,9 @@ typedef struct fdn_runtime_stats {
     uint64_t runnable;       /* processes waiting on run queues, summed */
     unsigned schedulers;     /* scheduler threads */
 } fdn_runtime_stats_t;
-/* Counters, summed over schedulers; exact when quiescent. */
+/* Counters, summed over schedulers; exact when quiescent, and consistent
+ * while processes come and go (exited <= spawned, the exits by reason sum
+ * to exited).  Any thread.  NULL out does nothing; NULL rt zeroes out. */
 FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt,
                                fdn_runtime_stats_t *out);
 /* The length of scheduler i's run queue (its next slot included), read

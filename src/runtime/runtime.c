@@ -226,44 +226,69 @@ FDN_API void fdn_runtime_destroy(fdn_runtime_t *rt)
 
 FDN_API fdn_clock_t *fdn_runtime_clock(const fdn_runtime_t *rt)
 {
-    return rt->clock;
+    return rt ? rt->clock : NULL;
 }
 
 FDN_API const fdn_allocator_t *fdn_runtime_allocator(const fdn_runtime_t *rt)
 {
-    return rt->alloc;
+    return rt ? rt->alloc : NULL;
 }
 
+/* acquire: pairs with the release store of bump (sched.c). */
+static uint64_t load_acq(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_acquire);
+}
+
+/*
+ * The counters are sharded (one set per scheduler, one for other threads)
+ * and read racily, so the reads are ordered to keep the totals
+ * consistent: first every by-reason exit count, then every exit total,
+ * then every spawn count.  A process's spawn is counted before its exit,
+ * and an exit total before its by-reason count, each by a release store
+ * (bump) on the thread that did it; an acquire load that sees the later
+ * count therefore lets the loads after it see the earlier one.  So the
+ * by-reason counts never sum past exited and exited never passes spawned:
+ * live never wraps, and is 0 only when every spawned process has exited.
+ */
 FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt, fdn_runtime_stats_t *out)
 {
+    if (out == NULL)
+        return;
     memset(out, 0, sizeof *out);
-    out->spawned = atomic_load_explicit(&rt->ext_spawned, memory_order_relaxed);
-    out->exited = atomic_load_explicit(&rt->ext_exited, memory_order_relaxed);
-    out->messages_sent = atomic_load_explicit(&rt->ext_sent, memory_order_relaxed);
-    out->exited_normal =
-        atomic_load_explicit(&rt->ext_exited_normal, memory_order_relaxed);
-    out->exited_shutdown =
-        atomic_load_explicit(&rt->ext_exited_shutdown, memory_order_relaxed);
-    out->exited_killed =
-        atomic_load_explicit(&rt->ext_exited_killed, memory_order_relaxed);
+    if (rt == NULL)
+        return;
+    out->exited_normal = load_acq(&rt->ext_exited_normal);
+    out->exited_shutdown = load_acq(&rt->ext_exited_shutdown);
+    out->exited_killed = load_acq(&rt->ext_exited_killed);
     for (unsigned i = 0; i < rt->nsched; i++) {
         const struct fdn__sched *s = &rt->scheds[i];
-        out->spawned += atomic_load_explicit(&s->spawned, memory_order_relaxed);
-        out->exited += atomic_load_explicit(&s->exited, memory_order_relaxed);
-        out->exited_normal +=
-            atomic_load_explicit(&s->exited_normal, memory_order_relaxed);
-        out->exited_shutdown +=
-            atomic_load_explicit(&s->exited_shutdown, memory_order_relaxed);
-        out->exited_killed +=
-            atomic_load_explicit(&s->exited_killed, memory_order_relaxed);
+        out->exited_normal += load_acq(&s->exited_normal);
+        out->exited_shutdown += load_acq(&s->exited_shutdown);
+        out->exited_killed += load_acq(&s->exited_killed);
+    }
+    out->exited = load_acq(&rt->ext_exited);
+    for (unsigned i = 0; i < rt->nsched; i++)
+        out->exited += load_acq(&rt->scheds[i].exited);
+    out->spawned = load_acq(&rt->ext_spawned);
+    for (unsigned i = 0; i < rt->nsched; i++)
+        out->spawned += load_acq(&rt->scheds[i].spawned);
+    out->messages_sent = atomic_load_explicit(&rt->ext_sent, memory_order_relaxed);
+    for (unsigned i = 0; i < rt->nsched; i++) {
+        const struct fdn__sched *s = &rt->scheds[i];
         out->messages_sent += atomic_load_explicit(&s->sent, memory_order_relaxed);
         out->steals += atomic_load_explicit(&s->steals, memory_order_relaxed);
         out->sleeps += atomic_load_explicit(&s->sleeps, memory_order_relaxed);
         out->runnable += fdn_runtime_runq_len(rt, i);
     }
-    /* Racy reads may see a by-reason count before its total: clamp. */
     uint64_t known = out->exited_normal + out->exited_shutdown + out->exited_killed;
-    out->exited_other = out->exited > known ? out->exited - known : 0;
+    /* The order above makes these hold; a statistic is no reason to
+     * abort a program, so they are enforced rather than asserted. */
+    if (out->exited < known)
+        out->exited = known;
+    if (out->spawned < out->exited)
+        out->spawned = out->exited;
+    out->exited_other = out->exited - known;
     out->live = out->spawned - out->exited;
     out->table_slots = fdn__table_nslots(rt);
     out->schedulers = rt->nsched;
@@ -281,6 +306,8 @@ FDN_API uint32_t fdn_runtime_runq_len(const fdn_runtime_t *rt, unsigned i)
 
 FDN_API uint64_t fdn_runtime_process_count(const fdn_runtime_t *rt)
 {
+    if (rt == NULL)
+        return 0;
     fdn_runtime_stats_t st;
     fdn_runtime_stats(rt, &st);
     return st.live;

@@ -94,11 +94,14 @@ struct fdn__sched *fdn__sched_current(const fdn_runtime_t *rt)
     return (s != NULL && s->rt == rt) ? s : NULL;
 }
 
-/* Single-writer counter bump: relaxed, exact once the writer is quiescent. */
+/* Single-writer counter bump, exact once the writer is quiescent.  The
+ * store is a release so that a reader's acquire load that sees a count
+ * also sees the counts this thread made before it (fdn_runtime_stats
+ * relies on it to keep its totals consistent). */
 static void bump(_Atomic uint64_t *c)
 {
     atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+                          memory_order_release);
 }
 
 void fdn__count_spawned(fdn_runtime_t *rt)
@@ -107,7 +110,7 @@ void fdn__count_spawned(fdn_runtime_t *rt)
     if (s)
         bump(&s->spawned);
     else
-        atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_release);
 }
 
 void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason)
@@ -125,9 +128,9 @@ void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason)
         if (by)
             bump(by);
     } else {
-        atomic_fetch_add_explicit(&rt->ext_exited, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&rt->ext_exited, 1, memory_order_release);
         if (by)
-            atomic_fetch_add_explicit(by, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(by, 1, memory_order_release);
     }
 }
 

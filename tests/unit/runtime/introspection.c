@@ -367,3 +367,82 @@ Test(introspection, info_is_safe_while_processes_churn)
     cr_assert_gt(pr.reads, 50, "the attached test thread is read every loop");
     cr_assert_eq(pr.insane, 0);
 }
+
+/* ---- stats under churn ------------------------------------------------- */
+
+static fdn_next_t stop_at_once(fdn_ctx_t *ctx, void *arg, void **state)
+{
+    (void)arg;
+    (void)state;
+    (void)ctx;
+    return FDN_CONTINUE;
+}
+
+static fdn_next_t die_on_msg(fdn_ctx_t *ctx, void *state, const fdn_msg_t *m)
+{
+    (void)state;
+    (void)m;
+    return fdn_stop(ctx, FDN_REASON_NORMAL);
+}
+
+struct churn {
+    _Atomic bool is_done;
+};
+
+static void *churn_main(void *arg)
+{
+    struct churn *c = arg;
+    static const fdn_behaviour_t b = {
+        .init = stop_at_once, .handle = die_on_msg, .name = "churn"};
+    fdn_ctx_t *ctx;
+    if (fdn_attach(rt, &ctx) != FDN_OK)
+        return NULL;
+    while (!atomic_load_explicit(&c->is_done, memory_order_acquire)) {
+        fdn_pid_t p;
+        if (fdn_spawn(rt, NULL, &b, NULL, NULL, &p) == FDN_OK)
+            fdn_send(ctx, p, 1, NULL, 0);
+    }
+    fdn_detach(ctx);
+    return NULL;
+}
+
+/* Readings taken while processes come and go stay consistent: exits never
+ * pass spawns (live never wraps), the by-reason counts sum to exited
+ * (found by the newcomer review: live read as 2^64 - 5). */
+/* Checks: RT-C14 */
+Test(introspection, stats_stay_consistent_under_churn)
+{
+    struct churn c = {0};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, churn_main, &c), 0);
+    uint64_t readings = 0, bad = 0, last_spawned = 0;
+    uint64_t t_end = now_ns() + 300 * FDN_NS_PER_MS;
+    while (now_ns() < t_end || last_spawned < 1000) {
+        fdn_runtime_stats_t st;
+        fdn_runtime_stats(rt, &st);
+        readings++;
+        if (st.exited > st.spawned || st.live > 1000000 ||
+            st.exited_normal + st.exited_shutdown + st.exited_killed +
+                    st.exited_other != st.exited)
+            bad++;
+        last_spawned = st.spawned;
+        cr_assert_lt(now_ns(), t_end + 10 * FDN_NS_PER_S);
+    }
+    atomic_store_explicit(&c.is_done, true, memory_order_release);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    cr_log_info("%" PRIu64 " readings, %" PRIu64 " processes", readings,
+                last_spawned);
+    cr_assert_eq(bad, 0, "%" PRIu64 " inconsistent readings", bad);
+    WAIT_FOR(fdn_runtime_process_count(rt) == 1);
+    /* NULL arguments. */
+    fdn_runtime_stats_t st;
+    memset(&st, 0xff, sizeof st);
+    fdn_runtime_stats(NULL, &st);
+    cr_assert_eq(st.spawned, 0);
+    fdn_runtime_stats(rt, NULL);
+    cr_assert_eq(fdn_runtime_process_count(NULL), 0);
+    cr_assert_null(fdn_runtime_clock(NULL));
+    cr_assert_null(fdn_runtime_allocator(NULL));
+}
