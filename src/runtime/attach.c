@@ -26,9 +26,6 @@ struct fdn__attached {
     fdn_ctx_t ctx;                      /* [own] */
     struct fdn__attached *next, *prev;  /* rt->att_lock */
     struct fdn__msg *save_head, *save_tail; /* [own] */
-    /* The process whose room this thread waits for in fdn_send_wait, so
-     * destroy can wake it (seq_cst: see fdn__attached_shutdown). */
-    _Atomic(struct fdn__proc *) waiting_on;
     bool dead;                          /* [own] killed, awaiting detach */
 };
 
@@ -42,6 +39,20 @@ static uint64_t mono_now(void)
 void fdn__attached_wake(struct fdn__proc *p)
 {
     fdn__futex_wake(&p->run, 1);
+}
+
+void fdn__attached_kick(struct fdn__proc *p)
+{
+    /* seq_cst: the waiter stores waiting_on (seq_cst) and fences before it
+     * looks at the kill mark and `stopping`; the caller changed those and
+     * fenced before this load.  So either the waiter sees the change or
+     * this sees the waiter, and bumps room_seq past the value it will
+     * wait on. */
+    struct fdn__proc *w = atomic_load_explicit(&p->waiting_on, memory_order_seq_cst);
+    if (w != NULL) {
+        atomic_fetch_add_explicit(&w->room_seq, 1, memory_order_release);
+        fdn__futex_wake(&w->room_seq, INT32_MAX);
+    }
 }
 
 static struct fdn__attached *att_of(fdn_ctx_t *ctx)
@@ -107,6 +118,19 @@ static void att_die(struct fdn__attached *a, fdn_reason_t reason)
     fdn__mark_dead(p);
 }
 
+int fdn__attached_check(fdn_ctx_t *ctx)
+{
+    struct fdn__attached *a = att_of(ctx);
+    if (a->dead)
+        return FDN_ENOPROC;
+    fdn_reason_t why;
+    if (fdn__kill_pending(ctx->p, &why)) {
+        att_die(a, why);
+        return FDN_ENOPROC;
+    }
+    return FDN_OK;
+}
+
 FDN_API void fdn_detach(fdn_ctx_t *ctx)
 {
     struct fdn__attached *a = att_of(ctx);
@@ -140,14 +164,10 @@ void fdn__attached_shutdown(fdn_runtime_t *rt)
      * destroy stored `stopping` (seq_cst) before this load, so either it
      * sees `stopping` or we see it waiting and bump room_seq past the
      * value it will wait on. */
+    atomic_thread_fence(memory_order_seq_cst);
     for (struct fdn__attached *a = rt->att_list; a; a = a->next) {
         fdn__notify(rt, a->ctx.p);
-        struct fdn__proc *w =
-            atomic_load_explicit(&a->waiting_on, memory_order_seq_cst);
-        if (w != NULL) {
-            atomic_fetch_add_explicit(&w->room_seq, 1, memory_order_release);
-            fdn__futex_wake(&w->room_seq, INT32_MAX);
-        }
+        fdn__attached_kick(a->ctx.p);
     }
     pthread_mutex_unlock(&rt->att_lock);
     for (unsigned ms = 1;; ms++) {
@@ -524,7 +544,7 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
          * try again, and only then sleep. */
         uint32_t seq = atomic_load_explicit(&p->room_seq, memory_order_acquire);
         atomic_fetch_add_explicit(&p->room_waiters, 1, memory_order_relaxed);
-        atomic_store_explicit(&a->waiting_on, p, memory_order_seq_cst);
+        atomic_store_explicit(&ctx->p->waiting_on, p, memory_order_seq_cst);
         /* Pairs with the seq_cst fence in fdn__mq_wake_room. */
         atomic_thread_fence(memory_order_seq_cst);
         rc = atomic_load_explicit(&rt->stopping, memory_order_seq_cst)
@@ -539,7 +559,7 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                                 deadline == FDN_INFINITY ? FDN_INFINITY
                                                          : deadline - now);
         }
-        atomic_store_explicit(&a->waiting_on, NULL, memory_order_relaxed);
+        atomic_store_explicit(&ctx->p->waiting_on, NULL, memory_order_relaxed);
         atomic_fetch_sub_explicit(&p->room_waiters, 1, memory_order_relaxed);
         if (rc != FDN_EFULL)
             return rc;

@@ -163,6 +163,9 @@ struct fdn__proc {
     _Atomic uint32_t free_next;    /* [atomic] free-stack link (slot + 1) */
     uint32_t gen;                  /* [tbl] generation of the current life */
     struct fdn__proc *rq_next;     /* run-queue link, guarded by that queue */
+    /* An attached thread in fdn_send_wait: the receiver whose room it
+     * waits for, so a kill or destroy can wake it (attach.c). */
+    _Atomic(struct fdn__proc *) waiting_on; /* [atomic] seq_cst */
     /* Line 3: the owner's, so its writes bounce neither line above. */
     _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
     struct fdn__mq_node stub;      /* mailbox stub node */
@@ -371,7 +374,7 @@ void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p);
 void fdn__mark_dead(struct fdn__proc *p);
 fdn_ref_t fdn__new_ref(fdn_runtime_t *rt);
 /* FDN_OK, FDN_EINVAL (NULL ctx) or FDN_ENOPROC (killed attached thread). */
-int fdn__check_ctx(const fdn_ctx_t *ctx);
+int fdn__check_ctx(fdn_ctx_t *ctx);
 /* Starts a life with no behaviour (attached threads): published with run
  * state RUNNING | FDN__ATT. */
 int fdn__life_begin(fdn_runtime_t *rt, struct fdn__proc **out, fdn_pid_t *pid);
@@ -438,6 +441,13 @@ bool fdn__is_attached_proc(const struct fdn__proc *p);
 
 /* ---- attach.c ---------------------------------------------------------- */
 void fdn__attached_wake(struct fdn__proc *p);
+/* For an attached ctx, on its thread: FDN_OK, or FDN_ENOPROC if its
+ * process was killed (the death runs now if it has not yet). */
+int fdn__attached_check(fdn_ctx_t *ctx);
+/* Wakes attached process p if it sleeps in fdn_send_wait (kill, destroy).
+ * The caller made its change visible (kill mark, `stopping`) and then
+ * issued a seq_cst fence. */
+void fdn__attached_kick(struct fdn__proc *p);
 /*
  * Held calls: a server that must answer a CALL without allocating (it may
  * act first and answer later, and must never fail to answer) keeps the

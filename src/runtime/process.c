@@ -165,14 +165,14 @@ void fdn__finish_turn(fdn_runtime_t *rt, struct fdn__proc *p)
 }
 
 /* A usable sending ctx: FDN_EINVAL for NULL; FDN_ENOPROC for an attached
- * thread whose process was killed (a handler's ctx is alive by definition
- * while it runs). */
-int fdn__check_ctx(const fdn_ctx_t *ctx)
+ * thread whose process was killed, whose death then runs at once (a
+ * handler's ctx is alive by definition while it runs). */
+int fdn__check_ctx(fdn_ctx_t *ctx)
 {
     if (ctx == NULL || ctx->p == NULL)
         return FDN_EINVAL;
-    if (ctx->is_attached && fdn__table_get(ctx->rt, ctx->self) == NULL)
-        return FDN_ENOPROC;
+    if (ctx->is_attached)
+        return fdn__attached_check(ctx);
     return FDN_OK;
 }
 

@@ -187,6 +187,11 @@ FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
         return FDN_ENOPROC;
     fdn__kill_mark(p, pid, FDN_REASON_KILLED);
     fdn__notify(rt, p);
+    if (fdn__is_attached_proc(p)) {
+        /* It may sleep in fdn_send_wait, not on its own run word. */
+        atomic_thread_fence(memory_order_seq_cst);
+        fdn__attached_kick(p);
+    }
     return FDN_OK;
 }
 

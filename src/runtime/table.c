@@ -118,6 +118,7 @@ static int grow(fdn_runtime_t *rt)
         atomic_init(&p->nmons, 0);
         p->held = NULL;
         atomic_init(&p->name, NULL);
+        atomic_init(&p->waiting_on, NULL);
         fdn__mq_init(p);
         p->gen = 0;
         p->slot = n + i;

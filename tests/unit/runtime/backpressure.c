@@ -103,12 +103,12 @@ static void open_gate(void)
     atomic_store_explicit(&g_gate.is_open, true, memory_order_release);
 }
 
-
 static void stop_and_wait(fdn_pid_t pid)
 {
     fdn_ref_t mref;
     cr_assert_eq(fdn_monitor(me, pid, &mref), FDN_OK);
-    cr_assert_eq(fdn_send(me, pid, T_STOP, NULL, 0), FDN_OK);
+    cr_assert_eq(fdn_send_wait(me, pid, T_STOP, NULL, 0, 10 * FDN_NS_PER_S),
+                 FDN_OK);
     for (;;) {
         fdn_msg_t *m;
         cr_assert_eq(fdn_receive(me, 10 * FDN_NS_PER_S, &m), FDN_OK);
@@ -209,6 +209,9 @@ struct waiter {
     uint64_t timeout_ns;
     _Atomic int rc;       /* INT32_MIN while waiting */
     _Atomic bool is_started;
+    _Atomic fdn_pid_t pid; /* the waiter's own pid */
+    bool is_sender;       /* plain sends until killed, instead of one wait */
+    _Atomic bool is_killed;
 };
 
 static void *waiter_main(void *arg)
@@ -219,8 +222,17 @@ static void *waiter_main(void *arg)
         atomic_store(&w->rc, -9999);
         return NULL;
     }
+    atomic_store(&w->pid, fdn_self(ctx));
     atomic_store(&w->is_started, true);
     int v = 7;
+    if (w->is_sender) {
+        /* Send nothing until told the kill was made, then once. */
+        while (!atomic_load(&w->is_killed))
+            sched_yield();
+        atomic_store(&w->rc, fdn_send(ctx, w->to, T_MSG, &v, sizeof v));
+        fdn_detach(ctx);
+        return NULL;
+    }
     int rc = fdn_send_wait(ctx, w->to, T_MSG, &v, sizeof v, w->timeout_ns);
     atomic_store(&w->rc, rc);
     fdn_detach(ctx);
@@ -462,4 +474,68 @@ Test(backpressure, counts_balance_bounded_with_retries)
 Test(backpressure, counts_balance_bounded_with_send_wait)
 {
     run_contention(8, true);
+}
+
+/* An attached thread killed while it waits in fdn_send_wait is woken and
+ * gets FDN_ENOPROC at once, its death complete (newcomer review: it slept
+ * on, then sent). */
+/* Checks: RT-C10, RT-S4 */
+Test(backpressure, a_killed_waiting_sender_wakes_with_noproc)
+{
+    fdn_pid_t g = blocked_gate(1);
+    int v = 1;
+    cr_assert_eq(fdn_send(me, g, T_MSG, &v, sizeof v), FDN_OK);
+    struct waiter w = {.to = g, .timeout_ns = FDN_INFINITY};
+    atomic_init(&w.rc, INT32_MIN);
+    atomic_init(&w.pid, FDN_PID_NONE);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
+    WAIT_FOR(atomic_load(&w.is_started));
+    fdn_pid_t wp = atomic_load(&w.pid);
+    fdn_ref_t mref;
+    cr_assert_eq(fdn_monitor(me, wp, &mref), FDN_OK);
+    fdn_msg_t *m;
+    cr_assert_eq(fdn_receive(me, 20 * FDN_NS_PER_MS, &m), FDN_ETIMEDOUT);
+    cr_assert_eq(atomic_load(&w.rc), INT32_MIN, "still waiting");
+    cr_assert_eq(fdn_exit(rt, me, wp, FDN_REASON_KILL), FDN_OK);
+    WAIT_FOR(atomic_load(&w.rc) != INT32_MIN);
+    cr_assert_eq(atomic_load(&w.rc), FDN_ENOPROC);
+    cr_assert_eq(fdn_receive(me, 5 * FDN_NS_PER_S, &m), FDN_OK);
+    cr_assert_eq(m->kind, FDN_MSG_DOWN);
+    cr_assert_eq(m->reason, FDN_REASON_KILLED);
+    fdn_msg_free(me, m);
+    pthread_join(th, NULL);
+    cr_assert_eq(info(g).mailbox_len, 1, "the killed thread sent nothing");
+    open_gate();
+    stop_and_wait(g);
+}
+
+/* The next call of a killed attached thread fails with FDN_ENOPROC and
+ * runs its death: DOWN, not alive, before the thread ever receives. */
+/* Checks: RT-S4, RT-C2 */
+Test(backpressure, a_killed_attached_thread_dies_at_its_next_call)
+{
+    struct waiter w = {.to = FDN_PID_NONE, .timeout_ns = 0};
+    atomic_init(&w.rc, INT32_MIN);
+    atomic_init(&w.pid, FDN_PID_NONE);
+    atomic_init(&w.is_killed, false);
+    w.is_sender = true;
+    w.to = fdn_self(me);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
+    WAIT_FOR(atomic_load(&w.pid) != FDN_PID_NONE);
+    fdn_pid_t wp = atomic_load(&w.pid);
+    fdn_ref_t mref;
+    cr_assert_eq(fdn_monitor(me, wp, &mref), FDN_OK);
+    cr_assert_eq(fdn_exit(rt, me, wp, FDN_REASON_KILL), FDN_OK);
+    atomic_store(&w.is_killed, true);
+    WAIT_FOR(atomic_load(&w.rc) != INT32_MIN);
+    cr_assert_eq(atomic_load(&w.rc), FDN_ENOPROC);
+    cr_assert(!fdn_alive(rt, wp));
+    fdn_msg_t *m;
+    cr_assert_eq(fdn_receive(me, 5 * FDN_NS_PER_S, &m), FDN_OK);
+    cr_assert_eq(m->kind, FDN_MSG_DOWN, "kind %d tag %u", (int)m->kind, m->tag);
+    cr_assert_eq(m->reason, FDN_REASON_KILLED);
+    fdn_msg_free(me, m);
+    pthread_join(th, NULL);
 }
