@@ -188,8 +188,12 @@ FDN_API bool fdn_alive(const fdn_runtime_t *rt, fdn_pid_t pid);
  * The same program with the same seed makes the same handler calls in the
  * same order, so a failing concurrent test that prints its seed replays
  * exactly with FDN_SEED=<seed>.  This holds when one attached thread
- * drives the runtime and no other thread touches it; other threads are
- * safe but make the order depend on them.
+ * drives the runtime and no other thread touches it.  Other threads are
+ * safe but make the order depend on them, and a wait on one thread may
+ * then see "nothing ready" while another thread runs the turn it waits
+ * for: it moves the clock on (a timeout, or FDN_EDEADLK) instead of
+ * waiting for that thread.  FDN_SEED is read when the runtime is created;
+ * a value that is not a nonzero number is ignored.
  */
 
 /* The seed in use (opts.seed, FDN_SEED, or the one picked); 0 unless
@@ -274,9 +278,10 @@ FDN_API int fdn_send_owned(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
  * scheduler): from a process callback it returns FDN_ETHREAD and sends
  * nothing.
  * Errors: as fdn_send, plus FDN_ETIMEDOUT (still full at the deadline;
- * nothing sent), FDN_ENOPROC (the receiver died meanwhile), FDN_ESHUTDOWN
- * (the runtime is being destroyed).  To an unbounded mailbox it is
- * fdn_send.
+ * nothing sent), FDN_ENOPROC (the receiver died meanwhile, or the caller
+ * was killed: woken at once), FDN_ESHUTDOWN (the runtime is being
+ * destroyed), FDN_EDEADLK (deterministic runtimes: nothing could make
+ * room).  To an unbounded mailbox it is fdn_send.
  */
 FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                           const void *data, size_t size, uint64_t timeout_ns);
@@ -320,10 +325,11 @@ typedef struct fdn_spawn_opts {
     fdn_ref_t *monitor;   /* if non-NULL: the spawner monitors the child
                            * before init runs; the ref is stored here */
     /* 0 = unbounded.  n > 0: user messages (fdn_send, fdn_send_owned,
-     * requests, timers excepted) sent while n or more messages are queued
-     * are refused with FDN_EFULL.  Runtime messages (DOWN, EXIT, replies,
-     * request timeouts, timer messages) are never refused, so they may
-     * take the queue past n: no signal is ever lost. */
+     * fdn_call, fdn_request) sent while n or more messages are queued are
+     * refused with FDN_EFULL.  Runtime messages (DOWN, EXIT, replies,
+     * request timeouts, and the messages of fdn_send_after timers) are
+     * never refused, so they may take the queue past n: no signal is ever
+     * lost. */
     uint32_t max_mailbox;
 } fdn_spawn_opts_t;
 
@@ -334,7 +340,8 @@ typedef struct fdn_spawn_opts {
  * otherwise rt may be NULL.  On FDN_OK *out is the pid.
  * Errors: FDN_EINVAL, FDN_ENOMEM, FDN_ELIMIT (table full), FDN_ESHUTDOWN,
  * FDN_EINIT (init stopped; if linked or monitored, the spawner also gets the
- * exit signal or DOWN, as in Erlang's spawn_link).
+ * exit signal or DOWN, as in Erlang's spawn_link), FDN_ENOPROC (ctx is an
+ * attached thread whose process was killed).
  */
 FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
                       const fdn_behaviour_t *b, void *arg,
@@ -343,7 +350,9 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
 /* Records reason as the stop reason and returns FDN_STOP. */
 FDN_API fdn_next_t fdn_stop(fdn_ctx_t *ctx, fdn_reason_t reason);
 
+/* The pid of ctx's process (FDN_PID_NONE for NULL). */
 FDN_API fdn_pid_t fdn_self(const fdn_ctx_t *ctx);
+/* The runtime ctx belongs to (NULL for NULL). */
 FDN_API fdn_runtime_t *fdn_ctx_runtime(const fdn_ctx_t *ctx);
 
 /* Turns trapping of exit signals on or off for ctx's process; returns the
@@ -363,9 +372,13 @@ FDN_API bool fdn_trap_exit(fdn_ctx_t *ctx, bool on);
 FDN_API int fdn_exit(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t pid,
                      fdn_reason_t reason);
 
-/* Links ctx's process and pid (idempotent).  FDN_ENOPROC if pid is dead. */
+/* Links ctx's process and pid (idempotent; linking to oneself does
+ * nothing).  Errors: FDN_ENOPROC (pid is dead, dying or NONE, or ctx is an
+ * attached thread whose process was killed), FDN_EINVAL (NULL ctx),
+ * FDN_ENOMEM. */
 FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid);
-/* Removes the link if any.  FDN_OK either way for a valid pid.  Once it
+/* Removes the link if any.  FDN_OK either way for a valid pid; FDN_EINVAL
+ * for a NULL ctx or FDN_PID_NONE.  Once it
  * returns, the link has no effect on the caller (until linked again), even
  * if pid already died and its exit signal is queued: that signal is
  * dropped.  An EXIT message a trapping caller already holds (set aside by
@@ -375,8 +388,10 @@ FDN_API int fdn_unlink(fdn_ctx_t *ctx, fdn_pid_t pid);
 /*
  * Monitors pid: exactly one FDN_MSG_DOWN (ref, from = pid, reason) will
  * arrive, unless fdn_demonitor removes the monitor first.  A dead or unknown
- * pid gives DOWN with FDN_REASON_NOPROC at once.  Errors: FDN_ENOMEM,
- * FDN_EINVAL.
+ * pid gives DOWN with FDN_REASON_NOPROC at once (for a pid whose death
+ * has begun, once it is no longer alive).  Errors: FDN_ENOMEM,
+ * FDN_EINVAL, FDN_ENOPROC (ctx is an attached thread whose process was
+ * killed).
  */
 FDN_API int fdn_monitor(fdn_ctx_t *ctx, fdn_pid_t pid, fdn_ref_t *ref);
 /* Removes a monitor; its DOWN is never delivered afterwards (one already in
@@ -414,7 +429,9 @@ FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
  * not send its reply, e.g. its fdn_reply failed with FDN_ENOMEM), FDN_ENOPROC (to is dead or
  * died before replying), FDN_EFULL (to's bounded mailbox is full; nothing
  * sent), FDN_ESHUTDOWN, FDN_ENOMEM, FDN_EINVAL (also for a call to
- * oneself, which could never be answered).
+ * oneself, which could never be answered), FDN_EDEADLK (deterministic
+ * runtimes: nothing could answer; see "Deterministic runtimes").  In a
+ * deterministic runtime the timeout is on its virtual clock.
  */
 FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size, uint64_t timeout_ns,
@@ -470,8 +487,11 @@ FDN_API void fdn_detach(fdn_ctx_t *ctx);
  * Waits up to timeout_ns (0 = poll, FDN_INFINITY = forever) for the next
  * message.  On FDN_OK *msg is the message; release it with fdn_msg_free.
  * Errors: FDN_ETIMEDOUT, FDN_ESHUTDOWN, FDN_ETHREAD (not an attached ctx),
- * FDN_EINVAL.  If the attached process was killed by an exit signal, returns
- * FDN_ENOPROC from then on (detach still required).
+ * FDN_EINVAL, FDN_EDEADLK (deterministic runtimes only: nothing is ready,
+ * no timer is pending and the wait has no deadline).  If the attached
+ * process was killed by an exit signal, returns FDN_ENOPROC from then on
+ * (detach still required); any other call on the ctx does the same, and
+ * the first such call runs the death (DOWNs, link signals) at once.
  */
 FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg);
 /* Releases a message returned by fdn_receive or fdn_call.  NULL is fine. */
@@ -564,7 +584,8 @@ FDN_API int fdn_process_names(fdn_runtime_t *rt, fdn_pid_t pid,
 /*
  * After delay_ns on the runtime clock, sends a USER message (tag, a copy of
  * data, ref = *ref, from = FDN_PID_NONE) to `to`.  Errors: FDN_EINVAL,
- * FDN_ENOMEM, FDN_ESHUTDOWN.  Any thread (ctx may be NULL; rt required then).
+ * FDN_ENOMEM, FDN_ESHUTDOWN, FDN_ELIMIT (2^24 timers pending).  Any thread
+ * (ctx may be NULL; rt required then).
  */
 FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
                            uint64_t delay_ns, uint32_t tag, const void *data,

@@ -35,8 +35,11 @@
  * restart plan, a shutdown or an earlier terminate); those calls have no
  * time limit, like OTP's: they return when the supervisor has answered,
  * when it dies (FDN_ENOPROC) or when the runtime shuts down
- * (FDN_ESHUTDOWN).  Send them only to supervisors: any other process never
- * answers them.  A call that fails changes nothing.
+ * (FDN_ESHUTDOWN).  Send them only to supervisors: another process may
+ * never answer them (the call then waits forever), and one that answers
+ * them makes them return FDN_EINVAL.  In a deterministic runtime a call
+ * that nothing could answer returns FDN_EDEADLK.  A call that fails
+ * changes nothing.
  *
  * Threads: every function may be called from any attached thread,
  * concurrently with any other, for the same or different supervisors.
@@ -92,7 +95,8 @@ struct fdn_supervisor_opts;
  * supervisor) give the 0.1 meaning: a worker.
  */
 typedef struct fdn_child_spec {
-    const char *id;                 /* unique within the supervisor; copied */
+    const char *id;                 /* unique within the supervisor (the
+                                     * empty string is an id too); copied */
     const fdn_behaviour_t *behaviour; /* workers: kept; supervisors: NULL */
     void *arg;                      /* workers: passed to init on every
                                      * (re)start; supervisors: unused */
@@ -169,7 +173,8 @@ static inline void fdn_supervisor_opts_init(fdn_supervisor_opts_t *opts)
  * strategy, backoff_max_ns < backoff_min_ns; a child with a NULL or
  * duplicate id, an unknown restart or type, a worker without a behaviour
  * or with options, a supervisor child without options or with a
- * behaviour; nesting deeper than 32 levels, a cycle included; link
+ * behaviour; a tree more than 33 supervisors deep (this one and 32
+ * levels of supervisor children below it), a cycle included; link
  * without a ctx),
  * FDN_ENOMEM or FDN_ELIMIT (a process could not be spawned, or out of
  * memory), FDN_EINIT (a child's init failed), FDN_ESHUTDOWN.  Any thread

@@ -488,8 +488,9 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
     uint32_t max_ns = REG_DEFAULT_MAX_NAMESPACES;
     if (opts != NULL) {
         if (opts->size < offsetof(fdn_registry_opts_t, max_namespaces) +
-                             sizeof opts->max_namespaces)
-            return FDN_EINVAL;
+                             sizeof opts->max_namespaces ||
+            opts->size > sizeof *opts)
+            return FDN_EINVAL; /* as fdn_runtime_create does */
         if (opts->max_namespaces != 0)
             max_ns = opts->max_namespaces;
     }
