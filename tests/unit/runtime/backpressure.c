@@ -239,17 +239,29 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-/* Checks: RT-C10 */
-Test(backpressure, send_wait_is_woken_when_the_receiver_takes_a_message)
+/* A gate bounded at 1 and full, and a second attached thread blocked in
+ * fdn_send_wait (no deadline) to it. */
+static fdn_pid_t full_gate_with_waiter(struct waiter *w, pthread_t *th)
 {
     fdn_pid_t g = blocked_gate(1);
     int v = 1;
     cr_assert_eq(fdn_send(me, g, T_MSG, &v, sizeof v), FDN_OK);
-    struct waiter w = {.to = g, .timeout_ns = FDN_INFINITY};
-    atomic_init(&w.rc, INT32_MIN);
+    memset(w, 0, sizeof *w);
+    w->to = g;
+    w->timeout_ns = FDN_INFINITY;
+    atomic_init(&w->rc, INT32_MIN);
+    atomic_init(&w->pid, FDN_PID_NONE);
+    cr_assert_eq(pthread_create(th, NULL, waiter_main, w), 0);
+    WAIT_FOR(atomic_load(&w->is_started));
+    return g;
+}
+
+/* Checks: RT-C10 */
+Test(backpressure, send_wait_is_woken_when_the_receiver_takes_a_message)
+{
+    struct waiter w;
     pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
-    WAIT_FOR(atomic_load(&w.is_started));
+    fdn_pid_t g = full_gate_with_waiter(&w, &th);
     /* Still full: it waits (for a while at least). */
     fdn_msg_t *m;
     cr_assert_eq(fdn_receive(me, 30 * FDN_NS_PER_MS, &m), FDN_ETIMEDOUT);
@@ -265,14 +277,9 @@ Test(backpressure, send_wait_is_woken_when_the_receiver_takes_a_message)
 /* Checks: RT-C10 */
 Test(backpressure, send_wait_returns_noproc_when_the_receiver_dies)
 {
-    fdn_pid_t g = blocked_gate(1);
-    int v = 1;
-    cr_assert_eq(fdn_send(me, g, T_MSG, &v, sizeof v), FDN_OK);
-    struct waiter w = {.to = g, .timeout_ns = FDN_INFINITY};
-    atomic_init(&w.rc, INT32_MIN);
+    struct waiter w;
     pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
-    WAIT_FOR(atomic_load(&w.is_started));
+    fdn_pid_t g = full_gate_with_waiter(&w, &th);
     fdn_msg_t *m;
     cr_assert_eq(fdn_receive(me, 20 * FDN_NS_PER_MS, &m), FDN_ETIMEDOUT);
     /* KILL takes effect when the handler returns: open it then. */
@@ -288,14 +295,9 @@ Test(backpressure, send_wait_returns_noproc_when_the_receiver_dies)
 /* Checks: RT-C10, RT-F3 */
 Test(backpressure, destroy_wakes_a_waiting_sender)
 {
-    fdn_pid_t g = blocked_gate(1);
-    int v = 1;
-    cr_assert_eq(fdn_send(me, g, T_MSG, &v, sizeof v), FDN_OK);
-    struct waiter w = {.to = g, .timeout_ns = FDN_INFINITY};
-    atomic_init(&w.rc, INT32_MIN);
+    struct waiter w;
     pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
-    WAIT_FOR(atomic_load(&w.is_started));
+    (void)full_gate_with_waiter(&w, &th);
     fdn_msg_t *m;
     cr_assert_eq(fdn_receive(me, 20 * FDN_NS_PER_MS, &m), FDN_ETIMEDOUT);
     fdn_detach(me);
@@ -482,15 +484,9 @@ Test(backpressure, counts_balance_bounded_with_send_wait)
 /* Checks: RT-C10, RT-S4 */
 Test(backpressure, a_killed_waiting_sender_wakes_with_noproc)
 {
-    fdn_pid_t g = blocked_gate(1);
-    int v = 1;
-    cr_assert_eq(fdn_send(me, g, T_MSG, &v, sizeof v), FDN_OK);
-    struct waiter w = {.to = g, .timeout_ns = FDN_INFINITY};
-    atomic_init(&w.rc, INT32_MIN);
-    atomic_init(&w.pid, FDN_PID_NONE);
+    struct waiter w;
     pthread_t th;
-    cr_assert_eq(pthread_create(&th, NULL, waiter_main, &w), 0);
-    WAIT_FOR(atomic_load(&w.is_started));
+    fdn_pid_t g = full_gate_with_waiter(&w, &th);
     fdn_pid_t wp = atomic_load(&w.pid);
     fdn_ref_t mref;
     cr_assert_eq(fdn_monitor(me, wp, &mref), FDN_OK);
