@@ -168,7 +168,9 @@ struct fdn__proc {
     _Atomic(struct fdn__proc *) waiting_on; /* [atomic] seq_cst */
     /* Line 3: the owner's, so its writes bounce neither line above. */
     _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
-    struct fdn__mq_node stub;      /* mailbox stub node */
+    /* The mailbox's sentinel node (Vyukov's "stub"): always in the queue
+     * when it is empty, so push never meets a NULL tail. */
+    struct fdn__mq_node sentinel;
     const fdn_behaviour_t *beh;    /* [own] */
     void *state;                   /* [own] */
     struct fdn__held *held;        /* [own] monitors held on others */

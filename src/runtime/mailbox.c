@@ -2,8 +2,9 @@
  * mailbox.c — the per-process MPSC mailbox (Vyukov's intrusive queue) and
  * message allocation.
  *
- * Design.  tail is the producer end, head the consumer end, and a stub node
- * lives in the process slot so the queue is never empty of nodes.  Push:
+ * Design.  tail is the producer end, head the consumer end, and a
+ * sentinel node lives in the process slot so the queue is never empty of
+ * nodes.  Push:
  * exchange tail with the new node (acq_rel), then link prev->next = node
  * (release).  Between those two steps the queue looks empty to the
  * consumer; that is safe because the producer performs the run-state
@@ -47,9 +48,9 @@
 
 void fdn__mq_init(struct fdn__proc *p)
 {
-    atomic_init(&p->stub.next, NULL);
-    atomic_init(&p->tail, &p->stub);
-    p->head = &p->stub;
+    atomic_init(&p->sentinel.next, NULL);
+    atomic_init(&p->tail, &p->sentinel);
+    p->head = &p->sentinel;
     atomic_init(&p->enq, 0);
     atomic_init(&p->deq, 0);
     atomic_init(&p->hwm, 0);
@@ -152,7 +153,7 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
     /* Acquire: pairs with the release link store in push_node. */
     struct fdn__mq_node *next =
         atomic_load_explicit(&head->next, memory_order_acquire);
-    if (head == &p->stub) {
+    if (head == &p->sentinel) {
         if (next == NULL)
             return NULL;
         p->head = next;
@@ -170,8 +171,8 @@ struct fdn__msg *fdn__mq_pop(struct fdn__proc *p)
         atomic_load_explicit(&p->tail, memory_order_acquire);
     if (tail != head)
         return NULL;
-    /* Re-insert the stub behind head so head can be handed out. */
-    push_node(p, &p->stub);
+    /* Re-insert the sentinel behind head so head can be handed out. */
+    push_node(p, &p->sentinel);
     next = atomic_load_explicit(&head->next, memory_order_acquire);
     if (next != NULL) {
         p->head = next;
