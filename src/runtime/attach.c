@@ -426,7 +426,9 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     if (to == ctx->self)
         return FDN_EINVAL; /* nobody could ever answer it */
     fdn_runtime_t *rt = ctx->rt;
-    struct fdn__msg *req = fdn__msg_new(rt, size);
+    fdn_ref_t cref = fdn__new_ref(rt);
+    struct fdn__msg *req =
+        fdn__msg_copy(rt, NULL, FDN_MSG_CALL, tag, ctx->self, cref, data, size);
     if (req == NULL)
         return FDN_ENOMEM;
     fdn_ref_t mref;
@@ -434,16 +436,6 @@ FDN_API int fdn_call(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     if (rc != FDN_OK) {
         fdn__msg_free(rt, req);
         return rc;
-    }
-    fdn_ref_t cref = fdn__new_ref(rt);
-    req->pub.kind = FDN_MSG_CALL;
-    req->pub.tag = tag;
-    req->pub.from = ctx->self;
-    req->pub.ref = cref;
-    req->pub.size = size;
-    if (size) {
-        memcpy(req->inline_data, data, size);
-        req->pub.data = req->inline_data;
     }
     rc = fdn__send_user(rt, to, req);
     if (rc != FDN_OK) {
@@ -494,18 +486,10 @@ FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
         (data == NULL && size != 0))
         return FDN_EINVAL;
     fdn_runtime_t *rt = ctx->rt;
-    struct fdn__msg *m = fdn__msg_new(rt, size);
+    struct fdn__msg *m = fdn__msg_copy(rt, ctx->sched, FDN_MSG_REPLY, tag,
+                                       ctx->self, request->ref, data, size);
     if (m == NULL)
         return FDN_ENOMEM;
-    m->pub.kind = FDN_MSG_REPLY;
-    m->pub.tag = tag;
-    m->pub.from = ctx->self;
-    m->pub.ref = request->ref;
-    m->pub.size = size;
-    if (size) {
-        memcpy(m->inline_data, data, size);
-        m->pub.data = m->inline_data;
-    }
     int rc = fdn__send_msg(rt, request->from, m);
     if (rc != FDN_OK)
         fdn__msg_free(rt, m);

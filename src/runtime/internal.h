@@ -325,6 +325,12 @@ struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size);
 /* The same, for a caller that knows its scheduler (NULL: not one). */
 struct fdn__msg *fdn__msg_new_on(fdn_runtime_t *rt, struct fdn__sched *s,
                                  size_t inline_size);
+/* A message carrying a copy of data[0..size) (data may be NULL when size
+ * is 0), made on scheduler s (NULL: not one).  NULL when out of memory. */
+struct fdn__msg *fdn__msg_copy(fdn_runtime_t *rt, struct fdn__sched *s,
+                               fdn_msg_kind_t kind, uint32_t tag,
+                               fdn_pid_t from, fdn_ref_t ref,
+                               const void *data, size_t size);
 /* Retires scheduler s's current slab (its thread is done cutting). */
 void fdn__slab_retire_current(fdn_runtime_t *rt, struct fdn__sched *s);
 /* Frees the cached empty slabs (destroy, after every message is gone). */
@@ -352,11 +358,8 @@ void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason);
 void fdn__count_sent(fdn_runtime_t *rt);
 
 /* ---- process.c --------------------------------------------------------- */
-/* Enqueues m (m->to set) into p and performs the run-state hand-off.
- * reserved: enq already counts m (fdn__mq_reserve). */
+/* Enqueues m (m->to set) into p and performs the run-state hand-off. */
 void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m);
-void fdn__deliver_reserved(fdn_runtime_t *rt, struct fdn__proc *p,
-                           struct fdn__msg *m);
 /* The hand-off alone: makes p take a turn (or look again) even with an
  * empty mailbox, e.g. to act on a kill mark.  Never allocates. */
 void fdn__notify(fdn_runtime_t *rt, struct fdn__proc *p);

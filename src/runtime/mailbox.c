@@ -327,6 +327,26 @@ struct fdn__msg *fdn__msg_new(fdn_runtime_t *rt, size_t inline_size)
     return fdn__msg_new_on(rt, fdn__sched_current(rt), inline_size);
 }
 
+struct fdn__msg *fdn__msg_copy(fdn_runtime_t *rt, struct fdn__sched *s,
+                               fdn_msg_kind_t kind, uint32_t tag,
+                               fdn_pid_t from, fdn_ref_t ref,
+                               const void *data, size_t size)
+{
+    struct fdn__msg *m = fdn__msg_new_on(rt, s, size);
+    if (m == NULL)
+        return NULL;
+    m->pub.kind = kind;
+    m->pub.tag = tag;
+    m->pub.from = from;
+    m->pub.ref = ref;
+    m->pub.size = size;
+    if (size) {
+        memcpy(m->inline_data, data, size);
+        m->pub.data = m->inline_data;
+    }
+    return m;
+}
+
 void fdn__msg_free(fdn_runtime_t *rt, struct fdn__msg *m)
 {
     if (m == NULL)

@@ -36,19 +36,18 @@ fdn_ref_t fdn__new_ref(fdn_runtime_t *rt)
     return atomic_fetch_add_explicit(&rt->next_ref, 1, memory_order_relaxed);
 }
 
-void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
+/* Push (counted in enq unless already reserved), count, hand off. */
+static void deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m,
+                    bool reserved)
 {
-    fdn__mq_push(p, m, false);
+    fdn__mq_push(p, m, reserved);
     fdn__count_sent(rt);
     fdn__notify(rt, p);
 }
 
-void fdn__deliver_reserved(fdn_runtime_t *rt, struct fdn__proc *p,
-                           struct fdn__msg *m)
+void fdn__deliver(fdn_runtime_t *rt, struct fdn__proc *p, struct fdn__msg *m)
 {
-    fdn__mq_push(p, m, true);
-    fdn__count_sent(rt);
-    fdn__notify(rt, p);
+    deliver(rt, p, m, false);
 }
 
 void fdn__notify(fdn_runtime_t *rt, struct fdn__proc *p)
@@ -133,9 +132,7 @@ static int send_user_to(fdn_runtime_t *rt, struct fdn__proc *p, fdn_pid_t to,
     if (rc != FDN_OK)
         return rc;
     m->to = to;
-    fdn__mq_push(p, m, reserved);
-    fdn__count_sent(rt);
-    fdn__notify(rt, p);
+    deliver(rt, p, m, reserved);
     return FDN_OK;
 }
 
@@ -192,17 +189,10 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     struct fdn__proc *p = fdn__table_get(rt, to);
     if (p == NULL)
         return FDN_ENOPROC;
-    struct fdn__msg *m = fdn__msg_new_on(rt, ctx->sched, size);
+    struct fdn__msg *m = fdn__msg_copy(rt, ctx->sched, FDN_MSG_USER, tag,
+                                       ctx->self, FDN_REF_NONE, data, size);
     if (m == NULL)
         return FDN_ENOMEM;
-    m->pub.kind = FDN_MSG_USER;
-    m->pub.tag = tag;
-    m->pub.from = ctx->self;
-    m->pub.size = size;
-    if (size) {
-        memcpy(m->inline_data, data, size);
-        m->pub.data = m->inline_data;
-    }
     int rc = send_user_to(rt, p, to, m);
     if (rc != FDN_OK)
         fdn__msg_free(rt, m);

@@ -38,25 +38,18 @@ FDN_API int fdn_request(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         return FDN_ESHUTDOWN;
     if (fdn__table_get(rt, to) == NULL)
         return FDN_ENOPROC;
-    struct fdn__msg *req = fdn__msg_new(rt, size);
+    fdn_ref_t r = fdn__new_ref(rt);
+    struct fdn__msg *req =
+        fdn__msg_copy(rt, ctx->sched, FDN_MSG_CALL, tag, ctx->self, r, data, size);
     struct fdn__msg *tmo = NULL;
     if (req != NULL && timeout_ns != FDN_INFINITY &&
-        (tmo = fdn__msg_new(rt, 0)) == NULL) {
+        (tmo = fdn__msg_copy(rt, ctx->sched, (fdn_msg_kind_t)FDN__MSG_REQTMO,
+                             0, to, r, NULL, 0)) == NULL) {
         fdn__msg_free(rt, req);
         req = NULL;
     }
     if (req == NULL)
         return FDN_ENOMEM;
-    fdn_ref_t r = fdn__new_ref(rt);
-    req->pub.kind = FDN_MSG_CALL;
-    req->pub.tag = tag;
-    req->pub.from = ctx->self;
-    req->pub.ref = r;
-    req->pub.size = size;
-    if (size) {
-        memcpy(req->inline_data, data, size);
-        req->pub.data = req->inline_data;
-    }
     /* Monitor before the CALL leaves, so no death after it is missed. */
     struct fdn__held *h;
     int rc = fdn__monitor_ref(ctx, to, r, true, &h);
@@ -66,9 +59,6 @@ FDN_API int fdn_request(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         return rc;
     }
     if (tmo != NULL) {
-        tmo->pub.kind = (fdn_msg_kind_t)FDN__MSG_REQTMO;
-        tmo->pub.from = to;
-        tmo->pub.ref = r;
         tmo->to = ctx->self;
         rc = fdn__timer_arm(rt, ctx->self, timeout_ns, tmo, &h->timer);
         if (rc != FDN_OK) {

@@ -329,17 +329,11 @@ FDN_API int fdn_send_after(fdn_runtime_t *rt, fdn_ctx_t *ctx, fdn_pid_t to,
         return FDN_EINVAL;
     if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
         return FDN_ESHUTDOWN;
-    struct fdn__msg *m = fdn__msg_new(rt, size);
+    struct fdn__msg *m = fdn__msg_copy(rt, ctx ? ctx->sched : NULL,
+                                       FDN_MSG_USER, tag, FDN_PID_NONE,
+                                       FDN_REF_NONE, data, size);
     if (m == NULL)
         return FDN_ENOMEM;
-    m->pub.kind = FDN_MSG_USER;
-    m->pub.tag = tag;
-    m->pub.from = FDN_PID_NONE;
-    m->pub.size = size;
-    if (size) {
-        memcpy(m->inline_data, data, size);
-        m->pub.data = m->inline_data;
-    }
     fdn_ref_t tref;
     int rc = arm(rt, to, delay_ns, m, true, &tref);
     if (rc != FDN_OK) {
