@@ -496,6 +496,13 @@ FDN_API int fdn_reply(fdn_ctx_t *ctx, const fdn_msg_t *request, uint32_t tag,
     return rc;
 }
 
+/* One attempt of fdn_send_wait with its message m (kept on failure). */
+static int try_send(fdn_ctx_t *ctx, fdn_pid_t to, struct fdn__msg *m)
+{
+    int rc = fdn__check_ctx(ctx); /* a kill ends the wait */
+    return rc == FDN_OK ? fdn__send_user(ctx->rt, to, m) : rc;
+}
+
 FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                           const void *data, size_t size, uint64_t timeout_ns)
 {
@@ -504,26 +511,36 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
     struct fdn__attached *a = att_of(ctx);
     if (a == NULL || a != tls_att)
         return FDN_ETHREAD;
-    int rc = fdn_send(ctx, to, tag, data, size);
-    if (rc != FDN_EFULL)
+    int rc = fdn__check_ctx(ctx);
+    if (rc != FDN_OK)
         return rc;
+    if (data == NULL && size != 0)
+        return FDN_EINVAL;
     fdn_runtime_t *rt = ctx->rt;
-    struct fdn__proc *p = fdn__table_slot(rt, to);
-    uint64_t deadline = deadline_of(ctx->rt, timeout_ns);
-    if (rt->is_det) {
-        /* This thread is the scheduler: run the receiver (and everyone)
-         * until there is room, as det_wait_pop does for a message. */
-        while (rc == FDN_EFULL) {
-            if (atomic_load_explicit(&rt->stopping, memory_order_acquire))
-                return FDN_ESHUTDOWN;
+    struct fdn__proc *p = fdn__table_get(rt, to);
+    if (to == FDN_PID_NONE || p == NULL)
+        return FDN_ENOPROC;
+    /* The message is made once; only its delivery is retried. */
+    struct fdn__msg *m = fdn__msg_copy(rt, NULL, FDN_MSG_USER, tag, ctx->self,
+                                       FDN_REF_NONE, data, size);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    uint64_t deadline = deadline_of(rt, timeout_ns);
+    rc = try_send(ctx, to, m);
+    while (rc == FDN_EFULL) {
+        if (rt->is_det) {
+            /* This thread is the scheduler: run the receiver (and
+             * everyone) until there is room, as det_wait_pop does. */
+            if (atomic_load_explicit(&rt->stopping, memory_order_acquire)) {
+                rc = FDN_ESHUTDOWN;
+                break;
+            }
             int prc = fdn__det_progress(rt, deadline);
-            rc = fdn_send(ctx, to, tag, data, size);
+            rc = try_send(ctx, to, m);
             if (rc == FDN_EFULL && prc != FDN_OK)
-                return prc;
+                rc = prc;
+            continue;
         }
-        return rc;
-    }
-    for (;;) {
         /* The eventcount of mailbox.c: read the sequence, announce, fence,
          * try again, and only then sleep. */
         uint32_t seq = atomic_load_explicit(&p->room_seq, memory_order_acquire);
@@ -533,7 +550,7 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         atomic_thread_fence(memory_order_seq_cst);
         rc = atomic_load_explicit(&rt->stopping, memory_order_seq_cst)
                  ? FDN_ESHUTDOWN
-                 : fdn_send(ctx, to, tag, data, size);
+                 : try_send(ctx, to, m);
         if (rc == FDN_EFULL) {
             uint64_t now = mono_now();
             if (deadline != FDN_INFINITY && now >= deadline)
@@ -545,9 +562,10 @@ FDN_API int fdn_send_wait(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
         }
         atomic_store_explicit(&ctx->p->waiting_on, NULL, memory_order_relaxed);
         atomic_fetch_sub_explicit(&p->room_waiters, 1, memory_order_relaxed);
-        if (rc != FDN_EFULL)
-            return rc;
     }
+    if (rc != FDN_OK)
+        fdn__msg_free(rt, m); /* not sent: the caller keeps nothing */
+    return rc;
 }
 
 struct fdn__msg *fdn__call_hold(fdn_ctx_t *ctx, const fdn_msg_t *request)
