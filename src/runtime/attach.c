@@ -342,16 +342,6 @@ static uint64_t deadline_of(const fdn_runtime_t *rt, uint64_t timeout_ns)
                                                 : now + timeout_ns;
 }
 
-/* Owner-written count of messages handed to the program. */
-static void count_handled(struct fdn__attached *a, const fdn_msg_t *m)
-{
-    if (a->ctx.rt->is_det)
-        fdn__det_trace(a->ctx.rt, a->ctx.self, m);
-    _Atomic uint64_t *c = &a->ctx.p->handled;
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-}
-
 FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
 {
     if (ctx == NULL || msg == NULL)
@@ -369,7 +359,7 @@ FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
             a->save_tail = NULL;
         int r = accept_msg(a, m);
         if (r > 0) {
-            count_handled(a, &m->pub);
+            fdn__count_handled(&a->ctx, &m->pub);
             *msg = &m->pub;
             return FDN_OK;
         }
@@ -384,7 +374,7 @@ FDN_API int fdn_receive(fdn_ctx_t *ctx, uint64_t timeout_ns, fdn_msg_t **msg)
             return err;
         int r = accept_msg(a, m);
         if (r > 0) {
-            count_handled(a, &m->pub);
+            fdn__count_handled(&a->ctx, &m->pub);
             *msg = &m->pub;
             return FDN_OK;
         }

@@ -284,6 +284,28 @@ struct fdn_runtime {
     struct fdn__timers *timers;
 };
 
+/* ---- counters ------------------------------------------------------------ */
+/* A counter only one thread at a time writes (its owner, or the holder of
+ * a lock) and any thread reads racily: a relaxed load + store, no RMW.
+ * The _release form also publishes what the writer did before it (for
+ * counts whose readers compare them: fdn_runtime_stats). */
+static inline void fdn__own_add32(_Atomic uint32_t *c, int32_t d)
+{
+    atomic_store_explicit(
+        c, (uint32_t)((int64_t)atomic_load_explicit(c, memory_order_relaxed) + d),
+        memory_order_relaxed);
+}
+static inline void fdn__own_inc64(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+static inline void fdn__own_inc64_release(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
 /* ---- spinlock ---------------------------------------------------------- */
 void fdn__spin_lock(_Atomic int *l);
 void fdn__spin_unlock(_Atomic int *l);
@@ -368,6 +390,9 @@ int fdn__send_msg(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m);
 /* The same for a user message, which a bounded mailbox may refuse with
  * FDN_EFULL (m not taken). */
 int fdn__send_user(fdn_runtime_t *rt, fdn_pid_t to, struct fdn__msg *m);
+/* Counts a message handed to the program (handler or fdn_receive) and, in
+ * a deterministic runtime, adds it to the trace digest.  Owner only. */
+void fdn__count_handled(fdn_ctx_t *ctx, const fdn_msg_t *m);
 /* Handles one popped message in process context; false if p died. */
 bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m);
 /* Runs the death sequence of ctx's process with reason. */

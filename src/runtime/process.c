@@ -276,6 +276,13 @@ FDN_API bool fdn_trap_exit(fdn_ctx_t *ctx, bool on)
     return atomic_exchange_explicit(&ctx->p->trap_exit, on, memory_order_relaxed);
 }
 
+void fdn__count_handled(fdn_ctx_t *ctx, const fdn_msg_t *m)
+{
+    fdn__own_inc64(&ctx->p->handled);
+    if (ctx->rt->is_det)
+        fdn__det_trace(ctx->rt, ctx->self, m);
+}
+
 bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
 {
     fdn_runtime_t *rt = ctx->rt;
@@ -319,13 +326,7 @@ bool fdn__dispatch(fdn_ctx_t *ctx, struct fdn__msg *m)
     }
     ctx->stop_reason = FDN_REASON_NORMAL;
     ctx->taken = NULL;
-    /* Owner-written counter (single writer, racy readers). */
-    atomic_store_explicit(
-        &ctx->p->handled,
-        atomic_load_explicit(&ctx->p->handled, memory_order_relaxed) + 1,
-        memory_order_relaxed);
-    if (rt->is_det)
-        fdn__det_trace(rt, ctx->self, &m->pub);
+    fdn__count_handled(ctx, &m->pub);
     fdn_next_t next = ctx->p->beh->handle(ctx, ctx->p->state, &m->pub);
     if (ctx->taken != m)
         fdn__msg_free(rt, m); /* not kept by fdn__call_hold */

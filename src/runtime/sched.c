@@ -94,21 +94,18 @@ struct fdn__sched *fdn__sched_current(const fdn_runtime_t *rt)
     return (s != NULL && s->rt == rt) ? s : NULL;
 }
 
-/* Single-writer counter bump, exact once the writer is quiescent.  The
- * store is a release so that a reader's acquire load that sees a count
- * also sees the counts this thread made before it (fdn_runtime_stats
- * relies on it to keep its totals consistent). */
-static void bump(_Atomic uint64_t *c)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-                          memory_order_release);
-}
+/* Per-scheduler counters: written only by the scheduler's thread (see
+ * fdn__own_inc64), exact once it is quiescent.  Spawns and exits are
+ * bumped with release (fdn_runtime_stats compares them); the hot ones
+ * (sends, turns, steals, sleeps) relaxed. */
+#define bump fdn__own_inc64
+#define bump_release fdn__own_inc64_release
 
 void fdn__count_spawned(fdn_runtime_t *rt)
 {
     struct fdn__sched *s = fdn__sched_current(rt);
     if (s)
-        bump(&s->spawned);
+        bump_release(&s->spawned);
     else
         atomic_fetch_add_explicit(&rt->ext_spawned, 1, memory_order_release);
 }
@@ -124,9 +121,9 @@ void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason)
     else if (reason == FDN_REASON_KILLED || reason == FDN_REASON_KILL)
         by = s ? &s->exited_killed : &rt->ext_exited_killed;
     if (s) {
-        bump(&s->exited);
+        bump_release(&s->exited);
         if (by)
-            bump(by);
+            bump_release(by);
     } else {
         atomic_fetch_add_explicit(&rt->ext_exited, 1, memory_order_release);
         if (by)

@@ -62,14 +62,6 @@ static bool is_live_locked(struct fdn__proc *p, fdn_pid_t pid)
            !p->exiting;
 }
 
-/* Single-writer counter update under the lock (readers are racy). */
-static void count_add_locked(_Atomic uint32_t *c, int d)
-{
-    atomic_store_explicit(
-        c, (uint32_t)((int64_t)atomic_load_explicit(c, memory_order_relaxed) + d),
-        memory_order_relaxed);
-}
-
 /*
  * A target found exiting but still published (its callback monitors are
  * running): waits until its pid stops being alive, so that a caller told
@@ -87,7 +79,7 @@ static void await_unpublished(struct fdn__proc *t, fdn_pid_t pid)
 
 static void mon_insert_locked(struct fdn__proc *t, struct fdn__mon *m)
 {
-    count_add_locked(&t->nmons, 1);
+    fdn__own_add32(&t->nmons, 1);
     m->prev = NULL;
     m->next = t->mons;
     if (t->mons)
@@ -97,7 +89,7 @@ static void mon_insert_locked(struct fdn__proc *t, struct fdn__mon *m)
 
 static void mon_remove_locked(struct fdn__proc *t, struct fdn__mon *m)
 {
-    count_add_locked(&t->nmons, -1);
+    fdn__own_add32(&t->nmons, -1);
     if (m->prev)
         m->prev->next = m->next;
     else
@@ -143,7 +135,7 @@ static struct fdn__link *link_take_locked(struct fdn__proc *p, fdn_pid_t other)
             struct fdn__link *l = *pp;
             *pp = l->next;
             if (!l->is_down) /* a down link was uncounted when marked */
-                count_add_locked(&p->nlinks, -1);
+                fdn__own_add32(&p->nlinks, -1);
             return l;
         }
     }
@@ -294,8 +286,8 @@ FDN_API int fdn_link(fdn_ctx_t *ctx, fdn_pid_t pid)
             a->links = la;
             lb->next = b->links;
             b->links = lb;
-            count_add_locked(&a->nlinks, 1);
-            count_add_locked(&b->nlinks, 1);
+            fdn__own_add32(&a->nlinks, 1);
+            fdn__own_add32(&b->nlinks, 1);
             fresh = true;
         }
     }
@@ -343,10 +335,7 @@ struct fdn__held *fdn__held_find(struct fdn__proc *p, fdn_ref_t ref)
 /* Owner-written count of held monitors and requests (racy readers). */
 static void held_count(struct fdn__proc *p, const struct fdn__held *h, int d)
 {
-    _Atomic uint32_t *c = h->is_request ? &p->nreqs : &p->nheld;
-    atomic_store_explicit(
-        c, (uint32_t)((int64_t)atomic_load_explicit(c, memory_order_relaxed) + d),
-        memory_order_relaxed);
+    fdn__own_add32(h->is_request ? &p->nreqs : &p->nheld, d);
 }
 
 /* Adds h to p's held set; false (nothing added) when out of memory. */
@@ -614,8 +603,8 @@ int fdn__spawn_prepare(fdn_ctx_t *parent, struct fdn__proc *child,
         a->links = la;
         lb->next = child->links;
         child->links = lb;
-        count_add_locked(&a->nlinks, 1);
-        count_add_locked(&child->nlinks, 1);
+        fdn__own_add32(&a->nlinks, 1);
+        fdn__own_add32(&child->nlinks, 1);
     }
     if (monref) {
         mon->ref = h->ref;
@@ -695,7 +684,7 @@ void fdn__signals_on_death(fdn_ctx_t *ctx, fdn_reason_t reason)
             for (struct fdn__link *back = b->links; back; back = back->next) {
                 if (back->other == self && !back->is_down) {
                     back->is_down = true;
-                    count_add_locked(&b->nlinks, -1);
+                    fdn__own_add32(&b->nlinks, -1);
                     is_linked = true;
                     break;
                 }
