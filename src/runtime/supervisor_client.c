@@ -108,38 +108,40 @@ FDN_API int fdn_supervisor_which(fdn_ctx_t *ctx, fdn_pid_t sup,
                    out);
 }
 
-FDN_API int fdn_supervisor_stats(fdn_ctx_t *ctx, fdn_pid_t sup,
-                                 fdn_supervisor_stats_t *out)
+#define FIXED_REPLY_MAX 64
+_Static_assert(sizeof(fdn_supervisor_stats_t) <= FIXED_REPLY_MAX &&
+                   sizeof(fdn_supervisor_counts_t) <= FIXED_REPLY_MAX,
+               "a fixed query's reply fits its buffer");
+
+/* A query whose reply is a struct of `size` bytes, copied to out.  The
+ * request carries a zeroed struct of that size: room for the reply. */
+static int fixed_query(fdn_ctx_t *ctx, fdn_pid_t sup, uint32_t tag, void *out,
+                       size_t size)
 {
     int rc = check_caller(ctx, sup);
     if (rc != FDN_OK)
         return rc;
     if (out == NULL)
         return FDN_EINVAL;
-    fdn_supervisor_stats_t st;
-    memset(&st, 0, sizeof st); /* the request: room for the reply */
-    rc = sup_call(ctx, sup, FDN__SUP_CALL_STATS, &st, sizeof st,
-                  SUP_QUERY_TIMEOUT_NS, &st, sizeof st, NULL);
+    _Alignas(16) unsigned char buf[FIXED_REPLY_MAX];
+    memset(buf, 0, size);
+    rc = sup_call(ctx, sup, tag, buf, size, SUP_QUERY_TIMEOUT_NS, buf, size,
+                  NULL);
     if (rc == FDN_OK)
-        *out = st;
+        memcpy(out, buf, size);
     return rc;
+}
+
+FDN_API int fdn_supervisor_stats(fdn_ctx_t *ctx, fdn_pid_t sup,
+                                 fdn_supervisor_stats_t *out)
+{
+    return fixed_query(ctx, sup, FDN__SUP_CALL_STATS, out, sizeof *out);
 }
 
 FDN_API int fdn_supervisor_count_children(fdn_ctx_t *ctx, fdn_pid_t sup,
                                           fdn_supervisor_counts_t *out)
 {
-    int rc = check_caller(ctx, sup);
-    if (rc != FDN_OK)
-        return rc;
-    if (out == NULL)
-        return FDN_EINVAL;
-    fdn_supervisor_counts_t n;
-    memset(&n, 0, sizeof n); /* the request: room for the reply */
-    rc = sup_call(ctx, sup, FDN__SUP_CALL_COUNT, &n, sizeof n,
-                  SUP_QUERY_TIMEOUT_NS, &n, sizeof n, NULL);
-    if (rc == FDN_OK)
-        *out = n;
-    return rc;
+    return fixed_query(ctx, sup, FDN__SUP_CALL_COUNT, out, sizeof *out);
 }
 
 /* Builds the caller's array from a WHICH_CHILDREN reply.  FDN_EINVAL if
