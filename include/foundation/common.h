@@ -69,7 +69,9 @@ FDN_API const char *fdn_version(void);
     X(FDN_ESYS, -13, "operating system call failed")                         \
     X(FDN_ENOTSUP, -14, "not supported")                                     \
     X(FDN_EFULL, -15, "mailbox full")                                        \
-    X(FDN_EDEADLK, -16, "nothing left that could ever answer")
+    X(FDN_EDEADLK, -16, "nothing left that could ever answer")              \
+    X(FDN_EAGAIN, -17, "rate limited: try again later")                      \
+    X(FDN_ESCHEMA, -18, "does not match the schema")
 
 #define FDN__ERR_ENUM(name, value, text) name = (value),
 typedef enum fdn_err { FDN_ERRORS(FDN__ERR_ENUM) } fdn_err_t;

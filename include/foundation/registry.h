@@ -91,6 +91,17 @@ typedef struct fdn_registry_ns fdn_registry_ns_t;
 typedef struct fdn_registry_opts {
     size_t size;              /* sizeof(fdn_registry_opts_t) */
     uint32_t max_namespaces;  /* 0 = 64 */
+    /*
+     * Per-owner write rate limit (a token bucket per owner pid, across all
+     * namespaces): each register, batch key or join costs one token; tokens
+     * refill at owner_rate per second up to owner_burst.  0 = unlimited.
+     * A write past the limit fails with FDN_EAGAIN and a retry-after.
+     */
+    uint32_t owner_rate;
+    uint32_t owner_burst;     /* 0 = owner_rate (at least 1) */
+    /* How often the janitor thread sweeps namespaces with a ttl:
+     * 0 = 100 ms; FDN_INFINITY = never (call fdn_registry_sweep). */
+    uint64_t sweep_interval_ns;
 } fdn_registry_opts_t;
 
 /* Fills opts with the defaults.  Inline, for the reason given at
@@ -105,52 +116,370 @@ static inline void fdn_registry_opts_init(fdn_registry_opts_t *opts)
 }
 
 /* Creates a registry on rt (kept: rt must outlive it).  opts may be NULL.
- * Errors: FDN_EINVAL, FDN_ENOMEM. */
+ * Errors: FDN_EINVAL, FDN_ENOMEM, FDN_ESYS (janitor thread). */
 FDN_API int fdn_registry_create(fdn_runtime_t *rt,
                                 const fdn_registry_opts_t *opts,
                                 fdn_registry_t **out);
-/* Removes every entry, cancels every owner monitor and frees the registry.
- * NULL does nothing. */
+/* Removes every entry, cancels every owner and listener monitor, stops the
+ * janitor and frees the registry.  Listeners are not told.  NULL does
+ * nothing. */
 FDN_API void fdn_registry_destroy(fdn_registry_t *reg);
 
-/* Gets the namespace called name, creating it if needed.  The handle stays
- * valid until fdn_registry_destroy.  Errors: FDN_EINVAL (NULL or empty),
- * FDN_ETOOBIG, FDN_ELIMIT (max_namespaces), FDN_ENOMEM. */
+/* ------------------------------------------------------------------------ */
+/* Namespaces                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* UNIQUE: a key has at most one entry.  DUPLICATE: a key names a group;
+ * each pid is a member of a group at most once. */
+typedef enum fdn_registry_kind {
+    FDN_REGISTRY_UNIQUE = 0,
+    FDN_REGISTRY_DUPLICATE = 1
+} fdn_registry_kind_t;
+
+/* What a full namespace (max_entries or max_meta_bytes) does with a new
+ * entry: refuse it with FDN_ELIMIT, or evict the least recently seen
+ * entries (registered or touched longest ago) until it fits. */
+typedef enum fdn_registry_on_full {
+    FDN_REGISTRY_REJECT = 0,
+    FDN_REGISTRY_EVICT_LRU = 1
+} fdn_registry_on_full_t;
+
+#define FDN_REGISTRY_INDEX_MAX 4 /* indexed fields per namespace */
+
+/* One declared metadata field of a namespace's schema. */
+typedef struct fdn_registry_field {
+    char name[FDN_META_NAME_MAX + 1];
+    fdn_meta_type_t type;  /* values must have this type */
+    bool required;         /* every entry must carry it */
+    bool indexed;          /* kept in a secondary index for queries */
+} fdn_registry_field_t;
+
+typedef struct fdn_registry_ns_opts {
+    size_t size;                     /* sizeof(fdn_registry_ns_opts_t) */
+    fdn_registry_kind_t kind;
+    uint64_t max_entries;            /* 0 = unlimited */
+    /* Limit on the metadata all entries hold, counted as
+     * sizeof(fdn_meta_field_t) per field stored.  0 = unlimited. */
+    uint64_t max_meta_bytes;
+    fdn_registry_on_full_t on_full;
+    /* Entries not registered, updated or touched for ttl_ns are expired:
+     * lookups stop returning them at once and a sweep removes them
+     * (reason EXPIRED).  0 = never. */
+    uint64_t ttl_ns;
+    /* Schema: nfields declared fields.  With nfields == 0 any metadata is
+     * accepted and nothing is indexed. */
+    uint32_t nfields;
+    fdn_registry_field_t fields[FDN_META_MAX];
+    bool strict;                     /* refuse fields not declared */
+} fdn_registry_ns_opts_t;
+
+static inline void fdn_registry_ns_opts_init(fdn_registry_ns_opts_t *opts)
+{
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->size = sizeof *opts;
+}
+
+/* Declares a schema field in opts (copying name).  FDN_EINVAL (NULL,
+ * empty name, type NONE or unknown, duplicate name), FDN_ETOOBIG (name),
+ * FDN_ELIMIT (FDN_META_MAX fields, or FDN_REGISTRY_INDEX_MAX indexed). */
+FDN_API int fdn_registry_ns_opts_field(fdn_registry_ns_opts_t *opts,
+                                       const char *name, fdn_meta_type_t type,
+                                       bool required, bool indexed);
+
+/* Gets the namespace called name, creating it (UNIQUE, no limits, no
+ * schema) if needed.  The handle stays valid until fdn_registry_destroy.
+ * Errors: FDN_EINVAL (NULL or empty), FDN_ETOOBIG, FDN_ELIMIT
+ * (max_namespaces), FDN_ENOMEM. */
 FDN_API int fdn_registry_namespace(fdn_registry_t *reg, const char *name,
                                    fdn_registry_ns_t **out);
+/* The same with options.  If the namespace exists, its options must equal
+ * opts, else FDN_EEXIST.  Also FDN_EINVAL for bad opts (unknown kind or
+ * on_full, a bad schema field, EVICT_LRU without a limit). */
+FDN_API int fdn_registry_namespace_opts(fdn_registry_t *reg, const char *name,
+                                        const fdn_registry_ns_opts_t *opts,
+                                        fdn_registry_ns_t **out);
+FDN_API fdn_registry_kind_t fdn_registry_ns_kind(const fdn_registry_ns_t *ns);
+FDN_API const char *fdn_registry_ns_name(const fdn_registry_ns_t *ns);
+
+/* ------------------------------------------------------------------------ */
+/* Unique keys                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* What a refused write tells the caller. */
+typedef struct fdn_registry_reply {
+    fdn_pid_t winner;         /* FDN_EEXIST: the key's owner */
+    uint64_t retry_after_ns;  /* FDN_EAGAIN: wait this long, then retry */
+    size_t failed;            /* batch calls: index of the refused key */
+} fdn_registry_reply_t;
 
 /*
- * Registers key -> (pid, copy of meta) in ns.  meta may be NULL (empty).
- * Errors: FDN_EEXIST (key taken; *winner, if non-NULL, is its owner),
- * FDN_ENOPROC (pid is dead), FDN_ETOOBIG (key too long), FDN_EINVAL (NULL,
- * empty key, FDN_PID_NONE), FDN_ENOMEM.  Nothing changes on error.
+ * Registers key -> (pid, copy of meta) in a UNIQUE ns.  meta may be NULL
+ * (empty).  Errors: FDN_EEXIST (key taken; *winner, if non-NULL, is its
+ * owner), FDN_ENOPROC (pid is dead), FDN_ETOOBIG (key too long),
+ * FDN_EINVAL (NULL, empty key, FDN_PID_NONE), FDN_ENOTSUP (a DUPLICATE
+ * ns), FDN_ESCHEMA (meta breaks the schema), FDN_ELIMIT (the namespace is
+ * full and rejects), FDN_EAGAIN (owner rate limit), FDN_ENOMEM.  Nothing
+ * changes on error, and a refused call leaves no owner record behind.
  */
 FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
                                   fdn_pid_t pid, const fdn_meta_t *meta,
                                   fdn_pid_t *winner);
+/* fdn_registry_register with the full answer in *reply (may be NULL). */
+FDN_API int fdn_registry_register_ex(fdn_registry_ns_t *ns, const char *key,
+                                     fdn_pid_t pid, const fdn_meta_t *meta,
+                                     fdn_registry_reply_t *reply);
+/*
+ * Registers n keys for pid, all or nothing: on error none of them remain
+ * and reply->failed is the index of the key refused.  metas is NULL (no
+ * metadata) or n maps.  Errors as fdn_registry_register_ex (FDN_EEXIST also
+ * for a key given twice); FDN_EINVAL for n == 0.
+ */
+FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
+                                        const char *const *keys,
+                                        const fdn_meta_t *metas, size_t n,
+                                        fdn_pid_t pid,
+                                        fdn_registry_reply_t *reply);
 
-/* Removes key if it is owned by pid.  FDN_ENOENT if absent or owned by
- * another pid (nothing changes then). */
+/* Removes key if it is owned by pid (UNIQUE) or pid's membership of group
+ * key (DUPLICATE; same as fdn_registry_leave).  FDN_ENOENT if absent or
+ * owned by another pid (nothing changes then). */
 FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
                                     fdn_pid_t pid);
 
-/* Lock-free, O(1).  On FDN_OK *pid (and *meta if non-NULL) hold the entry's
- * values.  FDN_ENOENT if absent.  FDN_EINVAL, FDN_ETOOBIG for bad keys. */
+/* Lock-free, O(1), UNIQUE namespaces.  On FDN_OK *pid (and *meta if
+ * non-NULL) hold the entry's values.  FDN_ENOENT if absent or expired.
+ * FDN_EINVAL, FDN_ETOOBIG for bad keys; FDN_ENOTSUP on a DUPLICATE ns. */
 FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
                                 fdn_pid_t *pid, fdn_meta_t *meta);
 
+/* Lock-free, O(1), both kinds: pid's entry under key.  *meta (if non-NULL)
+ * gets its metadata, *last_seen_ns (if non-NULL) its last-seen time on the
+ * runtime's clock.  FDN_ENOENT if absent or expired. */
+FDN_API int fdn_registry_get(fdn_registry_ns_t *ns, const char *key,
+                             fdn_pid_t pid, fdn_meta_t *meta,
+                             uint64_t *last_seen_ns);
+
+/* ------------------------------------------------------------------------ */
+/* Groups (DUPLICATE namespaces)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Adds pid to group key with its own metadata.  Errors as
+ * fdn_registry_register_ex (FDN_EEXIST: pid is already a member),
+ * FDN_ENOTSUP on a UNIQUE ns. */
+FDN_API int fdn_registry_join(fdn_registry_ns_t *ns, const char *key,
+                              fdn_pid_t pid, const fdn_meta_t *meta,
+                              fdn_registry_reply_t *reply);
+/* Removes pid from group key: O(1), no scan of the group.  FDN_ENOENT if
+ * pid is not a member. */
+FDN_API int fdn_registry_leave(fdn_registry_ns_t *ns, const char *key,
+                               fdn_pid_t pid);
+/* Lock-free: the pids under key (members of a group, or the one owner of
+ * a unique key), up to cap of them, in no particular order; *found is the
+ * total (may exceed cap).  Errors: FDN_EINVAL, FDN_ETOOBIG. */
+FDN_API int fdn_registry_members(fdn_registry_ns_t *ns, const char *key,
+                                 fdn_pid_t *pids, size_t cap, size_t *found);
+
+/* Called for each entry under a key.  fields[0..nfields) are the entry's
+ * metadata, valid only during the call. */
+typedef void (*fdn_registry_entry_fn)(void *arg, const char *key,
+                                      fdn_pid_t pid,
+                                      const fdn_meta_field_t *fields,
+                                      uint32_t nfields);
+/* Lock-free: calls fn for each entry under key (both kinds) and returns
+ * how many, or FDN_EINVAL / FDN_ETOOBIG.  fn runs inside an RCU read-side
+ * critical section: it may send messages and read the registry, but must
+ * not write to it, block, or call fdn_registry_destroy. */
+FDN_API int fdn_registry_dispatch(fdn_registry_ns_t *ns, const char *key,
+                                  fdn_registry_entry_fn fn, void *arg);
+
+/* Calls fn for every entry of ns (both kinds), in no particular order, and
+ * returns how many (lock-free: concurrent writes may or may not be seen).
+ * fn as for fdn_registry_dispatch. */
+FDN_API int64_t fdn_registry_foreach(fdn_registry_ns_t *ns,
+                                     fdn_registry_entry_fn fn, void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Updates and heartbeats                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fdn_registry_update_mode {
+    FDN_REGISTRY_REPLACE = 0, /* the entry's metadata becomes meta */
+    FDN_REGISTRY_MERGE = 1    /* meta's fields are set; a field of type
+                               * FDN_META_NONE removes that field */
+} fdn_registry_update_mode_t;
+
+/*
+ * Atomically changes the metadata of pid's entry under key: a lookup sees
+ * the old map or the new one, never a mix.  Counts as seeing the entry
+ * (last-seen = now).  Errors: FDN_ENOENT (no such entry), FDN_ESCHEMA,
+ * FDN_ELIMIT (merge past FDN_META_MAX fields, or max_meta_bytes when the
+ * namespace rejects), FDN_EINVAL, FDN_ENOMEM.  Nothing changes on error.
+ */
+FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
+                                fdn_pid_t pid, const fdn_meta_t *meta,
+                                fdn_registry_update_mode_t mode);
+
+/* Heartbeat: sets the last-seen time of pid's entry under key to now, so
+ * ttl expiry and EVICT_LRU spare it.  FDN_ENOENT if absent or expired. */
+FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
+                               fdn_pid_t pid);
+
+/* Removes every expired entry of ns now (reason EXPIRED) and returns how
+ * many; O(expired).  The janitor calls it periodically.  0 without a ttl. */
+FDN_API int64_t fdn_registry_sweep(fdn_registry_ns_t *ns);
+
+/* ------------------------------------------------------------------------ */
+/* Listeners                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fdn_registry_event_kind {
+    FDN_REGISTRY_REGISTERED = 1,   /* a key registered or a member joined */
+    FDN_REGISTRY_UNREGISTERED = 2, /* an entry left: see reason */
+    FDN_REGISTRY_UPDATED = 3       /* an entry's metadata changed */
+} fdn_registry_event_kind_t;
+
+typedef enum fdn_registry_reason {
+    FDN_REGISTRY_NONE = 0,      /* REGISTERED and UPDATED events */
+    FDN_REGISTRY_EXPLICIT = 1,  /* unregister or leave */
+    FDN_REGISTRY_DOWN = 2,      /* the owner died */
+    FDN_REGISTRY_EVICTED = 3,   /* made room in a full namespace */
+    FDN_REGISTRY_EXPIRED = 4    /* not seen for ttl_ns */
+} fdn_registry_reason_t;
+
+/*
+ * The payload of a listener message (kind FDN_MSG_USER, the tag given to
+ * fdn_registry_subscribe, from = FDN_PID_NONE).  Only the fields in use are
+ * sent: the message's size is
+ * offsetof(fdn_registry_event_t, fields) + nfields * sizeof(fields[0]).
+ * seq counts the namespace's events from 1 without gaps, in the order the
+ * changes happened; every listener sees the same sequence.
+ */
+typedef struct fdn_registry_event {
+    uint64_t seq;
+    fdn_registry_event_kind_t kind;
+    fdn_registry_reason_t reason;
+    fdn_pid_t pid;                      /* the entry's owner */
+    char ns[FDN_REGISTRY_NS_MAX + 1];
+    char key[FDN_REGISTRY_KEY_MAX + 1];
+    uint32_t nfields;                   /* the entry's metadata (new, for
+                                         * UPDATED) */
+    fdn_meta_field_t fields[FDN_META_MAX];
+} fdn_registry_event_t;
+
+/*
+ * Subscribes the live process listener to every change in ns from now on.
+ * Events are delivered in order as messages with tag, and are never
+ * refused by a bounded mailbox (a listener must keep up, like any
+ * monitor's watcher).  The subscription ends when the listener dies.
+ * Errors: FDN_ENOPROC, FDN_EEXIST (already subscribed), FDN_EINVAL,
+ * FDN_ENOMEM.
+ */
+FDN_API int fdn_registry_subscribe(fdn_registry_ns_t *ns, fdn_pid_t listener,
+                                   uint32_t tag);
+/* Ends a subscription: no event is sent to it after this returns.
+ * FDN_ENOENT if not subscribed. */
+FDN_API int fdn_registry_unsubscribe(fdn_registry_ns_t *ns,
+                                     fdn_pid_t listener);
+
+/* ------------------------------------------------------------------------ */
+/* Queries                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum fdn_rq_op {
+    FDN_RQ_ALL = 0,    /* every entry */
+    FDN_RQ_EQ = 1,     /* field == value */
+    FDN_RQ_LT = 2,     /* field < value */
+    FDN_RQ_LE = 3,     /* field <= value */
+    FDN_RQ_GT = 4,     /* field > value */
+    FDN_RQ_GE = 5,     /* field >= value */
+    FDN_RQ_RANGE = 6,  /* value <= field <= high */
+    FDN_RQ_IN = 7,     /* field equals one of set[0..nset) */
+    FDN_RQ_EXISTS = 8, /* the entry has the field */
+    FDN_RQ_AND = 9,    /* terms a and b */
+    FDN_RQ_OR = 10     /* term a or term b */
+} fdn_rq_op_t;
+
+/*
+ * One term of a query.  A query is an array of terms whose last term is
+ * the root; AND and OR name earlier terms by index (a, b < own index).
+ * Comparisons hold only between values of the same type: ints and doubles
+ * numerically, bools false < true, strings bytewise (strcmp).
+ */
+typedef struct fdn_rq {
+    fdn_rq_op_t op;
+    const char *field;             /* comparisons, IN, EXISTS */
+    fdn_meta_value_t value;        /* EQ, LT, LE, GT, GE, RANGE (low) */
+    fdn_meta_value_t high;         /* RANGE */
+    const fdn_meta_value_t *set;   /* IN */
+    uint32_t nset;
+    uint32_t a, b;                 /* AND, OR */
+} fdn_rq_t;
+
+/* One result: an entry's key and owner. */
+typedef struct fdn_registry_match {
+    char key[FDN_REGISTRY_KEY_MAX + 1];
+    fdn_pid_t pid;
+} fdn_registry_match_t;
+
+#define FDN_RQ_MAX 64 /* terms per query */
+
+/*
+ * Runs query q[0..nq) on ns.  Results are ordered by (key bytewise, pid);
+ * a page holds up to cap matches after *after (NULL: from the start; pass
+ * the last match of the previous page to get the next).  *n is the number
+ * written, *more (if non-NULL) whether matches remain past this page.
+ * Terms on indexed fields are answered from the index, so a query whose
+ * AND-terms include an indexed one costs O(candidates of the most selective
+ * indexed term), not O(entries); others scan the namespace.  A query sees
+ * one consistent state of an indexed namespace.
+ * Errors: FDN_EINVAL (bad terms: unknown op, NULL field, a, b not earlier,
+ * nq == 0 or > FDN_RQ_MAX, out NULL with cap > 0), FDN_ENOMEM.
+ */
+FDN_API int fdn_registry_query(fdn_registry_ns_t *ns, const fdn_rq_t *q,
+                               size_t nq, const fdn_registry_match_t *after,
+                               fdn_registry_match_t *out, size_t cap,
+                               size_t *n, bool *more);
+
 /* Pids of entries whose field `name` equals *value, up to cap of them, in
  * no particular order; *found is the total number of matches (may exceed
- * cap).  O(entries) in this version (secondary indexes are planned).
+ * cap).  Uses the field's index if it has one.
  * Errors: FDN_EINVAL (NULL ns, name or value, or pids NULL with cap > 0). */
 FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
                               const fdn_meta_value_t *value, fdn_pid_t *pids,
                               size_t cap, size_t *found);
 
+/* ------------------------------------------------------------------------ */
+/* Snapshots                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Writes every entry of ns (key, pid, metadata) to path atomically (a
+ * temporary file, fsync, rename): a crash leaves the old file or the new
+ * one.  *written (if non-NULL) is the number of entries.  Errors:
+ * FDN_ESYS (errno set), FDN_EINVAL, FDN_ENOMEM. */
+FDN_API int fdn_registry_snapshot(fdn_registry_ns_t *ns, const char *path,
+                                  uint64_t *written);
+/* Re-registers (or re-joins) the entries of a snapshot file in ns, only
+ * those whose owner is alive; entries whose key is now taken are skipped.
+ * The whole file is checked (format, version, checksum, kind) before
+ * anything changes: FDN_EINVAL for a corrupt or foreign file, FDN_ESYS for
+ * I/O.  *restored and *skipped (each may be NULL) count the entries. */
+FDN_API int fdn_registry_restore(fdn_registry_ns_t *ns, const char *path,
+                                 uint64_t *restored, uint64_t *skipped);
+
+/* ------------------------------------------------------------------------ */
+/* Counts and memory                                                        */
+/* ------------------------------------------------------------------------ */
+
 /* Entries in ns (exact when quiescent). */
 FDN_API uint64_t fdn_registry_count(const fdn_registry_ns_t *ns);
 /* Entries in all namespaces. */
 FDN_API uint64_t fdn_registry_total(const fdn_registry_t *reg);
+/* Metadata bytes held by ns's entries, as max_meta_bytes counts them. */
+FDN_API uint64_t fdn_registry_meta_bytes(const fdn_registry_ns_t *ns);
+/* Owner records (pids holding entries, with one monitor each). */
+FDN_API uint64_t fdn_registry_owner_count(const fdn_registry_t *reg);
 
 /* Calls fn(arg, ns_name, key) for each key pid owns, in every namespace
  * (fn may be NULL to only count).  Returns the number of keys, or
@@ -161,10 +490,13 @@ typedef void (*fdn_registry_key_fn)(void *arg, const char *ns_name,
 FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
                               fdn_registry_key_fn fn, void *arg);
 
-/* Bytes one entry with a key of key_len bytes and nfields metadata fields
- * (the count of the fdn_meta_t it was registered with) occupies: a fixed
- * header + nfields * sizeof(fdn_meta_field_t) + key_len + 1, not counting
- * the hash table's bucket array.  Pure arithmetic; any thread. */
+/* Bytes one entry of ns with a key of key_len bytes and nfields metadata
+ * fields occupies: a fixed header, the namespace's per-entry extras (group
+ * and index links), nfields * sizeof(fdn_meta_field_t) and key_len + 1; not
+ * counting the hash table's buckets.  ns NULL: a plain UNIQUE namespace. */
+FDN_API size_t fdn_registry_entry_bytes_ns(const fdn_registry_ns_t *ns,
+                                           size_t key_len, uint32_t nfields);
+/* fdn_registry_entry_bytes_ns(NULL, key_len, nfields). */
 FDN_API size_t fdn_registry_entry_bytes_meta(size_t key_len,
                                              uint32_t nfields);
 /* fdn_registry_entry_bytes_meta(key_len, 0): an entry without metadata. */

@@ -259,6 +259,19 @@ FDN_API int fdn_send(fdn_ctx_t *ctx, fdn_pid_t to, uint32_t tag,
                      const void *data, size_t size);
 
 /*
+ * A service's notification: sends a copy of data[0..size) with tag to `to`
+ * from outside any process (from = FDN_PID_NONE, kind FDN_MSG_USER), as
+ * the registry does for its listeners.  Like a DOWN message it is never
+ * refused by a bounded mailbox, so nothing is lost.  Notifications sent
+ * by one thread to one receiver arrive in the order sent; senders that
+ * must agree on an order across threads serialise their sends.  Errors:
+ * FDN_ENOPROC (to dead, or FDN_PID_NONE), FDN_EINVAL (NULL rt, NULL data
+ * with size > 0), FDN_ENOMEM.  Any thread, including monitor callbacks.
+ */
+FDN_API int fdn_runtime_notify(fdn_runtime_t *rt, fdn_pid_t to, uint32_t tag,
+                               const void *data, size_t size);
+
+/*
  * Zero-copy send: on FDN_OK the runtime takes data and calls
  * free_fn(data, size, arg) when the message is dropped or handled (unless the
  * receiver took it with fdn_msg_take).  On error nothing is taken.  free_fn

@@ -484,3 +484,25 @@ FDN_API int fdn_spawn(fdn_runtime_t *rt, fdn_ctx_t *ctx,
     }
     return FDN_OK;
 }
+
+FDN_API int fdn_runtime_notify(fdn_runtime_t *rt, fdn_pid_t to, uint32_t tag,
+                               const void *data, size_t size)
+{
+    if (rt == NULL || (data == NULL && size != 0))
+        return FDN_EINVAL;
+    if (to == FDN_PID_NONE)
+        return FDN_ENOPROC;
+    /* Reject a known-dead target before allocating. */
+    if (fdn__table_get(rt, to) == NULL)
+        return FDN_ENOPROC;
+    struct fdn__msg *m =
+        fdn__msg_copy(rt, fdn__sched_current(rt), FDN_MSG_USER, tag,
+                      FDN_PID_NONE, FDN_REF_NONE, data, size);
+    if (m == NULL)
+        return FDN_ENOMEM;
+    /* fdn__send_msg, not the user path: no mailbox bound applies. */
+    int rc = fdn__send_msg(rt, to, m);
+    if (rc != FDN_OK)
+        fdn__msg_free(rt, m);
+    return rc;
+}

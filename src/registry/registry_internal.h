@@ -1,0 +1,343 @@
+/*
+ * registry/registry_internal.h — the registry's records and the functions
+ * its files share.  Not installed.
+ *
+ * Files: registry.c (tables, hashing, registry and namespace lifecycle),
+ * owner.c (owner records, owner death, rate limits), write.c (every change
+ * to entries: register, join, unregister, update, touch, eviction, expiry,
+ * listener events), read.c (lock-free reads), index.c (secondary indexes),
+ * query.c (queries), snapshot.c (snapshot and restore).
+ *
+ * Locks.  Lock order: ns->lock, then an owner record's mutex, then an
+ * index's nothing (indexes are guarded by ns->lock).  The runtime is never
+ * called with an owner mutex held, except fdn_runtime_notify (which takes
+ * no lock a monitor callback could hold).  See write.c for the protocol.
+ *
+ * Entry layout.  One allocation per entry:
+ *     [ext: ns->ext_bytes][struct reg_entry][key, NUL][pad to 8][fields]
+ * The entry pointer is the struct reg_entry; the per-namespace extras
+ * (LRU link, group link, index links) sit before it at fixed negative
+ * offsets, so an entry of a plain namespace pays for none of them.  The
+ * hot part a lookup reads (node, pid, lengths, key) is contiguous.
+ */
+#ifndef FDN_REGISTRY_INTERNAL_H
+#define FDN_REGISTRY_INTERNAL_H
+
+#include "foundation/registry.h"
+
+#include "internal/common.h"
+#include "internal/rcu.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <urcu/list.h>
+#include <urcu/rculfhash.h>
+
+/*
+ * Walks every node of a table.  liburcu's cds_lfht_for_each_entry applies
+ * container_of to the NULL that ends the walk, which UBSan rightly reports
+ * ("applying zero offset to null pointer"); this converts only real nodes.
+ */
+#define REG_FOR_EACH(ht, iter, pos, member)                                  \
+    for (cds_lfht_first((ht), (iter));                                       \
+         cds_lfht_iter_get_node(iter) != NULL &&                             \
+         ((pos) = caa_container_of(cds_lfht_iter_get_node(iter),            \
+                                   __typeof__(*(pos)), member),              \
+          1);                                                                \
+         cds_lfht_next((ht), (iter)))
+
+struct reg_owner;
+struct reg_group;
+struct reg_index;
+struct reg_ix_val;
+
+/* One liburcu hash table and its size, which only fdn__reg_table_fit
+ * changes (see registry.c). */
+struct reg_table {
+    struct cds_lfht *ht; /* immutable pointer */
+    /* Bucket count: written only with resize_mutex held; read relaxed as
+     * a hint (a stale value only delays or repeats a fit). */
+    _Atomic unsigned long buckets;
+    pthread_mutex_t resize_mutex;
+};
+
+/* An entry's link in one secondary index (in the ext area). */
+struct reg_ix_link {
+    struct reg_ix_link *prev, *next; /* in val's list; guarded by ns->lock */
+    struct reg_ix_val *val;          /* NULL: entry lacks the field */
+};
+
+/*
+ * One entry.  Immutable once published except: u.owner_link (owner
+ * mutex), last_seen (atomic), the ext area (ns->lock).  An update
+ * publishes a new entry in the old one's place (cds_lfht_replace).
+ */
+struct reg_entry {
+    /* Cold: writers only. */
+    union {
+        struct cds_list_head owner_link; /* while in the table */
+        struct rcu_head rcu;             /* after removal: deferred free */
+    } u;
+    struct reg_owner *owner;   /* outlives the entry */
+    fdn_registry_ns_t *ns;
+    /* Last registered, updated or touched, on the runtime clock (ns).
+     * Relaxed: a timestamp; orders nothing. */
+    _Atomic uint64_t last_seen;
+    /* Hot: lookups. */
+    struct cds_lfht_node node; /* in ns->table */
+    fdn_pid_t pid;
+    uint8_t key_len;           /* at most FDN_REGISTRY_KEY_MAX */
+    uint8_t meta_count;        /* at most FDN_META_MAX */
+    uint16_t fields_off;       /* bytes from the entry to its fields */
+    uint32_t meta_bytes;       /* meta_count * sizeof(fdn_meta_field_t) */
+    /* Then the key and its NUL; then, 8-aligned, the fields. */
+};
+
+static inline const char *fdn__reg_key(const struct reg_entry *e)
+{
+    return (const char *)(e + 1);
+}
+
+static inline const fdn_meta_field_t *
+fdn__reg_fields(const struct reg_entry *e)
+{
+    return (const fdn_meta_field_t *)(const void *)((const char *)e +
+                                                    e->fields_off);
+}
+
+/* The value of e's field called name, or NULL. */
+const fdn_meta_value_t *fdn__reg_meta_get(const struct reg_entry *e,
+                                          const char *name);
+
+/* A group of a DUPLICATE namespace: the members under one key. */
+struct reg_group {
+    struct cds_lfht_node node;     /* in ns->groups, by key */
+    struct rcu_head rcu;
+    struct cds_list_head members;  /* RCU list of entries' group links;
+                                    * written under ns->lock */
+    uint64_t count;                /* members; ns->lock */
+    uint8_t key_len;
+    char key[FDN_REGISTRY_KEY_MAX + 1];
+};
+
+/* A DUPLICATE entry's extras: its place in its group. */
+struct reg_member {
+    struct cds_list_head link;     /* in group->members (RCU list) */
+    struct reg_group *group;
+};
+
+/* A listener: a process told of every change in the namespace. */
+struct reg_listener {
+    struct reg_listener *next;     /* ns->listeners; ns->lock */
+    fdn_registry_ns_t *ns;
+    fdn_pid_t pid;
+    uint32_t tag;
+    fdn_ref_t ref;                 /* its callback monitor */
+    bool is_gone;                  /* removed; ns->lock */
+};
+
+struct fdn_registry_ns {
+    fdn_registry_t *reg;           /* immutable */
+    fdn_registry_ns_opts_t opts;   /* immutable copy */
+    char name[FDN_REGISTRY_NS_MAX + 1]; /* immutable */
+    /* UNIQUE: entries by key.  DUPLICATE: entries by (key, pid). */
+    struct reg_table table;
+    struct reg_table groups;       /* DUPLICATE: groups by key */
+    /*
+     * Writers take lock when is_locked (see write.c): always for a
+     * namespace with groups, limits, a ttl or indexes; a plain namespace
+     * turns locked (for good) when a listener first subscribes.  Read
+     * inside a read-side critical section; set under lock, then a grace
+     * period passes before anything relies on it.
+     */
+    _Atomic bool is_locked;
+    pthread_mutex_t lock;
+    /* Entries and their metadata bytes.  In a locked namespace exact
+     * under lock; otherwise relaxed statistics (see write.c). */
+    _Atomic uint64_t count;
+    _Atomic uint64_t meta_bytes;
+    /* Extras before each entry (ext area), and where each part is. */
+    uint32_t ext_bytes;
+    int32_t lru_off;               /* -1: no LRU list */
+    int32_t member_off;            /* -1: not DUPLICATE */
+    int32_t ix_off;                /* -1: no index; links follow */
+    uint32_t nindexes;
+    struct reg_index *indexes[FDN_REGISTRY_INDEX_MAX]; /* ns->lock */
+    const char *ix_field[FDN_REGISTRY_INDEX_MAX];      /* opts names */
+    struct cds_list_head lru;      /* least recently seen first; lock */
+    struct reg_listener *listeners; /* lock */
+    uint64_t seq;                  /* last event's number; lock */
+};
+
+struct fdn_registry {
+    fdn_runtime_t *rt;               /* immutable */
+    const fdn_allocator_t *alloc;    /* immutable */
+    fdn_clock_t *clock;              /* immutable: the runtime's */
+    struct reg_table owners;
+    _Atomic uint64_t owner_count;    /* relaxed statistic */
+    uint32_t max_namespaces;         /* immutable */
+    uint32_t owner_rate, owner_burst; /* immutable */
+    uint64_t sweep_interval_ns;      /* immutable */
+    pthread_mutex_t ns_mutex;        /* namespace creation; janitor */
+    /* Published namespaces [0, ns_count): release store by creators,
+     * acquire load by readers; slots never change afterwards. */
+    _Atomic uint32_t ns_count;
+    fdn_registry_ns_t **namespaces;
+    uint64_t names_id;               /* our runtime name source */
+    /* The janitor thread (ttl sweeps), started with the first ttl
+     * namespace; ns_mutex guards the fields, janitor_cond wakes it. */
+    pthread_t janitor;
+    bool has_janitor, janitor_stop;
+    pthread_cond_t janitor_cond;
+};
+
+/* ---- the owner record (owner.c) ---------------------------------------- */
+
+struct reg_owner {
+    struct cds_lfht_node node;     /* in reg->owners, once published */
+    struct rcu_head rcu;
+    fdn_registry_t *reg;           /* immutable */
+    fdn_pid_t pid;                 /* immutable */
+    fdn_ref_t ref;                 /* immutable after fdn_monitor_fn */
+    pthread_mutex_t mutex;
+    bool is_dead;                  /* mutex: the owner died */
+    bool is_retired;               /* mutex: dropped while alive, empty */
+    bool is_published;             /* mutex */
+    struct cds_list_head entries;  /* mutex */
+    double tokens;                 /* mutex: rate limit bucket */
+    uint64_t tokens_at;            /* mutex: clock time of tokens */
+};
+
+/* ---- registry.c -------------------------------------------------------- */
+
+unsigned long fdn__reg_hash_key(const char *key, size_t len);
+unsigned long fdn__reg_hash_pid(fdn_pid_t pid);
+/* The hash of (key, pid) for DUPLICATE tables. */
+unsigned long fdn__reg_hash_member(const char *key, size_t len,
+                                   fdn_pid_t pid);
+/* FDN_OK and the key's length, or FDN_EINVAL / FDN_ETOOBIG. */
+int fdn__reg_check_key(const char *key, size_t *len);
+bool fdn__reg_table_init(struct reg_table *t);
+void fdn__reg_table_fini(struct reg_table *t, const char *why);
+/* Resizes t to fit count items; outside read-side critical sections. */
+void fdn__reg_table_fit(struct reg_table *t, uint64_t count);
+/* Match functions for cds_lfht lookups (they subscribe to the node). */
+struct reg_key_ref {
+    const char *key;
+    size_t len;
+    fdn_pid_t pid; /* match_member only */
+};
+int fdn__reg_match_entry(struct cds_lfht_node *node, const void *arg);
+int fdn__reg_match_member(struct cds_lfht_node *node, const void *arg);
+int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg);
+/* The runtime clock's now. */
+uint64_t fdn__reg_now(const fdn_registry_t *reg);
+/* True if e is expired at now (its namespace has a ttl). */
+static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
+{
+    uint64_t ttl = e->ns->opts.ttl_ns;
+    /* Relaxed: see reg_entry.last_seen. */
+    return ttl != 0 &&
+           now - atomic_load_explicit(&e->last_seen, memory_order_relaxed) >=
+               ttl;
+}
+/* Starts the janitor if the registry has none and sweeps are on.  Caller
+ * holds reg->ns_mutex. */
+int fdn__reg_janitor_start_locked(fdn_registry_t *reg);
+
+/* ---- entries (write.c) ------------------------------------------------- */
+
+/* The block an entry lives in, and e's ext area parts. */
+static inline void *fdn__reg_block(struct reg_entry *e)
+{
+    return (char *)e - e->ns->ext_bytes;
+}
+static inline struct reg_ix_link *fdn__reg_ix_link(struct reg_entry *e,
+                                                   uint32_t i)
+{
+    return (struct reg_ix_link *)(void *)((char *)fdn__reg_block(e) +
+                                          e->ns->ix_off) +
+           i;
+}
+static inline struct reg_member *fdn__reg_member(struct reg_entry *e)
+{
+    return (struct reg_member *)(void *)((char *)fdn__reg_block(e) +
+                                         e->ns->member_off);
+}
+static inline struct reg_entry *fdn__reg_from_member(fdn_registry_ns_t *ns,
+                                                     struct cds_list_head *l)
+{
+    return (struct reg_entry *)(void *)((char *)l - ns->member_off +
+                                        ns->ext_bytes);
+}
+/* Removes e (caller holds ns->lock if the namespace is locked, and e's
+ * owner mutex; inside a read-side critical section), sends the
+ * UNREGISTERED event with why, and defers the free. */
+void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why);
+/* Destroy-time teardown of a namespace's entries, groups, listeners,
+ * indexes (no owner mutexes: nothing else runs). */
+void fdn__reg_ns_teardown(fdn_registry_ns_t *ns);
+void fdn__reg_ns_free(fdn_registry_ns_t *ns);
+
+/* ---- owners (owner.c) -------------------------------------------------- */
+
+/*
+ * Returns pid's live owner record (creating and publishing it, with its
+ * callback monitor, if needed), unlocked; *created says whether this call
+ * made it.  Caller is in a read-side critical section; this may leave and
+ * re-enter it.  Errors: FDN_ENOPROC, FDN_ENOMEM, FDN_EINVAL.
+ */
+int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
+                       struct reg_owner **out, bool *created);
+/* Drops r if this call created it and it holds no entries (a refused
+ * write leaves no record).  Caller is in a read-side critical section,
+ * holding no lock; this may leave and re-enter it. */
+void fdn__reg_owner_release(struct reg_owner *r, bool created);
+/* Takes n tokens from r's bucket (owner mutex held): FDN_OK, or
+ * FDN_EAGAIN and *retry_ns. */
+int fdn__reg_owner_take(struct reg_owner *r, uint32_t n, uint64_t *retry_ns);
+/* Cancels every owner monitor and frees every record (destroy). */
+void fdn__reg_owners_teardown(fdn_registry_t *reg);
+
+/* ---- indexes (index.c); every call with ns->lock held ----------------- */
+
+/* Creates the index of a field of type type.  FDN_ENOMEM. */
+int fdn__rix_create(const fdn_allocator_t *a, fdn_meta_type_t type,
+                    struct reg_index **out);
+void fdn__rix_destroy(struct reg_index *ix);
+/* Puts e (through its link l) under value v, or under nothing if v is
+ * NULL or not of the index's type.  FDN_ENOMEM (nothing changes). */
+int fdn__rix_insert(struct reg_index *ix, struct reg_ix_link *l,
+                    const fdn_meta_value_t *v);
+/* Takes l out of its value (nothing if under none); frees the value when
+ * its last entry leaves. */
+void fdn__rix_remove(struct reg_index *ix, struct reg_ix_link *l);
+/* Entries in the index under values in [lo, hi] (either may be NULL for
+ * unbounded; lo_open / hi_open exclude the bound): calls fn with each
+ * entry's link until fn returns false.  Returns the count visited.  A
+ * count-only variant estimates selectivity cheaply. */
+typedef bool (*fdn__rix_fn)(void *arg, struct reg_ix_link *l);
+uint64_t fdn__rix_scan(struct reg_index *ix, const fdn_meta_value_t *lo,
+                       bool lo_open, const fdn_meta_value_t *hi, bool hi_open,
+                       fdn__rix_fn fn, void *arg);
+/* Entries under exactly v (O(log values)). */
+uint64_t fdn__rix_count_eq(struct reg_index *ix, const fdn_meta_value_t *v);
+/* Entries in the index (those that have the field). */
+uint64_t fdn__rix_size(const struct reg_index *ix);
+/* The entry a link belongs to (ns's layout). */
+static inline struct reg_entry *fdn__reg_from_ix(fdn_registry_ns_t *ns,
+                                                 struct reg_ix_link *l,
+                                                 uint32_t i)
+{
+    return (struct reg_entry *)(void *)((char *)(l - i) - ns->ix_off +
+                                         ns->ext_bytes);
+}
+/* Orders two values of the same type (ints and doubles numerically,
+ * bools false < true, strings bytewise); values of different types order
+ * by type.  <0, 0, >0. */
+int fdn__meta_value_cmp(const fdn_meta_value_t *a, const fdn_meta_value_t *b);
+
+#endif /* FDN_REGISTRY_INTERNAL_H */
