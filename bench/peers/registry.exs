@@ -1,6 +1,7 @@
 # bench/peers/registry.exs — the BEAM side of bench/bench_registry.c: the same
-# registry workloads on Elixir's Registry (keys: :unique), printing
-# `RESULT name=... value=... unit=...` lines in the same format.
+# registry workloads on Elixir's Registry (keys: :unique, and keys: :duplicate
+# for dispatch), printing `RESULT name=... value=... unit=...` lines in the
+# same format.  Every figure is printed as soon as it is measured.
 #
 # Run: elixir --erl "+S 2:2" bench/peers/registry.exs <workload>
 # Keys are binaries "k<i>", built before timing starts, as on the C side.
@@ -56,19 +57,9 @@ defmodule Bench.Registry do
     lookups(keys, n, next, left - 1, hits)
   end
 
-  def run_lookup(n, per_proc, nprocs) do
-    start_registry()
-    ks = keys(n)
+  # Lookups/s from nprocs processes walking the keys, started together.
+  defp lookup_rate(ks, n, per_proc, nprocs) do
     me = self()
-
-    owner =
-      spawn(fn ->
-        register_all(ks, 0, n)
-        send(me, :registered)
-        receive(do: (:stop -> :ok))
-      end)
-
-    receive(do: (:registered -> :ok))
 
     workers =
       for w <- 1..nprocs do
@@ -89,12 +80,31 @@ defmodule Bench.Registry do
       System.halt(1)
     end
 
-    result("reg_lookup_rate_2t", per_proc * nprocs / (dt / 1.0e9), "lookup/s")
+    per_proc * nprocs / (dt / 1.0e9)
+  end
+
+  # Checks: REG-P1
+  def run_lookup(n, per_proc) do
+    start_registry()
+    ks = keys(n)
+    me = self()
+
+    owner =
+      spawn(fn ->
+        register_all(ks, 0, n)
+        send(me, :registered)
+        receive(do: (:stop -> :ok))
+      end)
+
+    receive(do: (:registered -> :ok))
+    result("reg_lookup_rate_1t", lookup_rate(ks, n, per_proc, 1), "lookup/s")
+    result("reg_lookup_rate_2t", lookup_rate(ks, n, per_proc, 2), "lookup/s")
     send(owner, :stop)
   end
 
   # ---- registrations from 2 processes ----------------------------------
 
+  # Checks: REG-P2
   def run_register(n, nprocs, runs) do
     start_registry()
     ks = keys(n * runs)
@@ -155,6 +165,7 @@ defmodule Bench.Registry do
     elem(sorted, min(n - 1, div(n * p, 100)))
   end
 
+  # Checks: REG-P3, REG-L1
   def run_cleanup(trials) do
     start_registry()
     me = self()
@@ -191,12 +202,158 @@ defmodule Bench.Registry do
     result("reg_cleanup_removed_p99", pct(gone, 99) / 1000.0, "us")
   end
 
-  def main(["lookup"]), do: run_lookup(100_000, 2_000_000, 2)
+  # ---- dispatch to a group of 10,000 members ---------------------------
+
+  @dreg Bench.DupReg
+
+  # A member counts events and tells main after each `rounds` of them (one
+  # run's worth), as the C side's members do.
+  defp member(me, rounds, got) do
+    receive do
+      v when is_integer(v) ->
+        got = got + 1
+        if rem(got, rounds) == 0, do: send(me, :done)
+        member(me, rounds, got)
+
+      :stop ->
+        :ok
+    end
+  end
+
+  defp dispatch_rounds(0, lats), do: lats
+
+  defp dispatch_rounds(left, lats) do
+    t = now_ns()
+
+    Registry.dispatch(@dreg, "topic", fn entries ->
+      Enum.each(entries, fn {pid, _} -> send(pid, left) end)
+    end)
+
+    dispatch_rounds(left - 1, [now_ns() - t | lats])
+  end
+
+  defp wait_done(0), do: :ok
+
+  defp wait_done(left) do
+    receive do
+      :done -> wait_done(left - 1)
+    after
+      60_000 ->
+        IO.puts(:stderr, "dispatch: #{left} members never reported")
+        System.halt(1)
+    end
+  end
+
+  # Checks: REG-P5
+  # members processes join "topic" of a :duplicate Registry (each
+  # registers itself); a run is `rounds` back-to-back Registry.dispatch
+  # calls from this process, each sending a small integer to every member,
+  # and ends when every member has reported all of them.
+  def run_dispatch(members, rounds, runs) do
+    {:ok, _} = Registry.start_link(keys: :duplicate, name: @dreg, partitions: partitions())
+    me = self()
+
+    pids =
+      for _ <- 1..members do
+        spawn(fn ->
+          {:ok, _} = Registry.register(@dreg, "topic", nil)
+          send(me, :joined)
+          member(me, rounds, 0)
+        end)
+      end
+
+    for _ <- pids, do: receive(do: (:joined -> :ok))
+
+    if Registry.count(@dreg) != members do
+      IO.puts(:stderr, "dispatch: count #{Registry.count(@dreg)}, expected #{members}")
+      System.halt(1)
+    end
+
+    runs =
+      for _ <- 1..runs do
+        t0 = now_ns()
+        lats = dispatch_rounds(rounds, [])
+        wait_done(members)
+        {now_ns() - t0, lats}
+      end
+
+    best = runs |> Enum.map(&elem(&1, 0)) |> Enum.min()
+    lats = runs |> Enum.flat_map(&elem(&1, 1)) |> Enum.sort() |> List.to_tuple()
+    result("reg_dispatch_member_rate", rounds * members / (best / 1.0e9), "member/s")
+    result("reg_dispatch_rate", rounds / (best / 1.0e9), "dispatch/s")
+    result("reg_dispatch_p50", pct(lats, 50) / 1000.0, "us")
+    result("reg_dispatch_p99", pct(lats, 99) / 1000.0, "us")
+    Enum.each(pids, &send(&1, :stop))
+  end
+
+  # ---- memory per entry -------------------------------------------------
+
+  defp register_values(_keys, i, n) when i == n, do: :ok
+
+  defp register_values(keys, i, n) do
+    {:ok, _} = Registry.register(@reg, elem(keys, i), i)
+    register_values(keys, i + 1, n)
+  end
+
+  # Words held by the registry's ETS tables: those owned by its
+  # supervisor (the metadata table) or by one of its partitions (a key
+  # table and a pid table each).
+  defp registry_ets_words do
+    owners = [Process.whereis(@reg) | for({_, pid, _, _} <- Supervisor.which_children(@reg), do: pid)]
+
+    Enum.reduce(:ets.all(), 0, fn t, acc ->
+      with owner when is_pid(owner) <- :ets.info(t, :owner),
+           true <- owner in owners,
+           words when is_integer(words) <- :ets.info(t, :memory) do
+        acc + words
+      else
+        _ -> acc
+      end
+    end)
+  end
+
+  # Checks: REG-P6
+  # n unique keys, each with a small value (the integer i; the C side
+  # stores one int field), registered by one owner process.  Reported:
+  # the growth of the registry's ETS tables (:ets.info(t, :memory) words
+  # times the word size) per entry, and the growth of
+  # :erlang.memory(:ets) per entry as a cross check.
+  def run_memory(n) do
+    start_registry()
+    ks = keys(n)
+    me = self()
+    words0 = registry_ets_words()
+    ets0 = :erlang.memory(:ets)
+
+    owner =
+      spawn(fn ->
+        register_values(ks, 0, n)
+        send(me, :registered)
+        receive(do: (:stop -> :ok))
+      end)
+
+    receive(do: (:registered -> :ok))
+    words1 = registry_ets_words()
+    ets1 = :erlang.memory(:ets)
+
+    if Registry.count(@reg) != n do
+      IO.puts(:stderr, "memory: count #{Registry.count(@reg)}, expected #{n}")
+      System.halt(1)
+    end
+
+    result("reg_mem_total", (words1 - words0) * :erlang.system_info(:wordsize) / n, "B/entry")
+    result("reg_mem_ets_alloc", (ets1 - ets0) / n, "B/entry")
+    send(owner, :stop)
+  end
+
+  def main(["lookup"]), do: run_lookup(100_000, 2_000_000)
   def main(["register"]), do: run_register(100_000, 2, 3)
+  def main(["dispatch"]), do: run_dispatch(10_000, 100, 3)
   def main(["cleanup"]), do: run_cleanup(1000)
+  def main(["memory"]), do: run_memory(100_000)
 
   def main(_) do
-    IO.puts(:stderr, "usage: registry.exs lookup|register|cleanup")
+    IO.puts(:stderr, "usage: registry.exs lookup|register|dispatch|cleanup|memory")
     System.halt(2)
   end
 end
