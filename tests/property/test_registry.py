@@ -34,7 +34,7 @@ import os
 import time
 
 import cffi
-from hypothesis import settings, strategies as st
+from hypothesis import event, settings, strategies as st
 from hypothesis.stateful import (RuleBasedStateMachine, initialize,
                                  invariant, precondition, rule)
 
@@ -254,8 +254,11 @@ values = st.one_of(st.integers(-3, 3).map(lambda i: (lib.FDN_META_INT, i)),
 small_meta = st.dictionaries(st.sampled_from(FIELD_NAMES[:4]), values,
                              max_size=3)
 # The new map of a REPLACE update: up to FDN_META_MAX fields.
-replace_meta = st.dictionaries(st.sampled_from(FIELD_NAMES), values,
-                               max_size=8)
+# Sizes drawn uniformly, so that full maps (and merges past the limit)
+# are common.
+replace_meta = st.integers(0, 8).flatmap(
+    lambda k: st.dictionaries(st.sampled_from(FIELD_NAMES), values,
+                              min_size=k, max_size=k))
 # The changes of a MERGE update: None deletes the field.  With 10 names
 # a merge can pass FDN_META_MAX fields (FDN_ELIMIT).
 merge_ops = st.dictionaries(st.sampled_from(FIELD_NAMES),
@@ -438,6 +441,20 @@ class RegistryModel(RuleBasedStateMachine):
         else:
             self.uniq[n][key] = (pid, fields)
 
+    def target(self, n, key, who, existing):
+        """(n, key, pid) for a write to an entry, chosen by who: with
+        existing 3, an entry of the LRU namespace (so that heartbeats and
+        updates reorder what an eviction picks); 1 or 2, any entry the
+        model holds; 0 (or nothing held), n, key and any pid, which may
+        hold nothing there."""
+        spaces = [LRU] if existing == 3 and self.uniq[LRU] else \
+            range(len(NAMESPACES))
+        held = [(m, k, p) for m in spaces for k in KEYS
+                for p in self.model_entries(m, k)]
+        if existing > 0 and held:
+            return held[who % len(held)]
+        return n, key, self.pick(who, include_dead=True)
+
     def pick(self, who, include_dead):
         pool = self.alive + (self.dead if include_dead else [])
         return pool[who % len(pool)]
@@ -457,8 +474,9 @@ class RegistryModel(RuleBasedStateMachine):
         self.alive.append(pid[0])
 
     # REG-I1, REG-S4, REG-I2, REG-E1, REG-V1
-    @rule(n=st.sampled_from(UNIQUE_NS), key=st.sampled_from(KEYS),
-          who=st.integers(0, 63), fields=small_meta)
+    @rule(n=st.sampled_from(UNIQUE_NS + [LRU, LRU]),
+          key=st.sampled_from(KEYS), who=st.integers(0, 63),
+          fields=small_meta)
     def register(self, n, key, who, fields):
         pid = self.pick(who, include_dead=True)
         winner = ffi.new("fdn_pid_t *")
@@ -472,16 +490,29 @@ class RegistryModel(RuleBasedStateMachine):
             assert winner[0] == table[key][0]
         else:
             assert rc == OK
-            if n == LRU and len(table) == LRU_MAX:
-                # REG-E1: the least recently seen entry makes room first.
-                old = self.lru.pop(0)
-                old_pid, old_fields = table.pop(old)
-                self.expect(n, (UNREGISTERED, EVICTED, old, old_pid,
-                                old_fields))
             table[key] = (pid, fields)
+            self.expect(n, (REGISTERED, NONE, key, pid, fields))
             if n == LRU:
                 self.lru.append(key)
-            self.expect(n, (REGISTERED, NONE, key, pid, fields))
+                if len(table) > LRU_MAX:
+                    # REG-E1: the least recently seen entry goes.  The
+                    # registry inserts first and then evicts (write.c:
+                    # put, evict_locked), so REGISTERED comes before
+                    # EVICTED in seq order.
+                    event("evicted")
+                    old = self.lru.pop(0)
+                    old_pid, old_fields = table.pop(old)
+                    self.expect(n, (UNREGISTERED, EVICTED, old, old_pid,
+                                    old_fields))
+
+    # REG-E1: a live owner registers a key the LRU namespace lacks, so the
+    # namespace fills and evicts often (register alone rarely gets there).
+    @precondition(lambda self: self.alive)
+    @rule(key=st.integers(0, 63), who=st.integers(0, 63), fields=small_meta)
+    def register_lru_fresh(self, key, who, fields):
+        free = [k for k in KEYS if k not in self.uniq[LRU]]
+        self.register(LRU, free[key % len(free)], who % len(self.alive),
+                      fields)
 
     # REG-S6, REG-G1 (unregister in a DUPLICATE namespace is leave)
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
@@ -522,15 +553,16 @@ class RegistryModel(RuleBasedStateMachine):
             assert rc == EEXIST
         else:
             assert rc == OK
+            event("joined")
             self.groups.setdefault(key, {})[pid] = fields
             self.expect(GROUP, (REGISTERED, NONE, key, pid, fields))
 
     # REG-U1: REPLACE
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
           key=st.sampled_from(KEYS), who=st.integers(0, 63),
-          fields=replace_meta)
-    def update_replace(self, n, key, who, fields):
-        pid = self.pick(who, include_dead=True)
+          existing=st.integers(0, 3), fields=replace_meta)
+    def update_replace(self, n, key, who, existing, fields):
+        n, key, pid = self.target(n, key, who, existing)
         rc = lib.fdn_registry_update(self.ns[n], key, pid, meta_from(fields),
                                      lib.FDN_REGISTRY_REPLACE)
         if self.entry(n, key, pid) is None:
@@ -545,9 +577,24 @@ class RegistryModel(RuleBasedStateMachine):
     # REG-U1: MERGE (a NONE field deletes; past FDN_META_MAX is refused
     # and changes nothing, not even the entry's last-seen time)
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
-          key=st.sampled_from(KEYS), who=st.integers(0, 63), ops=merge_ops)
-    def update_merge(self, n, key, who, ops):
-        pid = self.pick(who, include_dead=True)
+          key=st.sampled_from(KEYS), who=st.integers(0, 63),
+          existing=st.integers(0, 3), ops=merge_ops)
+    def update_merge(self, n, key, who, existing, ops):
+        self.merge(*self.target(n, key, who, existing), ops)
+
+    # REG-U1: a merge that would pass FDN_META_MAX fields is refused
+    @rule(who=st.integers(0, 63))
+    def update_merge_overflow(self, who):
+        n, key, pid = self.target(ALPHA, KEYS[0], who, 1)
+        have = self.entry(n, key, pid) or {}
+        # One field too many (an entry without fields cannot overflow: a
+        # map holds at most FDN_META_MAX, so that merge succeeds).
+        extra = [f for f in FIELD_NAMES if f not in have]
+        count = min(META_MAX, META_MAX + 1 - len(have))
+        self.merge(n, key, pid, {f: (lib.FDN_META_INT, 1)
+                                 for f in extra[:count]})
+
+    def merge(self, n, key, pid, ops):
         rc = lib.fdn_registry_update(self.ns[n], key, pid, meta_from(ops),
                                      lib.FDN_REGISTRY_MERGE)
         old = self.entry(n, key, pid)
@@ -561,9 +608,11 @@ class RegistryModel(RuleBasedStateMachine):
             else:
                 new[name] = v
         if len(new) > META_MAX:
+            event("merge past FDN_META_MAX")
             assert rc == ELIMIT
             return
         assert rc == OK
+        event("merged")
         self.set_entry(n, key, pid, new)
         if n == LRU:
             self.seen(key)
@@ -571,15 +620,17 @@ class RegistryModel(RuleBasedStateMachine):
 
     # REG-E1: a heartbeat makes the entry the most recently seen
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
-          key=st.sampled_from(KEYS), who=st.integers(0, 63))
-    def touch(self, n, key, who):
-        pid = self.pick(who, include_dead=True)
+          key=st.sampled_from(KEYS), who=st.integers(0, 63),
+          existing=st.integers(0, 3))
+    def touch(self, n, key, who, existing):
+        n, key, pid = self.target(n, key, who, existing)
         rc = lib.fdn_registry_touch(self.ns[n], key, pid)
         if self.entry(n, key, pid) is None:
             assert rc == ENOENT
             return
         assert rc == OK
         if n == LRU:
+            event("touched an LRU entry")
             self.seen(key)
 
     # REG-S2 (two namespaces share key names); lookups do not count as
@@ -790,6 +841,7 @@ class RegistryModel(RuleBasedStateMachine):
             self.pending[n] = []
 
 
-RegistryModel.TestCase.settings = settings(max_examples=100, deadline=None,
-                                           stateful_step_count=40)
+# About 20 s on an idle 2-core machine.
+RegistryModel.TestCase.settings = settings(max_examples=200, deadline=None,
+                                           stateful_step_count=60)
 TestRegistryModel = RegistryModel.TestCase
