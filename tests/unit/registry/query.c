@@ -1,0 +1,928 @@
+/*
+ * query.c — tests of fdn_registry_query and fdn_registry_find: every term
+ * on indexed and plain namespaces against a brute-force filter over random
+ * entries, paging, bad terms, the work an indexed query does (counted,
+ * never timed), expiry, and one consistent state under concurrent writes.
+ *
+ * The requirement ids are the drafts in specs/drafts/registry-query.md,
+ * written REG_Qn in test names until they move into specs/registry.md.
+ */
+#include "unit/registry/reg_helpers.h"
+
+#include "registry/registry_internal.h"
+
+#include <math.h>
+#include <pthread.h>
+
+/* ---- values and the brute-force model ----------------------------------- */
+
+static fdn_meta_value_t vint(int64_t i)
+{
+    fdn_meta_value_t v = {.type = FDN_META_INT, .as.i = i};
+    return v;
+}
+static fdn_meta_value_t vdbl(double d)
+{
+    fdn_meta_value_t v = {.type = FDN_META_DOUBLE, .as.d = d};
+    return v;
+}
+static fdn_meta_value_t vbool(bool b)
+{
+    fdn_meta_value_t v = {.type = FDN_META_BOOL, .as.b = b};
+    return v;
+}
+static fdn_meta_value_t vstr(const char *s)
+{
+    fdn_meta_value_t v = {.type = FDN_META_STR};
+    snprintf(v.as.s, sizeof v.as.s, "%s", s);
+    return v;
+}
+
+/* The header's comparison rule, written independently of query.c: same
+ * type only; NaN, NONE and unknown types compare with nothing. */
+static bool model_cmp(const fdn_meta_value_t *a, const fdn_meta_value_t *b,
+                      int *c)
+{
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case FDN_META_INT:
+        *c = a->as.i < b->as.i ? -1 : a->as.i > b->as.i;
+        return true;
+    case FDN_META_DOUBLE:
+        if (isnan(a->as.d) || isnan(b->as.d))
+            return false;
+        *c = a->as.d < b->as.d ? -1 : a->as.d > b->as.d;
+        return true;
+    case FDN_META_BOOL:
+        *c = (int)a->as.b - (int)b->as.b;
+        return true;
+    case FDN_META_STR:
+        *c = strcmp(a->as.s, b->as.s);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool model_match(const fdn_rq_t *q, uint32_t t, const fdn_meta_t *m)
+{
+    const fdn_rq_t *x = &q[t];
+    if (x->op == FDN_RQ_ALL)
+        return true;
+    if (x->op == FDN_RQ_AND)
+        return model_match(q, x->a, m) && model_match(q, x->b, m);
+    if (x->op == FDN_RQ_OR)
+        return model_match(q, x->a, m) || model_match(q, x->b, m);
+    const fdn_meta_value_t *v = fdn_meta_get(m, x->field);
+    if (v == NULL)
+        return false;
+    int c, d;
+    switch (x->op) {
+    case FDN_RQ_EXISTS:
+        return true;
+    case FDN_RQ_EQ:
+        return model_cmp(v, &x->value, &c) && c == 0;
+    case FDN_RQ_LT:
+        return model_cmp(v, &x->value, &c) && c < 0;
+    case FDN_RQ_LE:
+        return model_cmp(v, &x->value, &c) && c <= 0;
+    case FDN_RQ_GT:
+        return model_cmp(v, &x->value, &c) && c > 0;
+    case FDN_RQ_GE:
+        return model_cmp(v, &x->value, &c) && c >= 0;
+    case FDN_RQ_RANGE:
+        return model_cmp(v, &x->value, &c) && c >= 0 &&
+               model_cmp(v, &x->high, &d) && d <= 0;
+    case FDN_RQ_IN:
+        for (uint32_t k = 0; k < x->nset; k++)
+            if (model_cmp(v, &x->set[k], &c) && c == 0)
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+static int match_cmp(const void *pa, const void *pb)
+{
+    const fdn_registry_match_t *a = pa, *b = pb;
+    int k = strcmp(a->key, b->key);
+    if (k != 0)
+        return k;
+    return a->pid < b->pid ? -1 : a->pid > b->pid;
+}
+
+enum { NENT = 3000, NOWNERS = 8, NBUF = NENT + 8 };
+
+struct ent {
+    char key[16];
+    fdn_pid_t pid;
+    fdn_meta_t meta;
+    bool is_live;
+};
+
+/* The fields: i, d, s, b are indexed in the "ix" namespaces; n never is. */
+static const char *const field_names[] = {"i", "d", "s", "b", "n", "zz"};
+static const fdn_meta_type_t field_types[] = {
+    FDN_META_INT,  FDN_META_DOUBLE, FDN_META_STR,
+    FDN_META_BOOL, FDN_META_INT,    FDN_META_INT};
+
+static fdn_meta_value_t random_of_type(unsigned long long *s,
+                                       fdn_meta_type_t t)
+{
+    static const double ds[] = {-1.5, -0.0, 0.0, 2.25, 1e300, -1e300};
+    switch (t) {
+    case FDN_META_INT:
+        return vint((int64_t)(reg_rand(s) % 21) - 10);
+    case FDN_META_DOUBLE: {
+        unsigned r = (unsigned)(reg_rand(s) % 16);
+        if (r < 6)
+            return vdbl(ds[r]);
+        if (r == 6)
+            return vdbl(NAN);
+        if (r == 7)
+            return vdbl(INFINITY);
+        if (r == 8)
+            return vdbl(-INFINITY);
+        return vdbl((double)(int)(reg_rand(s) % 40) / 4.0 - 5.0);
+    }
+    case FDN_META_BOOL:
+        return vbool(reg_rand(s) % 2);
+    default: {
+        char buf[8];
+        snprintf(buf, sizeof buf, "s%02u", (unsigned)(reg_rand(s) % 20));
+        return vstr(buf);
+    }
+    }
+}
+
+static void random_meta(unsigned long long *s, fdn_meta_t *m)
+{
+    memset(m, 0, sizeof *m);
+    for (int f = 0; f < 5; f++) {
+        if (reg_rand(s) % 5 == 0)
+            continue; /* the field is absent */
+        fdn_meta_value_t v = random_of_type(s, field_types[f]);
+        fdn_meta_field_t *fl = &m->fields[m->count++];
+        snprintf(fl->name, sizeof fl->name, "%s", field_names[f]);
+        fl->value = v;
+    }
+}
+
+/* A random term tree in q (at most FDN_RQ_MAX terms), returning the root.
+ * Values are mostly of the field's type; sets live in pool. */
+struct qgen {
+    fdn_rq_t q[FDN_RQ_MAX];
+    uint32_t n;
+    fdn_meta_value_t pool[256];
+    uint32_t npool;
+};
+
+static uint32_t gen_term(struct qgen *g, unsigned long long *s, int depth)
+{
+    if (g->n > 0 && reg_rand(s) % 6 == 0)
+        return (uint32_t)(reg_rand(s) % g->n); /* share an earlier term */
+    if (depth > 0 && g->n + 3 < FDN_RQ_MAX && reg_rand(s) % 2) {
+        uint32_t a = gen_term(g, s, depth - 1);
+        uint32_t b = gen_term(g, s, depth - 1);
+        fdn_rq_t *t = &g->q[g->n];
+        memset(t, 0, sizeof *t);
+        t->op = reg_rand(s) % 2 ? FDN_RQ_AND : FDN_RQ_OR;
+        t->a = a;
+        t->b = b;
+        return g->n++;
+    }
+    fdn_rq_t *t = &g->q[g->n];
+    memset(t, 0, sizeof *t);
+    unsigned f = (unsigned)(reg_rand(s) % 6);
+    t->field = field_names[f];
+    fdn_meta_type_t ty = field_types[f];
+    if (reg_rand(s) % 10 == 0)
+        ty = field_types[(f + 1) % 4]; /* a value of another type */
+    t->op = (fdn_rq_op_t)(reg_rand(s) % 9);
+    t->value = random_of_type(s, ty);
+    t->high = random_of_type(s, ty);
+    if (t->op == FDN_RQ_IN) {
+        t->nset = (uint32_t)(reg_rand(s) % 5);
+        if (g->npool + t->nset > 256)
+            t->nset = 0;
+        t->set = &g->pool[g->npool];
+        for (uint32_t k = 0; k < t->nset; k++)
+            g->pool[g->npool++] = random_of_type(s, ty);
+        if (t->nset > 1 && reg_rand(s) % 3 == 0)
+            g->pool[g->npool - 1] = g->pool[g->npool - 2]; /* repeated */
+    }
+    return g->n++;
+}
+
+static void gen_query(struct qgen *g, unsigned long long *s)
+{
+    g->n = 0;
+    g->npool = 0;
+    uint32_t root = gen_term(g, s, 3);
+    if (root != g->n - 1) {
+        /* The root must be the last term: wrap a shared pick. */
+        fdn_rq_t *t = &g->q[g->n];
+        memset(t, 0, sizeof *t);
+        t->op = FDN_RQ_AND;
+        t->a = t->b = root;
+        g->n++;
+    }
+}
+
+/* Every match of q in ns through pages of page (SIZE_MAX: one call). */
+static size_t query_all(fdn_registry_ns_t *ns, const fdn_rq_t *q, size_t nq,
+                        size_t page, fdn_registry_match_t *out, size_t cap)
+{
+    size_t total = 0;
+    const fdn_registry_match_t *after = NULL;
+    for (;;) {
+        size_t want = page == SIZE_MAX ? cap - total : page;
+        cr_assert_leq(total + want, cap, "the buffer is too small");
+        size_t n = 0;
+        bool more = false;
+        cr_assert_eq(fdn_registry_query(ns, q, nq, after, out + total, want,
+                                        &n, &more),
+                     FDN_OK);
+        cr_assert_leq(n, want);
+        total += n;
+        if (!more)
+            break;
+        cr_assert_eq(n, want, "a short page with more to come");
+        after = &out[total - 1];
+    }
+    return total;
+}
+
+static size_t model_all(const struct ent *ents, size_t nent,
+                        const fdn_rq_t *q, size_t nq,
+                        fdn_registry_match_t *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nent; i++) {
+        if (!ents[i].is_live ||
+            !model_match(q, (uint32_t)(nq - 1), &ents[i].meta))
+            continue;
+        snprintf(out[n].key, sizeof out[n].key, "%s", ents[i].key);
+        out[n].pid = ents[i].pid;
+        n++;
+    }
+    qsort(out, n, sizeof *out, match_cmp);
+    return n;
+}
+
+static bool is_same(const fdn_registry_match_t *got, size_t ngot,
+                    const fdn_registry_match_t *want, size_t nwant)
+{
+    if (ngot != nwant)
+        return false;
+    for (size_t i = 0; i < ngot; i++)
+        if (match_cmp(&got[i], &want[i]) != 0)
+            return false;
+    return true;
+}
+
+static void expect_same(const fdn_registry_match_t *got, size_t ngot,
+                        const fdn_registry_match_t *want, size_t nwant,
+                        const char *what, int query)
+{
+    cr_assert_eq(ngot, nwant, "%s, query %d: %zu matches, want %zu", what,
+                 query, ngot, nwant);
+    for (size_t i = 0; i < ngot; i++)
+        cr_assert(strcmp(got[i].key, want[i].key) == 0 &&
+                      got[i].pid == want[i].pid,
+                  "%s, query %d: match %zu is (%s, %llu), want (%s, %llu)",
+                  what, query, i, got[i].key,
+                  (unsigned long long)got[i].pid, want[i].key,
+                  (unsigned long long)want[i].pid);
+}
+
+/* ---- the random agreement test ------------------------------------------ */
+
+struct world {
+    reg_fixture_t fx;
+    fdn_pid_t owners[NOWNERS];
+    fdn_registry_ns_t *ns[3]; /* ix (UNIQUE), plain, dup (DUPLICATE, ix) */
+    struct ent *ents[3];
+    fdn_registry_match_t *got, *want;
+};
+
+static const char *const ns_names[] = {"ix", "plain", "dup"};
+
+static void world_up(struct world *w)
+{
+    reg_fixture_up(&w->fx, 1);
+    for (int i = 0; i < NOWNERS; i++)
+        w->owners[i] = reg_spawn_idle(w->fx.rt);
+    for (int k = 0; k < 3; k++) {
+        fdn_registry_ns_opts_t o;
+        fdn_registry_ns_opts_init(&o);
+        o.kind = k == 2 ? FDN_REGISTRY_DUPLICATE : FDN_REGISTRY_UNIQUE;
+        if (k != 1)
+            for (int f = 0; f < 5; f++)
+                cr_assert_eq(fdn_registry_ns_opts_field(&o, field_names[f],
+                                                        field_types[f],
+                                                        false, f < 4),
+                             FDN_OK);
+        cr_assert_eq(fdn_registry_namespace_opts(w->fx.reg, ns_names[k], &o,
+                                                 &w->ns[k]),
+                     FDN_OK);
+        w->ents[k] = calloc(NENT, sizeof *w->ents[k]);
+        cr_assert_not_null(w->ents[k]);
+    }
+    w->got = calloc(NBUF, sizeof *w->got);
+    w->want = calloc(NBUF, sizeof *w->want);
+    cr_assert(w->got != NULL && w->want != NULL);
+}
+
+static void world_down(struct world *w)
+{
+    for (int k = 0; k < 3; k++)
+        free(w->ents[k]);
+    free(w->got);
+    free(w->want);
+    reg_fixture_down(&w->fx);
+}
+
+/* Entry i of namespace k: unique keys in ix and plain; in dup, keys from a
+ * smaller pool, so groups have several members. */
+static void world_put(struct world *w, int k, size_t i,
+                      unsigned long long *s)
+{
+    struct ent *e = &w->ents[k][i];
+    if (k == 2)
+        snprintf(e->key, sizeof e->key, "g%03zu", i % 700);
+    else
+        snprintf(e->key, sizeof e->key, "k%04llu-%zu",
+                 (unsigned long long)(reg_rand(s) % 10000), i);
+    e->pid = w->owners[k == 2 ? i / 700 % NOWNERS : reg_rand(s) % NOWNERS];
+    random_meta(s, &e->meta);
+    int rc = k == 2 ? fdn_registry_join(w->ns[k], e->key, e->pid, &e->meta,
+                                        NULL)
+                    : fdn_registry_register(w->ns[k], e->key, e->pid,
+                                            &e->meta, NULL);
+    cr_assert_eq(rc, FDN_OK, "put %s: %s", e->key, fdn_errname(rc));
+    e->is_live = true;
+}
+
+static void dump_value(const fdn_meta_value_t *v)
+{
+    switch (v->type) {
+    case FDN_META_INT:
+        fprintf(stderr, "%lld", (long long)v->as.i);
+        break;
+    case FDN_META_DOUBLE:
+        fprintf(stderr, "%gd", v->as.d);
+        break;
+    case FDN_META_BOOL:
+        fprintf(stderr, "%s", v->as.b ? "true" : "false");
+        break;
+    case FDN_META_STR:
+        fprintf(stderr, "\"%s\"", v->as.s);
+        break;
+    default:
+        fprintf(stderr, "?");
+    }
+}
+
+/* Prints a query, to replay a failure by hand. */
+static void dump_query(const struct qgen *g)
+{
+    static const char *const ops[] = {"ALL", "EQ",    "LT", "LE",
+                                      "GT",  "GE",    "RANGE", "IN",
+                                      "EXISTS", "AND", "OR"};
+    for (uint32_t t = 0; t < g->n; t++) {
+        const fdn_rq_t *x = &g->q[t];
+        fprintf(stderr, "  [%u] %s", t, ops[x->op]);
+        if (x->op == FDN_RQ_AND || x->op == FDN_RQ_OR) {
+            fprintf(stderr, " %u %u\n", x->a, x->b);
+            continue;
+        }
+        if (x->op != FDN_RQ_ALL)
+            fprintf(stderr, " %s", x->field);
+        if (x->op >= FDN_RQ_EQ && x->op <= FDN_RQ_RANGE) {
+            fprintf(stderr, " ");
+            dump_value(&x->value);
+        }
+        if (x->op == FDN_RQ_RANGE) {
+            fprintf(stderr, " ");
+            dump_value(&x->high);
+        }
+        for (uint32_t k = 0; x->op == FDN_RQ_IN && k < x->nset; k++) {
+            fprintf(stderr, " ");
+            dump_value(&x->set[k]);
+        }
+        fprintf(stderr, "\n");
+    }
+}
+
+static int pid_cmp(const void *a, const void *b)
+{
+    fdn_pid_t x = *(const fdn_pid_t *)a, y = *(const fdn_pid_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* fdn_registry_find(field, value) of an EQ term against the model. */
+static void world_check_find(struct world *w, int k, const fdn_rq_t *eq)
+{
+    static fdn_pid_t got[NENT], want[NENT];
+    size_t nw = 0;
+    for (size_t i = 0; i < NENT; i++)
+        if (w->ents[k][i].is_live && model_match(eq, 0, &w->ents[k][i].meta))
+            want[nw++] = w->ents[k][i].pid;
+    size_t found = 0;
+    cr_assert_eq(fdn_registry_find(w->ns[k], eq->field, &eq->value, got,
+                                   NENT, &found),
+                 FDN_OK);
+    cr_assert_eq(found, nw, "find %s in %s: %zu, want %zu", eq->field,
+                 ns_names[k], found, nw);
+    qsort(got, found, sizeof got[0], pid_cmp);
+    qsort(want, nw, sizeof want[0], pid_cmp);
+    cr_assert(memcmp(got, want, nw * sizeof want[0]) == 0);
+}
+
+/* Runs nqueries random queries on every namespace against the model; the
+ * first npaged also page through in pages of 7. */
+static void world_check(struct world *w, unsigned long long *s,
+                        int nqueries, int npaged)
+{
+    struct qgen g;
+    for (int qi = 0; qi < nqueries; qi++) {
+        gen_query(&g, s);
+        for (int k = 0; k < 3; k++) {
+            size_t nw = model_all(w->ents[k], NENT, g.q, g.n, w->want);
+            size_t ng =
+                query_all(w->ns[k], g.q, g.n, SIZE_MAX, w->got, NBUF);
+            if (!is_same(w->got, ng, w->want, nw))
+                dump_query(&g);
+            expect_same(w->got, ng, w->want, nw, ns_names[k], qi);
+            if (qi < npaged) {
+                ng = query_all(w->ns[k], g.q, g.n, 7, w->got, NBUF);
+                expect_same(w->got, ng, w->want, nw, ns_names[k], qi);
+            }
+            if (g.q[0].op == FDN_RQ_EQ)
+                world_check_find(w, k, &g.q[0]);
+        }
+    }
+}
+
+Test(query, REG_Q1_REG_Q2_random_queries_agree_with_brute_force,
+     .timeout = 120)
+{
+    unsigned long long s = reg_seed("REG_Q1 random queries");
+    struct world w;
+    world_up(&w);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < NENT; i++)
+            world_put(&w, k, i, &s);
+    world_check(&w, &s, 300, 20);
+    world_down(&w);
+}
+
+Test(query, REG_Q4_indexes_stay_exact_through_updates_and_removal,
+     .timeout = 120)
+{
+    unsigned long long s = reg_seed("REG_Q4 updates");
+    struct world w;
+    world_up(&w);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < NENT; i++)
+            world_put(&w, k, i, &s);
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 3; k++) {
+            for (size_t i = 0; i < NENT; i++) {
+                struct ent *e = &w.ents[k][i];
+                unsigned r = (unsigned)(reg_rand(&s) % 6);
+                if (!e->is_live) {
+                    if (r < 2)
+                        world_put(&w, k, i, &s);
+                } else if (r == 0) {
+                    cr_assert_eq(fdn_registry_unregister(w.ns[k], e->key,
+                                                         e->pid),
+                                 FDN_OK);
+                    e->is_live = false;
+                } else if (r == 1) {
+                    random_meta(&s, &e->meta);
+                    cr_assert_eq(fdn_registry_update(w.ns[k], e->key, e->pid,
+                                                     &e->meta,
+                                                     FDN_REGISTRY_REPLACE),
+                                 FDN_OK);
+                }
+            }
+        }
+        world_check(&w, &s, 60, 3);
+    }
+    /* An owner's death takes its entries out of the indexes too. */
+    reg_kill(w.fx.rt, w.owners[1]);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < NENT; i++)
+            if (w.ents[k][i].pid == w.owners[1])
+                w.ents[k][i].is_live = false;
+    world_check(&w, &s, 60, 3);
+    world_down(&w);
+}
+
+Test(query, REG_Q2_pages_of_seven_list_every_match_once_in_order)
+{
+    unsigned long long s = reg_seed("REG_Q2 paging");
+    struct world w;
+    world_up(&w);
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < NENT; i++)
+            world_put(&w, k, i, &s);
+    fdn_rq_t all = {.op = FDN_RQ_ALL};
+    for (int k = 0; k < 3; k++) {
+        size_t nw = query_all(w.ns[k], &all, 1, SIZE_MAX, w.want, NBUF);
+        cr_assert_eq(nw, NENT);
+        for (size_t i = 1; i < nw; i++)
+            cr_assert_lt(match_cmp(&w.want[i - 1], &w.want[i]), 0,
+                         "results are not in (key, pid) order");
+        size_t ng = query_all(w.ns[k], &all, 1, 7, w.got, NBUF);
+        expect_same(w.got, ng, w.want, nw, ns_names[k], -1);
+        /* A page of 0 only says whether a match lies past the cursor. */
+        size_t n = 99;
+        bool more = false;
+        cr_assert_eq(fdn_registry_query(w.ns[k], &all, 1, NULL, NULL, 0, &n,
+                                        &more),
+                     FDN_OK);
+        cr_assert(n == 0 && more);
+        cr_assert_eq(fdn_registry_query(w.ns[k], &all, 1, &w.want[nw - 1],
+                                        w.got, 7, &n, &more),
+                     FDN_OK);
+        cr_assert(n == 0 && !more, "nothing lies past the last match");
+        /* The cursor need not be a match: it is a position. */
+        fdn_registry_match_t mid = w.want[nw / 2];
+        mid.pid = 0;
+        cr_assert_eq(fdn_registry_query(w.ns[k], &all, 1, &mid, w.got, 1, &n,
+                                        &more),
+                     FDN_OK);
+        cr_assert(n == 1 && more);
+        cr_assert_eq(match_cmp(&w.got[0], &w.want[nw / 2]), 0);
+    }
+    world_down(&w);
+}
+
+/* ---- bad queries --------------------------------------------------------- */
+
+Test(query, REG_Q5_bad_terms_are_einval_and_change_nothing)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    fdn_registry_ns_opts_t o;
+    fdn_registry_ns_opts_init(&o);
+    cr_assert_eq(fdn_registry_ns_opts_field(&o, "x", FDN_META_INT, false,
+                                            true),
+                 FDN_OK);
+    cr_assert_eq(fdn_registry_namespace_opts(fx.reg, "q", &o, &ns), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    fdn_meta_t m;
+    memset(&m, 0, sizeof m);
+    cr_assert_eq(fdn_meta_set_int(&m, "x", 1), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "a", p, &m, NULL), FDN_OK);
+
+    fdn_registry_match_t out[4];
+    memset(out, 0x5a, sizeof out);
+    fdn_registry_match_t before[4];
+    memcpy(before, out, sizeof out);
+    size_t n = 77;
+    bool more = true;
+    fdn_meta_value_t one = vint(1);
+    fdn_rq_t eq = {.op = FDN_RQ_EQ, .field = "x", .value = one};
+    /* Each case: a query that must be refused. */
+    fdn_rq_t bad[][2] = {
+        {{.op = (fdn_rq_op_t)11, .field = "x"}, {.op = FDN_RQ_ALL}},
+        {{.op = (fdn_rq_op_t)-1, .field = "x"}, {.op = FDN_RQ_ALL}},
+        {{.op = FDN_RQ_EQ, .field = NULL}, {.op = FDN_RQ_ALL}},
+        {{.op = FDN_RQ_RANGE, .field = NULL}, {.op = FDN_RQ_ALL}},
+        {{.op = FDN_RQ_EXISTS, .field = NULL}, {.op = FDN_RQ_ALL}},
+        {{.op = FDN_RQ_IN, .field = NULL}, {.op = FDN_RQ_ALL}},
+        {{.op = FDN_RQ_IN, .field = "x", .nset = 2, .set = NULL},
+         {.op = FDN_RQ_ALL}},
+        {eq, {.op = FDN_RQ_AND, .a = 0, .b = 1}},
+        {eq, {.op = FDN_RQ_OR, .a = 2, .b = 0}},
+        {{.op = FDN_RQ_AND, .a = 0, .b = 0}, eq},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(fdn_registry_query(ns, bad[i], 2, NULL, out, 4, &n,
+                                        &more),
+                     FDN_EINVAL, "case %zu", i);
+        cr_assert(n == 77 && more, "case %zu wrote results", i);
+        cr_assert(memcmp(out, before, sizeof out) == 0);
+    }
+    fdn_rq_t many[FDN_RQ_MAX + 1];
+    for (size_t i = 0; i <= FDN_RQ_MAX; i++)
+        many[i] = (fdn_rq_t){.op = FDN_RQ_ALL};
+    cr_assert_eq(fdn_registry_query(ns, many, FDN_RQ_MAX + 1, NULL, out, 4,
+                                    &n, &more),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_query(ns, many, 0, NULL, out, 4, &n, &more),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_query(ns, NULL, 1, NULL, out, 4, &n, &more),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_query(NULL, &eq, 1, NULL, out, 4, &n, &more),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_query(ns, &eq, 1, NULL, NULL, 4, &n, &more),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_query(ns, &eq, 1, NULL, out, 4, NULL, &more),
+                 FDN_EINVAL);
+    cr_assert(n == 77 && more);
+    fdn_pid_t pids[2];
+    size_t found = 55;
+    cr_assert_eq(fdn_registry_find(NULL, "x", &one, pids, 2, &found),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_find(ns, NULL, &one, pids, 2, &found),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_find(ns, "x", NULL, pids, 2, &found),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_find(ns, "x", &one, NULL, 2, &found),
+                 FDN_EINVAL);
+    cr_assert_eq(found, 55);
+    cr_assert_eq(fdn_registry_count(ns), 1);
+
+    /* Well formed if odd: every term is checked, also unreachable ones,
+     * but AND, OR and ALL ignore field; an empty IN matches nothing. */
+    fdn_rq_t odd[3] = {{.op = FDN_RQ_IN, .field = "x", .nset = 0},
+                       {.op = FDN_RQ_ALL, .field = NULL},
+                       {.op = FDN_RQ_OR, .a = 0, .b = 0}};
+    cr_assert_eq(fdn_registry_query(ns, odd, 3, NULL, out, 4, &n, &more),
+                 FDN_OK);
+    cr_assert(n == 0 && !more);
+    cr_assert_eq(fdn_registry_query(ns, odd, 2, NULL, NULL, 0, &n, NULL),
+                 FDN_OK);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(fdn_registry_query(ns, &eq, 1, NULL, out, 4, &n, &more),
+                 FDN_OK);
+    cr_assert(n == 1 && !more && out[0].pid == p);
+    cr_assert_str_eq(out[0].key, "a");
+    reg_fixture_down(&fx);
+}
+
+/* ---- the work an indexed query does -------------------------------------- */
+
+static uint64_t examined(void)
+{
+    /* Relaxed: the test hook is a tally; this thread made the queries. */
+    return atomic_load_explicit(&fdn__rq_examined, memory_order_relaxed);
+}
+
+/* Runs q and returns how many candidates it examined; *nres the matches. */
+static uint64_t work_of(fdn_registry_ns_t *ns, const fdn_rq_t *q, size_t nq,
+                        size_t *nres)
+{
+    fdn_registry_match_t out[64];
+    bool more = false;
+    uint64_t before = examined();
+    cr_assert_eq(fdn_registry_query(ns, q, nq, NULL, out, 64, nres, &more),
+                 FDN_OK);
+    cr_assert(!more);
+    return examined() - before;
+}
+
+Test(query, REG_Q3_indexed_terms_examine_only_their_candidates,
+     .timeout = 120)
+{
+    enum { N = 100000, GROUPS = N / 10 };
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_opts_t o;
+    fdn_registry_ns_opts_init(&o);
+    cr_assert_eq(fdn_registry_ns_opts_field(&o, "g", FDN_META_INT, true,
+                                            true),
+                 FDN_OK);
+    cr_assert_eq(fdn_registry_ns_opts_field(&o, "h", FDN_META_INT, true,
+                                            false),
+                 FDN_OK);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace_opts(fx.reg, "big", &o, &ns),
+                 FDN_OK);
+    fdn_pid_t owners[16];
+    for (int i = 0; i < 16; i++)
+        owners[i] = reg_spawn_idle(fx.rt);
+    /* g and h carry the same value, i % GROUPS: ten entries each; only g
+     * is indexed. */
+    for (int i = 0; i < N; i++) {
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        cr_assert_eq(fdn_meta_set_int(&m, "g", i % GROUPS), FDN_OK);
+        cr_assert_eq(fdn_meta_set_int(&m, "h", i % GROUPS), FDN_OK);
+        char key[16];
+        snprintf(key, sizeof key, "k%06d", i);
+        cr_assert_eq(fdn_registry_register(ns, key, owners[i % 16], &m,
+                                           NULL),
+                     FDN_OK);
+    }
+    fdn_meta_value_t v42 = vint(42), v43 = vint(43), v0 = vint(0);
+    size_t n;
+    fdn_rq_t g_eq = {.op = FDN_RQ_EQ, .field = "g", .value = v42};
+    fdn_rq_t h_eq = {.op = FDN_RQ_EQ, .field = "h", .value = v42};
+    uint64_t w = work_of(ns, &g_eq, 1, &n);
+    cr_assert_eq(n, 10);
+    cr_assert_leq(w, 20, "indexed EQ examined %llu", (unsigned long long)w);
+    w = work_of(ns, &h_eq, 1, &n);
+    cr_assert_eq(n, 10);
+    cr_assert_eq(w, N, "a plain field scans: %llu", (unsigned long long)w);
+    /* AND with an indexed side examines that side's candidates only, also
+     * when the other side is an indexed range over everything. */
+    fdn_rq_t and_q[3] = {h_eq, g_eq, {.op = FDN_RQ_AND, .a = 0, .b = 1}};
+    w = work_of(ns, and_q, 3, &n);
+    cr_assert(n == 10 && w <= 20, "AND: %zu matches, %llu examined", n,
+              (unsigned long long)w);
+    fdn_rq_t range_q[3] = {{.op = FDN_RQ_GE, .field = "g", .value = v0},
+                           g_eq,
+                           {.op = FDN_RQ_AND, .a = 0, .b = 1}};
+    w = work_of(ns, range_q, 3, &n);
+    cr_assert(n == 10 && w <= 20, "range AND: %zu, %llu", n,
+              (unsigned long long)w);
+    fdn_rq_t or_q[3] = {g_eq,
+                        {.op = FDN_RQ_EQ, .field = "g", .value = v43},
+                        {.op = FDN_RQ_OR, .a = 0, .b = 1}};
+    w = work_of(ns, or_q, 3, &n);
+    cr_assert(n == 20 && w <= 40, "OR: %zu, %llu", n, (unsigned long long)w);
+    fdn_meta_value_t set[3] = {v42, v43, v42};
+    fdn_rq_t in_q = {.op = FDN_RQ_IN, .field = "g", .set = set, .nset = 3};
+    w = work_of(ns, &in_q, 1, &n);
+    cr_assert(n == 20 && w <= 40, "IN: %zu, %llu", n, (unsigned long long)w);
+    /* A small range is answered from the index too. */
+    fdn_rq_t rng = {.op = FDN_RQ_RANGE, .field = "g", .value = v42,
+                    .high = vint(44)};
+    w = work_of(ns, &rng, 1, &n);
+    cr_assert(n == 30 && w <= 60, "RANGE: %zu, %llu", n,
+              (unsigned long long)w);
+    /* find: the index for g, a scan for h; both report the total. */
+    fdn_pid_t pids[4];
+    size_t found = 0;
+    uint64_t before = examined();
+    cr_assert_eq(fdn_registry_find(ns, "g", &v42, pids, 4, &found), FDN_OK);
+    cr_assert_eq(found, 10);
+    cr_assert_leq(examined() - before, 20);
+    before = examined();
+    cr_assert_eq(fdn_registry_find(ns, "h", &v42, pids, 4, &found), FDN_OK);
+    cr_assert_eq(found, 10);
+    cr_assert_eq(examined() - before, N);
+    reg_fixture_down(&fx);
+}
+
+/* ---- expiry -------------------------------------------------------------- */
+
+Test(query, REG_Q1_expired_entries_never_match)
+{
+    fdn_failing_allocator_t *fa;
+    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
+    fdn_clock_t *clock;
+    cr_assert_eq(fdn_clock_virtual_create(0, &clock), FDN_OK);
+    fdn_runtime_opts_t ro;
+    fdn_runtime_opts_init(&ro);
+    ro.schedulers = 1;
+    ro.allocator = fdn_failing_allocator_get(fa);
+    ro.clock = clock;
+    fdn_runtime_t *rt;
+    cr_assert_eq(fdn_runtime_create(&ro, &rt), FDN_OK);
+    fdn_registry_opts_t go;
+    fdn_registry_opts_init(&go);
+    go.sweep_interval_ns = FDN_INFINITY; /* expiry without removal */
+    fdn_registry_t *reg;
+    cr_assert_eq(fdn_registry_create(rt, &go, &reg), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(rt);
+    for (int indexed = 0; indexed < 2; indexed++) {
+        fdn_registry_ns_opts_t o;
+        fdn_registry_ns_opts_init(&o);
+        o.ttl_ns = 1000;
+        cr_assert_eq(fdn_registry_ns_opts_field(&o, "x", FDN_META_INT, false,
+                                                indexed),
+                     FDN_OK);
+        fdn_registry_ns_t *ns;
+        cr_assert_eq(fdn_registry_namespace_opts(reg, indexed ? "t1" : "t0",
+                                                 &o, &ns),
+                     FDN_OK);
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        cr_assert_eq(fdn_meta_set_int(&m, "x", 1), FDN_OK);
+        cr_assert_eq(fdn_registry_register(ns, "old", p, &m, NULL), FDN_OK);
+        cr_assert_eq(fdn_clock_advance(clock, 600), FDN_OK);
+        cr_assert_eq(fdn_registry_register(ns, "new", p, &m, NULL), FDN_OK);
+        cr_assert_eq(fdn_clock_advance(clock, 500), FDN_OK);
+        fdn_rq_t q = {.op = FDN_RQ_EQ, .field = "x", .value = vint(1)};
+        fdn_registry_match_t out[4];
+        size_t n = 0;
+        bool more = true;
+        cr_assert_eq(fdn_registry_query(ns, &q, 1, NULL, out, 4, &n, &more),
+                     FDN_OK);
+        cr_assert(n == 1 && !more, "indexed %d: %zu matches", indexed, n);
+        cr_assert_str_eq(out[0].key, "new");
+        size_t found = 9;
+        cr_assert_eq(fdn_registry_find(ns, "x", &q.value, NULL, 0, &found),
+                     FDN_OK);
+        cr_assert_eq(found, 1);
+    }
+    fdn_registry_destroy(reg);
+    fdn_runtime_destroy(rt);
+    cr_expect_eq(fdn_failing_allocator_live(fa), 0);
+    fdn_failing_allocator_destroy(fa);
+    fdn_clock_destroy(clock);
+}
+
+/* ---- one consistent state ------------------------------------------------ */
+
+enum { FLIP_N = 200 };
+
+struct flipper {
+    fdn_registry_ns_t *ns;
+    fdn_pid_t pid;
+    pthread_barrier_t *start;
+    atomic_bool stop;
+    _Atomic uint64_t updates;
+};
+
+/* Flips entries' x between 0 and 1, one atomic update at a time. */
+static void *flip_main(void *arg)
+{
+    struct flipper *f = arg;
+    unsigned long long s = 12345;
+    int x[FLIP_N] = {0};
+    pthread_barrier_wait(f->start);
+    /* Relaxed: stop is a flag polled in a loop; the join orders the end. */
+    while (!atomic_load_explicit(&f->stop, memory_order_relaxed)) {
+        int i = (int)(reg_rand(&s) % FLIP_N);
+        x[i] ^= 1;
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        fdn_meta_set_int(&m, "x", x[i]);
+        char key[16];
+        snprintf(key, sizeof key, "f%03d", i);
+        if (fdn_registry_update(f->ns, key, f->pid, &m,
+                                FDN_REGISTRY_REPLACE) != FDN_OK)
+            break;
+        /* Relaxed: a tally the reader polls; nothing is ordered by it. */
+        atomic_fetch_add_explicit(&f->updates, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+Test(query, REG_Q6_indexed_query_sees_one_state_under_writes,
+     .timeout = 120)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_opts_t o;
+    fdn_registry_ns_opts_init(&o);
+    cr_assert_eq(fdn_registry_ns_opts_field(&o, "x", FDN_META_INT, true,
+                                            true),
+                 FDN_OK);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace_opts(fx.reg, "flip", &o, &ns),
+                 FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    for (int i = 0; i < FLIP_N; i++) {
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        cr_assert_eq(fdn_meta_set_int(&m, "x", 0), FDN_OK);
+        char key[16];
+        snprintf(key, sizeof key, "f%03d", i);
+        cr_assert_eq(fdn_registry_register(ns, key, p, &m, NULL), FDN_OK);
+    }
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct flipper f = {.ns = ns, .pid = p, .start = &start};
+    atomic_init(&f.stop, false);
+    atomic_init(&f.updates, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, flip_main, &f), 0);
+    pthread_barrier_wait(&start);
+    /* Every entry has x = 0 or x = 1 in every state: a query that saw an
+     * entry twice (old and new) or not at all would miscount. */
+    fdn_rq_t q[3] = {{.op = FDN_RQ_EQ, .field = "x", .value = vint(0)},
+                     {.op = FDN_RQ_EQ, .field = "x", .value = vint(1)},
+                     {.op = FDN_RQ_OR, .a = 0, .b = 1}};
+    static fdn_registry_match_t out[FLIP_N + 1];
+    int rounds = 0;
+    /* Relaxed: see flipper.updates. */
+    while (rounds < 200 ||
+           (atomic_load_explicit(&f.updates, memory_order_relaxed) < 2000 &&
+            rounds < 200000)) {
+        size_t n = 0, n0 = 0, n1 = 0;
+        bool more = true;
+        cr_assert_eq(fdn_registry_query(ns, q, 3, NULL, out, FLIP_N + 1, &n,
+                                        &more),
+                     FDN_OK);
+        cr_assert(n == FLIP_N && !more, "round %d saw %zu entries", rounds,
+                  n);
+        for (size_t i = 1; i < n; i++)
+            cr_assert_lt(match_cmp(&out[i - 1], &out[i]), 0);
+        cr_assert_eq(fdn_registry_query(ns, q, 1, NULL, out, FLIP_N + 1, &n0,
+                                        NULL),
+                     FDN_OK);
+        cr_assert_eq(fdn_registry_query(ns, q, 2, NULL, out, FLIP_N + 1, &n1,
+                                        NULL),
+                     FDN_OK);
+        cr_assert_leq(n0, FLIP_N);
+        cr_assert_leq(n1, FLIP_N);
+        rounds++;
+    }
+    atomic_store_explicit(&f.stop, true, memory_order_relaxed);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&start);
+    cr_assert_geq(atomic_load(&f.updates), 2000, "the writer barely ran");
+    reg_fixture_down(&fx);
+}
