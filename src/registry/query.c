@@ -111,6 +111,7 @@ struct rq_ctx {
     int ix[FDN_RQ_MAX];
     fdn_meta_type_t ix_type[FDN_RQ_MAX];
     bool has_source[FDN_RQ_MAX];
+    bool is_cheap[FDN_RQ_MAX]; /* its cost is known without an index scan */
     bool est_known[FDN_RQ_MAX];
     uint64_t est[FDN_RQ_MAX], est_bound[FDN_RQ_MAX];
     uint32_t choice[FDN_RQ_MAX]; /* AND: the side whose source is used */
@@ -336,8 +337,8 @@ static int rq_index_of(const fdn_registry_ns_t *ns, const char *name,
     return -1;
 }
 
-/* Fills ix, ix_type and has_source for terms 0..nq, in order (operands
- * come first). */
+/* Fills ix, ix_type, has_source and is_cheap for terms 0..nq, in order
+ * (operands come first, so shared terms cost nothing extra). */
 static void rq_plan_sources(struct rq_ctx *c, uint32_t nq)
 {
     for (uint32_t t = 0; t < nq; t++) {
@@ -347,18 +348,24 @@ static void rq_plan_sources(struct rq_ctx *c, uint32_t nq)
         switch (term->op) {
         case FDN_RQ_ALL:
             c->has_source[t] = false;
+            c->is_cheap[t] = true;
             break;
         case FDN_RQ_AND:
-            c->has_source[t] =
-                c->has_source[term->a] || c->has_source[term->b];
-            break;
         case FDN_RQ_OR:
             c->has_source[t] =
-                c->has_source[term->a] && c->has_source[term->b];
+                term->op == FDN_RQ_AND
+                    ? c->has_source[term->a] || c->has_source[term->b]
+                    : c->has_source[term->a] && c->has_source[term->b];
+            c->is_cheap[t] = c->is_cheap[term->a] && c->is_cheap[term->b];
             break;
         default:
             c->ix[t] = rq_index_of(c->ns, term->field, &c->ix_type[t]);
             c->has_source[t] = c->ix[t] >= 0;
+            /* A range's count needs an index scan; EQ, IN and EXISTS are
+             * counted in O(log values) per value. */
+            c->is_cheap[t] = !c->has_source[t] ||
+                             term->op == FDN_RQ_EQ || term->op == FDN_RQ_IN ||
+                             term->op == FDN_RQ_EXISTS;
             break;
         }
     }
@@ -448,25 +455,6 @@ static uint64_t rq_leaf_count(const struct rq_ctx *c, uint32_t t,
     return fdn__rix_scan(ix, lo, lo_open, hi, hi_open, rq_count_up_to, &left);
 }
 
-/* True if t's cost is known without scanning an index (no range below). */
-static bool rq_is_cheap(const struct rq_ctx *c, uint32_t t)
-{
-    const fdn_rq_t *term = &c->q[t];
-    switch (term->op) {
-    case FDN_RQ_AND:
-    case FDN_RQ_OR:
-        return rq_is_cheap(c, term->a) && rq_is_cheap(c, term->b);
-    case FDN_RQ_LT:
-    case FDN_RQ_LE:
-    case FDN_RQ_GT:
-    case FDN_RQ_GE:
-    case FDN_RQ_RANGE:
-        return !c->has_source[t];
-    default:
-        return true;
-    }
-}
-
 /*
  * min(cost of t's source, bound), where bound >= 1; bound when t has no
  * source.  Memoised: a result below the bound it was computed with is
@@ -488,7 +476,7 @@ static uint64_t rq_est(struct rq_ctx *c, uint32_t t, uint64_t bound)
         /* The side whose cost is cheap to know goes first, and bounds the
          * count of the other. */
         uint32_t first = term->a, second = term->b;
-        if (!rq_is_cheap(c, first) && rq_is_cheap(c, second)) {
+        if (!c->is_cheap[first] && c->is_cheap[second]) {
             first = term->b;
             second = term->a;
         }
@@ -559,8 +547,15 @@ static bool rq_run_in(struct rq_ctx *c, uint32_t t, struct reg_index *ix)
 static bool rq_run(struct rq_ctx *c, uint32_t t)
 {
     const fdn_rq_t *term = &c->q[t];
-    if (term->op == FDN_RQ_AND)
-        return rq_run(c, c->choice[t]);
+    if (term->op == FDN_RQ_AND) {
+        /* Either side with a source is correct; the estimate picked the
+         * cheaper (a term never estimated lies under an OR no plan runs,
+         * but fall back safely anyway). */
+        uint32_t side = c->choice[t];
+        if (!c->est_known[t] || !c->has_source[side])
+            side = c->has_source[term->a] ? term->a : term->b;
+        return rq_run(c, side);
+    }
     if (term->op == FDN_RQ_OR) {
         /* Depth is below FDN_RQ_MAX: operands are earlier terms. */
         uint32_t at = c->nconds++;
