@@ -474,14 +474,28 @@ static uint64_t rq_est(struct rq_ctx *c, uint32_t t, uint64_t bound)
     uint64_t r;
     if (term->op == FDN_RQ_AND) {
         /* The side whose cost is cheap to know goes first, and bounds the
-         * count of the other. */
+         * count of the other.  When both need index scans, both are
+         * counted with a doubling limit until one falls below it, so the
+         * counting costs O(the cheaper side), not O(the dearer). */
         uint32_t first = term->a, second = term->b;
         if (!c->is_cheap[first] && c->is_cheap[second]) {
             first = term->b;
             second = term->a;
         }
-        uint64_t e1 = rq_est(c, first, bound);
-        uint64_t e2 = rq_est(c, second, e1);
+        uint64_t e1, e2;
+        if (c->is_cheap[first]) {
+            e1 = rq_est(c, first, bound);
+            e2 = rq_est(c, second, e1);
+        } else {
+            for (uint64_t lim = 16;; lim *= 2) {
+                if (lim >= bound / 2)
+                    lim = bound;
+                e1 = rq_est(c, first, lim);
+                e2 = rq_est(c, second, lim);
+                if (e1 < lim || e2 < lim || lim == bound)
+                    break;
+            }
+        }
         bool take_second = !c->has_source[first] || e2 < e1;
         c->choice[t] = take_second ? second : first;
         r = take_second ? e2 : e1;

@@ -185,6 +185,17 @@ Test(query, REG_Q3_indexed_terms_examine_only_their_candidates,
     w = work_of(ns, range_q, 3, &n);
     cr_assert(n == 10 && w <= 20, "range AND: %zu, %llu", n,
               (unsigned long long)w);
+    /* Two ranges: the narrow one is the source, whichever side it is. */
+    fdn_rq_t narrow = {.op = FDN_RQ_RANGE, .field = "g", .value = v42,
+                       .high = v43};
+    fdn_rq_t ranges[2][3] = {
+        {range_q[0], narrow, {.op = FDN_RQ_AND, .a = 0, .b = 1}},
+        {narrow, range_q[0], {.op = FDN_RQ_AND, .a = 0, .b = 1}}};
+    for (int i = 0; i < 2; i++) {
+        w = work_of(ns, ranges[i], 3, &n);
+        cr_assert(n == 20 && w <= 40, "two ranges (%d): %zu, %llu", i, n,
+                  (unsigned long long)w);
+    }
     fdn_rq_t or_q[3] = {g_eq,
                         {.op = FDN_RQ_EQ, .field = "g", .value = v43},
                         {.op = FDN_RQ_OR, .a = 0, .b = 1}};
@@ -482,5 +493,79 @@ Test(query, REG_Q5_out_of_memory_is_enomem_and_changes_nothing)
     }
     cr_assert_geq(failures, 2, "the IN values and the heap allocate");
     cr_assert_eq(fdn_registry_count(ns), N);
+    reg_fixture_down(&fx);
+}
+
+/* ---- lock-free queries of a plain namespace ------------------------------ */
+
+struct churner {
+    fdn_registry_ns_t *ns;
+    fdn_pid_t pid;
+    pthread_barrier_t *start;
+    atomic_bool stop;
+    _Atomic uint64_t writes;
+};
+
+/* Registers and unregisters keys c0000..c0199 (x = the key's number). */
+static void *churn_main(void *arg)
+{
+    struct churner *c = arg;
+    unsigned long long s = 777;
+    pthread_barrier_wait(c->start);
+    /* Relaxed: see flip_main. */
+    while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
+        int i = (int)(reg_rand(&s) % 200);
+        char key[16];
+        snprintf(key, sizeof key, "c%04d", i);
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        fdn_meta_set_int(&m, "x", i);
+        if (fdn_registry_register(c->ns, key, c->pid, &m, NULL) == FDN_EEXIST)
+            fdn_registry_unregister(c->ns, key, c->pid);
+        atomic_fetch_add_explicit(&c->writes, 1, memory_order_relaxed);
+    }
+    return NULL;
+}
+
+Test(query, REG_Q6_plain_namespace_queries_run_lock_free_beside_writes,
+     .timeout = 120)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "churn", &ns), FDN_OK);
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, 2);
+    struct churner c = {.ns = ns, .pid = reg_spawn_idle(fx.rt),
+                        .start = &start};
+    atomic_init(&c.stop, false);
+    atomic_init(&c.writes, 0);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, churn_main, &c), 0);
+    pthread_barrier_wait(&start);
+    /* Whatever the writer does, results are ordered, distinct, and each
+     * one is an entry that matched (x < 100 for keys below c0100). */
+    fdn_rq_t q = {.op = FDN_RQ_LT, .field = "x", .value = vint(100)};
+    static fdn_registry_match_t out[256];
+    int rounds = 0;
+    /* Relaxed: see churner.writes. */
+    while (rounds < 100 ||
+           (atomic_load_explicit(&c.writes, memory_order_relaxed) < 2000 &&
+            rounds < 200000)) {
+        size_t n = 0;
+        bool more = true;
+        cr_assert_eq(fdn_registry_query(ns, &q, 1, NULL, out, 256, &n, &more),
+                     FDN_OK);
+        cr_assert(n <= 100 && !more, "%zu matches", n);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_lt(atoi(out[i].key + 1), 100, "%s", out[i].key);
+            cr_assert(i == 0 || match_cmp(&out[i - 1], &out[i]) < 0);
+        }
+        rounds++;
+    }
+    atomic_store_explicit(&c.stop, true, memory_order_relaxed);
+    pthread_join(th, NULL);
+    pthread_barrier_destroy(&start);
+    cr_assert_geq(atomic_load(&c.writes), 2000, "the writer barely ran");
     reg_fixture_down(&fx);
 }
