@@ -2,13 +2,15 @@
  * query.c — fdn_registry_query and fdn_registry_find against a brute-force
  * filter over a few thousand random entries: every term on indexed, plain
  * and DUPLICATE namespaces, random AND/OR trees (shared terms too), paging
- * in pages of 7, and indexes kept exact through updates, removals and an
- * owner's death.  query_plan.c checks the rest of the contract.
+ * in pages of 7, and indexes kept exact through updates, removals, an
+ * owner's death, eviction and expiry.  query_plan.c checks the rest of the contract.
  *
  * The requirement ids are the drafts in specs/drafts/registry-query.md,
  * written REG_Qn in test names until they move into specs/registry.md.
  */
 #include "unit/registry/rq_helpers.h"
+
+#include "registry/registry_internal.h"
 
 #include <math.h>
 
@@ -528,4 +530,87 @@ Test(query, REG_Q2_pages_of_seven_list_every_match_once_in_order)
         cr_assert_eq(match_cmp(&w.got[0], &w.want[nw / 2]), 0);
     }
     world_down(&w);
+}
+
+/* ---- eviction and expiry --------------------------------------------------- */
+
+/* Every entry of ns has x; the index must hold exactly them. */
+static void expect_index_exact(fdn_registry_ns_t *ns, uint64_t want)
+{
+    cr_assert_eq(fdn_registry_count(ns), want);
+    cr_assert_eq(fdn__rix_size(ns->indexes[0]), want, "index holds %llu",
+                 (unsigned long long)fdn__rix_size(ns->indexes[0]));
+    fdn_rq_t q = {.op = FDN_RQ_EXISTS, .field = "x"};
+    static fdn_registry_match_t out[256];
+    size_t n = 0;
+    cr_assert_eq(fdn_registry_query(ns, &q, 1, NULL, out, 256, &n, NULL),
+                 FDN_OK);
+    cr_assert_eq(n, want);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(fdn_registry_get(ns, out[i].key, out[i].pid, NULL, NULL),
+                     FDN_OK, "%s is in the index but not the namespace",
+                     out[i].key);
+}
+
+Test(query, REG_Q4_eviction_and_expiry_keep_indexes_exact)
+{
+    fdn_failing_allocator_t *fa;
+    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
+    fdn_clock_t *clock;
+    cr_assert_eq(fdn_clock_virtual_create(0, &clock), FDN_OK);
+    fdn_runtime_opts_t ro;
+    fdn_runtime_opts_init(&ro);
+    ro.schedulers = 1;
+    ro.allocator = fdn_failing_allocator_get(fa);
+    ro.clock = clock;
+    fdn_runtime_t *rt;
+    cr_assert_eq(fdn_runtime_create(&ro, &rt), FDN_OK);
+    fdn_registry_opts_t go;
+    fdn_registry_opts_init(&go);
+    go.sweep_interval_ns = FDN_INFINITY; /* sweeps only when called */
+    fdn_registry_t *reg;
+    cr_assert_eq(fdn_registry_create(rt, &go, &reg), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(rt);
+    fdn_registry_ns_opts_t o;
+    fdn_registry_ns_opts_init(&o);
+    cr_assert_eq(fdn_registry_ns_opts_field(&o, "x", FDN_META_INT, true,
+                                            true),
+                 FDN_OK);
+    o.max_entries = 50;
+    o.on_full = FDN_REGISTRY_EVICT_LRU;
+    fdn_registry_ns_t *lru;
+    cr_assert_eq(fdn_registry_namespace_opts(reg, "lru", &o, &lru), FDN_OK);
+    o.max_entries = 0;
+    o.on_full = FDN_REGISTRY_REJECT;
+    o.ttl_ns = 1000;
+    fdn_registry_ns_t *ttl;
+    cr_assert_eq(fdn_registry_namespace_opts(reg, "ttl", &o, &ttl), FDN_OK);
+    for (int i = 0; i < 200; i++) {
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        cr_assert_eq(fdn_meta_set_int(&m, "x", i % 5), FDN_OK);
+        char key[16];
+        snprintf(key, sizeof key, "e%03d", i);
+        cr_assert_eq(fdn_registry_register(lru, key, p, &m, NULL), FDN_OK);
+        cr_assert_eq(fdn_clock_advance(clock, 1), FDN_OK);
+    }
+    expect_index_exact(lru, 50);
+    for (int i = 0; i < 40; i++) {
+        fdn_meta_t m;
+        memset(&m, 0, sizeof m);
+        cr_assert_eq(fdn_meta_set_int(&m, "x", i % 5), FDN_OK);
+        char key[16];
+        snprintf(key, sizeof key, "t%03d", i);
+        cr_assert_eq(fdn_registry_register(ttl, key, p, &m, NULL), FDN_OK);
+        if (i == 19)
+            cr_assert_eq(fdn_clock_advance(clock, 600), FDN_OK);
+    }
+    cr_assert_eq(fdn_clock_advance(clock, 500), FDN_OK);
+    cr_assert_eq(fdn_registry_sweep(ttl), 20);
+    expect_index_exact(ttl, 20);
+    fdn_registry_destroy(reg);
+    fdn_runtime_destroy(rt);
+    cr_expect_eq(fdn_failing_allocator_live(fa), 0);
+    fdn_failing_allocator_destroy(fa);
+    fdn_clock_destroy(clock);
 }
