@@ -25,9 +25,10 @@
  *     or b comes exactly once;
  *   - anything else has no source, and the query scans the table.
  * The cost of a source is the number of candidates it yields plus one per
- * index read (rq_est); a range's count is a bounded scan that stops once it
- * is no better than the alternative, so estimating costs no more than
- * running the cheaper plan.  A source is used when it costs less than a
+ * index read (rq_est).  EQ, IN and EXISTS are counted in O(log values) per
+ * value; a range's count is a bounded index scan that stops once it is no
+ * better than the alternative (for an AND of two ranges, both are counted
+ * with a doubling limit), so choosing costs O(the cheaper plan).  A source is used when it costs less than a
  * scan of every entry.  Since every index read costs at least one, a query
  * whose shared OR terms would expand exponentially costs more than a scan
  * and scans instead.
@@ -44,9 +45,10 @@
  * index and the table are one state, and the query sees exactly that state
  * (REG-Q6).  A namespace without indexes is scanned lock-free under RCU:
  * concurrent writes may or may not be seen, an entry replaced meanwhile
- * might be met twice, and the result heap drops such duplicates.  ns->lock
- * is taken before entering the read-side critical section, never inside
- * one.
+ * might be met twice, and the result heap drops such duplicates.  The
+ * query takes ns->lock before entering its read-side critical section; no
+ * holder of ns->lock waits for a grace period (see write.c), so the lock
+ * and RCU cannot wait on each other.
  */
 #include "registry/registry_internal.h"
 
