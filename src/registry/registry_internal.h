@@ -5,7 +5,8 @@
  * Files: registry.c (tables, hashing, registry and namespace lifecycle),
  * owner.c (owner records, owner death, rate limits), write.c (every change
  * to entries: register, join, unregister, update, touch, eviction, expiry,
- * listener events), read.c (lock-free reads), index.c (secondary indexes),
+ * listener events), listen.c (listeners; namespace teardown), read.c
+ * (lock-free reads), index.c (secondary indexes),
  * query.c (queries), snapshot.c (snapshot and restore).
  *
  * Locks.  Lock order: ns->lock, then an owner record's mutex, then an
@@ -136,7 +137,7 @@ struct reg_listener {
     fdn_pid_t pid;
     uint32_t tag;
     fdn_ref_t ref;                 /* its callback monitor */
-    bool is_gone;                  /* removed; ns->lock */
+    int state;                     /* NEW, LISTED, GONE (listen.c); lock */
 };
 
 struct fdn_registry_ns {
@@ -244,6 +245,8 @@ static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
            now - atomic_load_explicit(&e->last_seen, memory_order_relaxed) >=
                ttl;
 }
+/* The offset of an entry's fields: 8-aligned after the header and key. */
+size_t fdn__reg_fields_offset(size_t key_len);
 /* Starts the janitor if the registry has none and sweeps are on.  Caller
  * holds reg->ns_mutex. */
 int fdn__reg_janitor_start_locked(fdn_registry_t *reg);
@@ -273,10 +276,11 @@ static inline struct reg_entry *fdn__reg_from_member(fdn_registry_ns_t *ns,
     return (struct reg_entry *)(void *)((char *)l - ns->member_off +
                                         ns->ext_bytes);
 }
-/* Removes e (caller holds ns->lock if the namespace is locked, and e's
- * owner mutex; inside a read-side critical section), sends the
- * UNREGISTERED event with why, and defers the free. */
-void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why);
+/* Removes e (caller holds e's owner mutex, and ns->lock if held says so;
+ * inside a read-side critical section), sends the UNREGISTERED event with
+ * why if held, and defers the free. */
+void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
+                           bool held);
 /* Destroy-time teardown of a namespace's entries, groups, listeners,
  * indexes (no owner mutexes: nothing else runs). */
 void fdn__reg_ns_teardown(fdn_registry_ns_t *ns);
@@ -299,8 +303,10 @@ void fdn__reg_owner_release(struct reg_owner *r, bool created);
 /* Takes n tokens from r's bucket (owner mutex held): FDN_OK, or
  * FDN_EAGAIN and *retry_ns. */
 int fdn__reg_owner_take(struct reg_owner *r, uint32_t n, uint64_t *retry_ns);
-/* Cancels every owner monitor and frees every record (destroy). */
+/* Cancels every owner monitor and waits for running callbacks (destroy). */
 void fdn__reg_owners_teardown(fdn_registry_t *reg);
+/* Frees every remaining record (destroy, after the namespaces emptied). */
+void fdn__reg_owners_free(fdn_registry_t *reg);
 
 /* ---- indexes (index.c); every call with ns->lock held ----------------- */
 
