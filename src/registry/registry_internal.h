@@ -346,4 +346,11 @@ static inline struct reg_entry *fdn__reg_from_ix(fdn_registry_ns_t *ns,
  * by type.  <0, 0, >0. */
 int fdn__meta_value_cmp(const fdn_meta_value_t *a, const fdn_meta_value_t *b);
 
+/* ---- queries (query.c) ------------------------------------------------- */
+
+/* Test hook: candidates examined by every query and find so far (entries
+ * checked against the terms), so tests can check a plan's work without
+ * timing it.  Relaxed atomic; added once per call. */
+extern _Atomic uint64_t fdn__rq_examined;
+
 #endif /* FDN_REGISTRY_INTERNAL_H */

@@ -3,33 +3,11 @@
  * the value order, and inserts, removals and range scans checked against a
  * brute-force model over random data, plus out-of-memory behaviour.
  */
-#include "unit/registry/reg_helpers.h"
+#include "unit/registry/rq_helpers.h"
 
 #include "registry/registry_internal.h"
 
 #include <math.h>
-
-static fdn_meta_value_t vint(int64_t i)
-{
-    fdn_meta_value_t v = {.type = FDN_META_INT, .as.i = i};
-    return v;
-}
-static fdn_meta_value_t vdbl(double d)
-{
-    fdn_meta_value_t v = {.type = FDN_META_DOUBLE, .as.d = d};
-    return v;
-}
-static fdn_meta_value_t vbool(bool b)
-{
-    fdn_meta_value_t v = {.type = FDN_META_BOOL, .as.b = b};
-    return v;
-}
-static fdn_meta_value_t vstr(const char *s)
-{
-    fdn_meta_value_t v = {.type = FDN_META_STR};
-    snprintf(v.as.s, sizeof v.as.s, "%s", s);
-    return v;
-}
 
 static int sign(int c)
 {

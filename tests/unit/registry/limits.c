@@ -1,0 +1,294 @@
+/*
+ * limits.c — heartbeats and ttl expiry, per-namespace limits (reject or
+ * evict the least recently seen), per-owner rate limits and batch
+ * registration.  Time is a virtual clock, advanced by the tests.
+ */
+#include "unit/registry/reg_helpers.h"
+
+static fdn_failing_allocator_t *fa;
+static fdn_clock_t *clk;
+static fdn_runtime_t *rt;
+static fdn_registry_t *reg;
+
+/* A runtime on a virtual clock and a registry with opts (NULL: none). */
+static void up(const fdn_registry_opts_t *ropts)
+{
+    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
+    cr_assert_eq(fdn_clock_virtual_create(FDN_NS_PER_S, &clk), FDN_OK);
+    fdn_runtime_opts_t o;
+    fdn_runtime_opts_init(&o);
+    o.schedulers = 2;
+    o.clock = clk;
+    o.allocator = fdn_failing_allocator_get(fa);
+    cr_assert_eq(fdn_runtime_create(&o, &rt), FDN_OK);
+    cr_assert_eq(fdn_registry_create(rt, ropts, &reg), FDN_OK);
+}
+
+static void setup(void)
+{
+    fdn_registry_opts_t o;
+    fdn_registry_opts_init(&o);
+    o.sweep_interval_ns = FDN_INFINITY; /* the tests sweep */
+    up(&o);
+}
+
+static void teardown(void)
+{
+    fdn_registry_destroy(reg);
+    fdn_runtime_destroy(rt);
+    fdn_clock_destroy(clk);
+    cr_expect_eq(fdn_failing_allocator_live(fa), 0);
+    fdn_failing_allocator_destroy(fa);
+}
+
+static fdn_registry_ns_t *ns_with(uint64_t max_entries, uint64_t max_bytes,
+                                  fdn_registry_on_full_t on_full,
+                                  uint64_t ttl)
+{
+    fdn_registry_ns_opts_t o;
+    fdn_registry_ns_opts_init(&o);
+    o.max_entries = max_entries;
+    o.max_meta_bytes = max_bytes;
+    o.on_full = on_full;
+    o.ttl_ns = ttl;
+    static int n;
+    char name[16];
+    snprintf(name, sizeof name, "ns%d", n++);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace_opts(reg, name, &o, &ns), FDN_OK);
+    return ns;
+}
+
+/* Checks: REG-C9 */
+Test(registry_limits, REG_C9_touch_sets_last_seen, .init = setup,
+     .fini = teardown)
+{
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(reg, "n", &ns), FDN_OK);
+    fdn_pid_t a = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "k", a, NULL, NULL), FDN_OK);
+    uint64_t seen;
+    cr_assert_eq(fdn_registry_get(ns, "k", a, NULL, &seen), FDN_OK);
+    cr_assert_eq(seen, FDN_NS_PER_S);
+    cr_assert_eq(fdn_clock_advance(clk, 5 * FDN_NS_PER_MS), FDN_OK);
+    cr_assert_eq(fdn_registry_touch(ns, "k", a), FDN_OK);
+    cr_assert_eq(fdn_registry_get(ns, "k", a, NULL, &seen), FDN_OK);
+    cr_assert_eq(seen, FDN_NS_PER_S + 5 * FDN_NS_PER_MS);
+    fdn_pid_t b = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_touch(ns, "k", b), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_touch(ns, "nope", a), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_touch(ns, "", a), FDN_EINVAL);
+    cr_assert_eq(fdn_registry_get(ns, "k", b, NULL, &seen), FDN_ENOENT);
+}
+
+/* Checks: REG-S12 REG-L3 */
+Test(registry_limits, REG_S12_expired_entries_vanish_and_are_swept,
+     .init = setup, .fini = teardown)
+{
+    fdn_registry_ns_t *ns = ns_with(0, 0, FDN_REGISTRY_REJECT,
+                                    100 * FDN_NS_PER_MS);
+    fdn_pid_t a = reg_spawn_idle(rt);
+    char key[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(fdn_registry_register(ns, key, a, NULL, NULL), FDN_OK);
+    }
+    cr_assert_eq(fdn_clock_advance(clk, 60 * FDN_NS_PER_MS), FDN_OK);
+    /* Heartbeats keep k0..k4 alive. */
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        cr_assert_eq(fdn_registry_touch(ns, key, a), FDN_OK);
+    }
+    cr_assert_eq(fdn_clock_advance(clk, 40 * FDN_NS_PER_MS), FDN_OK);
+    /* k5..k9 are expired: invisible at once, before any sweep. */
+    fdn_pid_t pid;
+    cr_assert_eq(fdn_registry_lookup(ns, "k7", &pid, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_touch(ns, "k7", a), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_lookup(ns, "k3", &pid, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_foreach(ns, NULL, NULL), 5);
+    size_t found;
+    cr_assert_eq(fdn_registry_members(ns, "k8", NULL, 0, &found), FDN_OK);
+    cr_assert_eq(found, 0);
+    cr_assert_eq(fdn_registry_count(ns), 10);
+    /* The sweep removes exactly the expired ones. */
+    cr_assert_eq(fdn_registry_sweep(ns), 5);
+    cr_assert_eq(fdn_registry_count(ns), 5);
+    cr_assert_eq(fdn_registry_sweep(ns), 0);
+    cr_assert_eq(fdn_registry_keys(reg, a, NULL, NULL), 5);
+    /* An expired key can be registered again by anyone. */
+    fdn_pid_t b = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "k7", b, NULL, NULL), FDN_OK);
+    /* Namespaces without a ttl never expire. */
+    fdn_registry_ns_t *plain;
+    cr_assert_eq(fdn_registry_namespace(reg, "plain", &plain), FDN_OK);
+    cr_assert_eq(fdn_registry_sweep(plain), 0);
+}
+
+/* Checks: REG-L3 */
+Test(registry_limits, REG_L3_the_janitor_sweeps, .fini = teardown)
+{
+    fdn_registry_opts_t o;
+    fdn_registry_opts_init(&o);
+    o.sweep_interval_ns = 2 * FDN_NS_PER_MS;
+    up(&o);
+    fdn_registry_ns_t *ns = ns_with(0, 0, FDN_REGISTRY_REJECT,
+                                    10 * FDN_NS_PER_MS);
+    fdn_pid_t a = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "k", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_clock_advance(clk, 10 * FDN_NS_PER_MS), FDN_OK);
+    cr_assert(REG_POLL_UNTIL(fdn_registry_count(ns) == 0));
+    cr_assert_eq(fdn_registry_keys(reg, a, NULL, NULL), 0);
+}
+
+/* Checks: REG-C10 REG-I6 */
+Test(registry_limits, REG_C10_a_full_namespace_rejects, .init = setup,
+     .fini = teardown)
+{
+    fdn_registry_ns_t *ns = ns_with(3, 0, FDN_REGISTRY_REJECT, 0);
+    fdn_pid_t a = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "a", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "b", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "c", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "d", a, NULL, NULL), FDN_ELIMIT);
+    cr_assert_eq(fdn_registry_count(ns), 3);
+    cr_assert_eq(fdn_registry_lookup(ns, "d", NULL, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_unregister(ns, "a", a), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "d", a, NULL, NULL), FDN_OK);
+
+    /* Metadata bytes: two fields fit, a third does not. */
+    size_t fb = sizeof(fdn_meta_field_t);
+    fdn_registry_ns_t *mb = ns_with(0, 2 * fb, FDN_REGISTRY_REJECT, 0);
+    fdn_meta_t m1 = {0}, m2 = {0};
+    cr_assert_eq(fdn_meta_set_int(&m1, "x", 1), FDN_OK);
+    cr_assert_eq(fdn_meta_set_int(&m2, "x", 1), FDN_OK);
+    cr_assert_eq(fdn_meta_set_int(&m2, "y", 2), FDN_OK);
+    cr_assert_eq(fdn_registry_register(mb, "one", a, &m1, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(mb, "two", a, &m2, NULL), FDN_ELIMIT);
+    cr_assert_eq(fdn_registry_register(mb, "bare", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_meta_bytes(mb), fb);
+    /* An update that would pass the limit is refused too. */
+    cr_assert_eq(fdn_registry_update(mb, "one", a, &m2, FDN_REGISTRY_REPLACE),
+                 FDN_OK); /* 2 fields: exactly at the limit */
+    cr_assert_eq(fdn_registry_update(mb, "bare", a, &m1, FDN_REGISTRY_REPLACE),
+                 FDN_ELIMIT);
+    cr_assert_eq(fdn_registry_meta_bytes(mb), 2 * fb);
+}
+
+/* Checks: REG-C10 REG-I6 */
+Test(registry_limits, REG_C10_evict_lru_evicts_the_least_recently_seen,
+     .init = setup, .fini = teardown)
+{
+    fdn_registry_ns_t *ns = ns_with(3, 0, FDN_REGISTRY_EVICT_LRU, 0);
+    fdn_pid_t a = reg_spawn_idle(rt), b = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "a", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "b", b, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "c", a, NULL, NULL), FDN_OK);
+    /* Seeing a makes b the least recently seen. */
+    cr_assert_eq(fdn_registry_touch(ns, "a", a), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "d", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_count(ns), 3);
+    cr_assert_eq(fdn_registry_lookup(ns, "b", NULL, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_keys(reg, b, NULL, NULL), 0);
+    /* Next out: c (registered before a was touched). */
+    cr_assert_eq(fdn_registry_register(ns, "e", b, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_lookup(ns, "c", NULL, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_lookup(ns, "a", NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_lookup(ns, "d", NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_lookup(ns, "e", NULL, NULL), FDN_OK);
+    /* An entry bigger than the whole limit is refused, evicting nothing. */
+    fdn_registry_ns_t *mb =
+        ns_with(0, sizeof(fdn_meta_field_t), FDN_REGISTRY_EVICT_LRU, 0);
+    fdn_meta_t m2 = {0};
+    cr_assert_eq(fdn_meta_set_int(&m2, "x", 1), FDN_OK);
+    cr_assert_eq(fdn_meta_set_int(&m2, "y", 2), FDN_OK);
+    cr_assert_eq(fdn_registry_register(mb, "k", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(mb, "big", a, &m2, NULL), FDN_ELIMIT);
+    cr_assert_eq(fdn_registry_count(mb), 1);
+}
+
+/* Checks: REG-C12 */
+Test(registry_limits, REG_C12_rate_limits_answer_retry_after, .fini = teardown)
+{
+    fdn_registry_opts_t o;
+    fdn_registry_opts_init(&o);
+    o.owner_rate = 10; /* per second */
+    o.owner_burst = 3;
+    o.sweep_interval_ns = FDN_INFINITY;
+    up(&o);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(reg, "n", &ns), FDN_OK);
+    fdn_pid_t a = reg_spawn_idle(rt), b = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "a1", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "a2", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "a3", a, NULL, NULL), FDN_OK);
+    fdn_registry_reply_t reply = {0};
+    cr_assert_eq(fdn_registry_register_ex(ns, "a4", a, NULL, &reply),
+                 FDN_EAGAIN);
+    /* One token refills in 100 ms. */
+    cr_assert_gt(reply.retry_after_ns, 99 * FDN_NS_PER_MS);
+    cr_assert_leq(reply.retry_after_ns, 100 * FDN_NS_PER_MS + 1);
+    cr_assert_eq(fdn_registry_lookup(ns, "a4", NULL, NULL), FDN_ENOENT);
+    /* Another owner is not held back. */
+    cr_assert_eq(fdn_registry_register(ns, "b1", b, NULL, NULL), FDN_OK);
+    /* After the wait the owner may write again. */
+    cr_assert_eq(fdn_clock_advance(clk, reply.retry_after_ns), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "a4", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "a5", a, NULL, NULL), FDN_EAGAIN);
+    /* A batch larger than the burst could never pass. */
+    const char *keys[] = {"x1", "x2", "x3", "x4"};
+    cr_assert_eq(fdn_registry_register_batch(ns, keys, NULL, 4, b, &reply),
+                 FDN_ELIMIT);
+    /* Unregistering is never limited. */
+    cr_assert_eq(fdn_registry_unregister(ns, "a1", a), FDN_OK);
+}
+
+/* Checks: REG-S9 REG-C16 */
+Test(registry_limits, REG_S9_batch_is_all_or_nothing, .init = setup,
+     .fini = teardown)
+{
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(reg, "n", &ns), FDN_OK);
+    fdn_pid_t a = reg_spawn_idle(rt), b = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "taken", b, NULL, NULL), FDN_OK);
+    const char *keys[] = {"k1", "k2", "taken", "k4"};
+    fdn_registry_reply_t reply = {0};
+    cr_assert_eq(fdn_registry_register_batch(ns, keys, NULL, 4, a, &reply),
+                 FDN_EEXIST);
+    cr_assert_eq(reply.failed, 2);
+    cr_assert_eq(reply.winner, b);
+    cr_assert_eq(fdn_registry_count(ns), 1);
+    cr_assert_eq(fdn_registry_keys(reg, a, NULL, NULL), 0);
+    cr_assert_eq(fdn_registry_lookup(ns, "k1", NULL, NULL), FDN_ENOENT);
+    /* A key given twice fails the batch too. */
+    const char *twice[] = {"x", "y", "x"};
+    cr_assert_eq(fdn_registry_register_batch(ns, twice, NULL, 3, a, &reply),
+                 FDN_EEXIST);
+    cr_assert_eq(reply.failed, 2);
+    cr_assert_eq(fdn_registry_count(ns), 1);
+    /* Bad input, with the index of the bad key. */
+    const char *bad[] = {"ok", ""};
+    cr_assert_eq(fdn_registry_register_batch(ns, bad, NULL, 2, a, &reply),
+                 FDN_EINVAL);
+    cr_assert_eq(reply.failed, 1);
+    cr_assert_eq(fdn_registry_register_batch(ns, keys, NULL, 0, a, &reply),
+                 FDN_EINVAL);
+    /* A good batch, with metadata, then the owner's death removes all. */
+    const char *good[] = {"g1", "g2", "g3"};
+    fdn_meta_t metas[3];
+    memset(metas, 0, sizeof metas);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(fdn_meta_set_int(&metas[i], "i", i), FDN_OK);
+    cr_assert_eq(fdn_registry_register_batch(ns, good, metas, 3, a, &reply),
+                 FDN_OK);
+    fdn_meta_t out;
+    cr_assert_eq(fdn_registry_lookup(ns, "g3", NULL, &out), FDN_OK);
+    cr_assert_eq(fdn_meta_get(&out, "i")->as.i, 2);
+    cr_assert_eq(fdn_registry_count(ns), 4);
+    reg_kill(rt, a);
+    cr_assert(REG_POLL_UNTIL(fdn_registry_count(ns) == 1));
+    /* A batch into a full namespace is refused whole. */
+    fdn_registry_ns_t *small = ns_with(2, 0, FDN_REGISTRY_REJECT, 0);
+    cr_assert_eq(fdn_registry_register_batch(small, good, NULL, 3, b, &reply),
+                 FDN_ELIMIT);
+    cr_assert_eq(fdn_registry_count(small), 0);
+}
