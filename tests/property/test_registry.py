@@ -202,6 +202,7 @@ int fdn_registry_subscribe(fdn_registry_ns_t *ns, fdn_pid_t listener,
                            uint32_t tag);
 uint64_t fdn_registry_count(const fdn_registry_ns_t *ns);
 uint64_t fdn_registry_total(const fdn_registry_t *reg);
+uint64_t fdn_registry_owner_count(const fdn_registry_t *reg);
 uint64_t fdn_registry_meta_bytes(const fdn_registry_ns_t *ns);
 int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
                       fdn_registry_key_fn fn, void *arg);
@@ -397,6 +398,10 @@ class RegistryModel(RuleBasedStateMachine):
         self.seq = {n: 0 for n in WATCHED}
         self.alive = []
         self.dead = []
+        # Pids with an owner record: every live pid that has ever made a
+        # successful write.  A record stays while its owner lives, entries
+        # or not; a refused write leaves none behind (owner.c).
+        self.owners = set()
 
     def teardown(self):
         if self.reg is not None:
@@ -490,6 +495,7 @@ class RegistryModel(RuleBasedStateMachine):
             assert winner[0] == table[key][0]
         else:
             assert rc == OK
+            self.owners.add(pid)
             table[key] = (pid, fields)
             self.expect(n, (REGISTERED, NONE, key, pid, fields))
             if n == LRU:
@@ -554,6 +560,7 @@ class RegistryModel(RuleBasedStateMachine):
         else:
             assert rc == OK
             event("joined")
+            self.owners.add(pid)
             self.groups.setdefault(key, {})[pid] = fields
             self.expect(GROUP, (REGISTERED, NONE, key, pid, fields))
 
@@ -649,6 +656,7 @@ class RegistryModel(RuleBasedStateMachine):
         wait_dead(self.rt, pid)
         self.alive.remove(pid)
         self.dead.append(pid)
+        self.owners.discard(pid)
         for n in UNIQUE_NS:
             gone = [(k, f) for k, (p, f) in self.uniq[n].items() if p == pid]
             for k, _f in gone:
@@ -760,6 +768,9 @@ class RegistryModel(RuleBasedStateMachine):
             total += len(entries)
         assert lib.fdn_registry_total(self.reg) == total
         assert len(self.uniq[LRU]) <= LRU_MAX
+        # REG-I2, REG-S4: one owner record per live writer, none left by
+        # refused writes or dead owners.
+        assert lib.fdn_registry_owner_count(self.reg) == len(self.owners)
 
     # REG-I2, REG-L1: keys(pid) is exactly the model's, dead owners hold
     # nothing
