@@ -90,7 +90,7 @@ Test(registry_basic, namespace_same_handle_and_limit)
     reg_fixture_down(&fx);
 }
 
-/* Checks: REG-I1, REG-I3 */
+/* Checks: REG-I1 REG-I3 */
 Test(registry_basic, unique_keys_and_counts)
 {
     reg_fixture_t fx;
