@@ -2,11 +2,14 @@
  * foundation/registry.h — the process registry: names to pids plus metadata,
  * in isolated namespaces, cleaned up automatically when owners die.
  *
- * A registry belongs to one runtime.  It holds namespaces; a namespace maps
- * unique keys (strings of at most FDN_REGISTRY_KEY_MAX bytes) to an owner pid
- * and a small typed metadata map (fdn_meta_t, at most FDN_META_MAX fields).
- * Entries are immutable once published; lookups are lock-free (liburcu RCU
- * hash tables) and never see a half-written entry.
+ * A registry belongs to one runtime.  It holds namespaces.  A UNIQUE
+ * namespace maps keys (strings of at most FDN_REGISTRY_KEY_MAX bytes) to one
+ * owner pid and a small typed metadata map (fdn_meta_t, at most FDN_META_MAX
+ * fields); a DUPLICATE namespace maps a key to a group of members, each with
+ * its own metadata (process groups: join, leave, members, dispatch).
+ * Entries are immutable once published (an update publishes a new one in
+ * its place); lookups are lock-free (liburcu RCU hash tables), O(1), and
+ * never see a half-written entry or a half-applied update.
  *
  * Owners.  Registering needs a live owner: the registry watches each owner
  * with a callback monitor (fdn_monitor_fn) and removes every entry of a dead
@@ -15,16 +18,33 @@
  * lookup returns P.
  *
  * Races.  When many callers register one key at once, exactly one wins; the
- * others get FDN_EEXIST and the winner's pid.
+ * others get FDN_EEXIST and the winner's pid.  A refused write leaves
+ * nothing behind.
  *
- * Memory.  An entry costs a fixed header + the metadata fields in use +
- * key (stated in specs/registry.md and returned by
- * fdn_registry_entry_bytes_meta), so memory is bounded per entry.  Removed
- * entries are freed after an RCU grace period.
+ * Options per namespace (fdn_registry_ns_opts_t): a schema (required fields,
+ * types, strictness) with secondary indexes for queries; limits on entries
+ * and metadata bytes that reject or evict the least recently seen entry;
+ * a ttl after which entries not seen (registered, updated, touched) expire.
+ * Per registry: a per-owner write rate limit answering FDN_EAGAIN with a
+ * retry-after.  Listeners (fdn_registry_subscribe) get every change in
+ * order.  Snapshots save a namespace to a file and restore its live
+ * owners' entries.
+ *
+ * Plain and locked namespaces.  A UNIQUE namespace without limits, ttl,
+ * indexes or listeners is plain: its writers contend only per owner.  Any
+ * other namespace serialises its writers on one lock (readers never take
+ * it, except queries on indexed namespaces), which gives its changes one
+ * order for listeners and makes limits exact.
+ *
+ * Memory.  An entry costs a fixed header + the namespace's per-entry extras
+ * + the metadata fields in use + the key (fdn_registry_entry_bytes_ns; the
+ * numbers are in specs/registry.md).  Removed entries are freed after an
+ * RCU grace period.
  *
  * Threads.  Every function may be called from any thread, concurrently with
  * every other, except fdn_registry_destroy, which must not race with any
  * other call on the same registry.  Callers need not be processes.
+ * Callbacks (dispatch, foreach) must not write to the registry.
  */
 #ifndef FOUNDATION_REGISTRY_H
 #define FOUNDATION_REGISTRY_H
@@ -434,8 +454,9 @@ typedef struct fdn_registry_match {
  * AND-terms include an indexed one costs O(candidates of the most selective
  * indexed term), not O(entries); others scan the namespace.  A query sees
  * one consistent state of an indexed namespace.
- * Errors: FDN_EINVAL (bad terms: unknown op, NULL field, a, b not earlier,
- * nq == 0 or > FDN_RQ_MAX, out NULL with cap > 0), FDN_ENOMEM.
+ * Errors: FDN_EINVAL (bad terms: unknown op, NULL field, IN with nset > 0
+ * and a NULL set, a or b not earlier; nq == 0 or > FDN_RQ_MAX; NULL ns, q
+ * or n; out NULL with cap > 0), FDN_ENOMEM.  Nothing is written on error.
  */
 FDN_API int fdn_registry_query(fdn_registry_ns_t *ns, const fdn_rq_t *q,
                                size_t nq, const fdn_registry_match_t *after,
@@ -461,10 +482,14 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
 FDN_API int fdn_registry_snapshot(fdn_registry_ns_t *ns, const char *path,
                                   uint64_t *written);
 /* Re-registers (or re-joins) the entries of a snapshot file in ns, only
- * those whose owner is alive; entries whose key is now taken are skipped.
- * The whole file is checked (format, version, checksum, kind) before
- * anything changes: FDN_EINVAL for a corrupt or foreign file, FDN_ESYS for
- * I/O.  *restored and *skipped (each may be NULL) count the entries. */
+ * those whose owner is alive; an entry the registry refuses (key taken,
+ * owner dead, limit, schema, rate limit, memory) is skipped and the
+ * restore goes on.  The whole file is checked (format, version, checksum,
+ * kind, namespace name) before anything changes: FDN_EINVAL for a corrupt
+ * or foreign file, FDN_ESYS for I/O (errno set), FDN_ENOMEM if the file
+ * cannot be held in memory.  *restored and *skipped (each may be NULL)
+ * count the entries; they add up to the file's count.  Pids are those of
+ * this runtime: restore into the runtime whose processes were saved. */
 FDN_API int fdn_registry_restore(fdn_registry_ns_t *ns, const char *path,
                                  uint64_t *restored, uint64_t *skipped);
 

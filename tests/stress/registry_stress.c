@@ -117,7 +117,7 @@ static void *stress_killer(void *arg)
     return NULL;
 }
 
-/* Checks: REG-F3, REG-I1, REG-I2, REG-I3 */
+/* Checks: REG-F3 REG-I1 REG-I2 REG-I3 */
 Test(registry_stress, concurrent_ops_and_deaths_keep_invariants,
      .timeout = 120)
 {
@@ -435,7 +435,7 @@ static void gscan_entry(void *arg, const char *key, fdn_pid_t pid,
         g->wrong_key++;
 }
 
-/* Checks: REG-F3, REG-I2, REG-S1, REG-R4 */
+/* Checks: REG-F3 REG-I2 REG-S1 REG-S4 */
 Test(registry_stress, groups_with_deaths_mid_join_balance, .timeout = 120)
 {
     reg_fixture_t fx;

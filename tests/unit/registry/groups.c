@@ -29,8 +29,8 @@ static bool has_pid(const fdn_pid_t *pids, size_t n, fdn_pid_t p)
     return false;
 }
 
-/* Checks: REG-G1 */
-Test(registry_groups, REG_G1_join_leave_members, .init = setup,
+/* Checks: REG-I5 REG-C7 */
+Test(registry_groups, join_leave_members, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns = group_ns("workers");
@@ -73,8 +73,8 @@ Test(registry_groups, REG_G1_join_leave_members, .init = setup,
     cr_assert_eq(pids[0], c);
 }
 
-/* Checks: REG-G1 REG-L1 */
-Test(registry_groups, REG_G1_owner_death_leaves_every_group, .init = setup,
+/* Checks: REG-I5 REG-C7 REG-L1 */
+Test(registry_groups, owner_death_leaves_every_group, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns = group_ns("g");
@@ -118,8 +118,8 @@ static void tally_fn(void *arg, const char *key, fdn_pid_t pid,
             t->weight_sum += fields[i].value.as.i;
 }
 
-/* Checks: REG-G3 */
-Test(registry_groups, REG_G3_dispatch_calls_each_member_once, .init = setup,
+/* Checks: REG-C7 */
+Test(registry_groups, dispatch_calls_each_member_once, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns = group_ns("d");
@@ -151,7 +151,7 @@ Test(registry_groups, REG_G3_dispatch_calls_each_member_once, .init = setup,
 }
 
 /* Checks: REG-C6 */
-Test(registry_groups, REG_C6_namespace_options_and_kinds, .init = setup,
+Test(registry_groups, namespace_options_and_kinds, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *g = group_ns("g");
@@ -221,8 +221,8 @@ Test(registry_groups, REG_C6_namespace_options_and_kinds, .init = setup,
     cr_assert_eq(fdn_registry_dispatch(NULL, "k", NULL, NULL), FDN_EINVAL);
 }
 
-/* Checks: REG-G1 REG-I2 */
-Test(registry_groups, REG_G1_get_by_key_and_pid, .init = setup,
+/* Checks: REG-I5 REG-C7 REG-I2 */
+Test(registry_groups, get_by_key_and_pid, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns = group_ns("g");
@@ -259,8 +259,8 @@ static void *join_leave_loop(void *arg)
     return NULL;
 }
 
-/* Checks: REG-G1 REG-F3 */
-Test(registry_groups, REG_G1_concurrent_join_leave_balances, .init = setup,
+/* Checks: REG-I5 REG-C7 REG-F3 */
+Test(registry_groups, concurrent_join_leave_balances, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns = group_ns("g");

@@ -14,7 +14,8 @@ static int sign(int c)
     return (c > 0) - (c < 0);
 }
 
-Test(registry_index, REG_Q1_value_order_within_and_across_types)
+/* Checks: REG-C14 */
+Test(registry_index, value_order_within_and_across_types)
 {
     fdn_meta_value_t a, b;
     a = vint(-3), b = vint(7);
@@ -217,24 +218,28 @@ static void model_run(fdn_meta_type_t type, unsigned long long seed)
     fdn_failing_allocator_destroy(fa);
 }
 
-Test(registry_index, REG_Q4_index_agrees_with_a_model_int)
+/* Checks: REG-I7 */
+Test(registry_index, index_agrees_with_a_model_int)
 {
-    model_run(FDN_META_INT, reg_seed("REG_Q4 index int"));
+    model_run(FDN_META_INT, reg_seed("query index int"));
 }
 
-Test(registry_index, REG_Q4_index_agrees_with_a_model_double)
+/* Checks: REG-I7 */
+Test(registry_index, index_agrees_with_a_model_double)
 {
-    model_run(FDN_META_DOUBLE, reg_seed("REG_Q4 index double"));
+    model_run(FDN_META_DOUBLE, reg_seed("query index double"));
 }
 
-Test(registry_index, REG_Q4_index_agrees_with_a_model_str)
+/* Checks: REG-I7 */
+Test(registry_index, index_agrees_with_a_model_str)
 {
-    model_run(FDN_META_STR, reg_seed("REG_Q4 index str"));
+    model_run(FDN_META_STR, reg_seed("query index str"));
 }
 
-Test(registry_index, REG_Q4_index_agrees_with_a_model_bool)
+/* Checks: REG-I7 */
+Test(registry_index, index_agrees_with_a_model_bool)
 {
-    model_run(FDN_META_BOOL, reg_seed("REG_Q4 index bool"));
+    model_run(FDN_META_BOOL, reg_seed("query index bool"));
 }
 
 static bool stop_after_three(void *arg, struct reg_ix_link *l)
@@ -244,7 +249,8 @@ static bool stop_after_three(void *arg, struct reg_ix_link *l)
     return ++*n < 3;
 }
 
-Test(registry_index, REG_Q4_scan_stops_when_fn_says_so)
+/* Checks: REG-I7 */
+Test(registry_index, scan_stops_when_fn_says_so)
 {
     struct reg_index *ix;
     cr_assert_eq(fdn__rix_create(fdn_allocator_default(), FDN_META_INT, &ix),
@@ -273,7 +279,8 @@ Test(registry_index, REG_Q4_scan_stops_when_fn_says_so)
     fdn__rix_destroy(ix);
 }
 
-Test(registry_index, REG_Q4_out_of_memory_changes_nothing)
+/* Checks: REG-I7 */
+Test(registry_index, out_of_memory_changes_nothing)
 {
     fdn_failing_allocator_t *fa;
     cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);

@@ -60,7 +60,7 @@ static fdn_registry_ns_t *ns_with(uint64_t max_entries, uint64_t max_bytes,
 }
 
 /* Checks: REG-C9 */
-Test(registry_limits, REG_C9_touch_sets_last_seen, .init = setup,
+Test(registry_limits, touch_sets_last_seen, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -82,7 +82,7 @@ Test(registry_limits, REG_C9_touch_sets_last_seen, .init = setup,
 }
 
 /* Checks: REG-S12 REG-L3 */
-Test(registry_limits, REG_S12_expired_entries_vanish_and_are_swept,
+Test(registry_limits, expired_entries_vanish_and_are_swept,
      .init = setup, .fini = teardown)
 {
     fdn_registry_ns_t *ns = ns_with(0, 0, FDN_REGISTRY_REJECT,
@@ -125,7 +125,7 @@ Test(registry_limits, REG_S12_expired_entries_vanish_and_are_swept,
 }
 
 /* Checks: REG-L3 */
-Test(registry_limits, REG_L3_the_janitor_sweeps, .fini = teardown)
+Test(registry_limits, the_janitor_sweeps, .fini = teardown)
 {
     fdn_registry_opts_t o;
     fdn_registry_opts_init(&o);
@@ -141,7 +141,7 @@ Test(registry_limits, REG_L3_the_janitor_sweeps, .fini = teardown)
 }
 
 /* Checks: REG-C10 REG-I6 */
-Test(registry_limits, REG_C10_a_full_namespace_rejects, .init = setup,
+Test(registry_limits, a_full_namespace_rejects, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns = ns_with(3, 0, FDN_REGISTRY_REJECT, 0);
@@ -175,7 +175,7 @@ Test(registry_limits, REG_C10_a_full_namespace_rejects, .init = setup,
 }
 
 /* Checks: REG-C10 REG-I6 */
-Test(registry_limits, REG_C10_evict_lru_evicts_the_least_recently_seen,
+Test(registry_limits, evict_lru_evicts_the_least_recently_seen,
      .init = setup, .fini = teardown)
 {
     fdn_registry_ns_t *ns = ns_with(3, 0, FDN_REGISTRY_EVICT_LRU, 0);
@@ -207,7 +207,7 @@ Test(registry_limits, REG_C10_evict_lru_evicts_the_least_recently_seen,
 }
 
 /* Checks: REG-C12 */
-Test(registry_limits, REG_C12_rate_limits_answer_retry_after, .fini = teardown)
+Test(registry_limits, rate_limits_answer_retry_after, .fini = teardown)
 {
     fdn_registry_opts_t o;
     fdn_registry_opts_init(&o);
@@ -243,7 +243,7 @@ Test(registry_limits, REG_C12_rate_limits_answer_retry_after, .fini = teardown)
 }
 
 /* Checks: REG-S9 REG-C16 */
-Test(registry_limits, REG_S9_batch_is_all_or_nothing, .init = setup,
+Test(registry_limits, batch_is_all_or_nothing, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns;

@@ -56,8 +56,8 @@ static void expect(fdn_ctx_t *ctx, uint64_t seq, fdn_registry_event_kind_t k,
     cr_assert_eq(ev.pid, pid);
 }
 
-/* Checks: REG-V1 REG-V2 */
-Test(registry_listeners, REG_V1_every_change_in_order_with_reasons,
+/* Checks: REG-S8 REG-C13 */
+Test(registry_listeners, every_change_in_order_with_reasons,
      .init = setup, .fini = teardown)
 {
     fdn_registry_ns_opts_t o;
@@ -132,8 +132,8 @@ static void *collect_loop(void *arg)
     return NULL;
 }
 
-/* Checks: REG-V1 */
-Test(registry_listeners, REG_V1_listeners_see_the_same_sequence,
+/* Checks: REG-S8 */
+Test(registry_listeners, listeners_see_the_same_sequence,
      .init = setup, .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -164,8 +164,8 @@ Test(registry_listeners, REG_V1_listeners_see_the_same_sequence,
     }
 }
 
-/* Checks: REG-V4 */
-Test(registry_listeners, REG_V4_a_dead_listener_is_dropped, .init = setup,
+/* Checks: REG-L4 REG-C13 */
+Test(registry_listeners, a_dead_listener_is_dropped, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -222,8 +222,8 @@ static bool drain_event(fdn_ctx_t *ctx, fdn_registry_event_t *ev)
  * events alternate registered / unregistered, the last is unregistered
  * (each writer ends with one), and seq has no gap.
  */
-/* Checks: REG-V3 REG-V1 */
-Test(registry_listeners, REG_V3_subscribing_under_load_misses_nothing,
+/* Checks: REG-S8 */
+Test(registry_listeners, subscribing_under_load_misses_nothing,
      .init = setup, .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -264,7 +264,7 @@ Test(registry_listeners, REG_V3_subscribing_under_load_misses_nothing,
     for (int i = 0; i < 2; i++)
         cr_assert(last[i] == 0 || last[i] == FDN_REGISTRY_UNREGISTERED);
     cr_assert_eq(fdn_registry_count(ns), 0);
-    fprintf(stderr, "REG-V3: %llu events after subscribing under load\n",
+    fprintf(stderr, "REG-S8: %llu events after subscribing under load\n",
                 (unsigned long long)n);
     fdn_detach(ctx);
 }

@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Checks: REG-L1, REG-I3 */
+/* Checks: REG-L1 REG-I3 */
 Test(registry_owners, death_removes_entries_in_every_namespace)
 {
     reg_fixture_t fx;
@@ -110,7 +110,7 @@ static void *register_while_dying(void *arg)
     return NULL;
 }
 
-/* Checks: REG-S4, REG-I2 */
+/* Checks: REG-S4 REG-I2 */
 Test(registry_owners, owner_dying_during_register_leaves_nothing)
 {
     reg_fixture_t fx;
@@ -246,7 +246,7 @@ Test(registry_owners, no_lookup_finds_owner_after_down_or_exit)
     reg_fixture_down(&fx);
 }
 
-/* Checks: REG-F2, REG-L2 */
+/* Checks: REG-F2 REG-L2 */
 Test(registry_owners, destroy_with_live_owners_cancels_monitors)
 {
     reg_fixture_t fx;

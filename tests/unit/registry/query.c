@@ -436,10 +436,11 @@ static void world_check(struct world *w, unsigned long long *s,
     }
 }
 
-Test(query, REG_Q1_REG_Q2_random_queries_agree_with_brute_force,
+/* Checks: REG-C14 */
+Test(query, random_queries_agree_with_brute_force,
      .timeout = 120)
 {
-    unsigned long long s = reg_seed("REG_Q1 random queries");
+    unsigned long long s = reg_seed("query random queries");
     struct world w;
     world_up(&w);
     for (int k = 0; k < 3; k++)
@@ -449,10 +450,11 @@ Test(query, REG_Q1_REG_Q2_random_queries_agree_with_brute_force,
     world_down(&w);
 }
 
-Test(query, REG_Q4_indexes_stay_exact_through_updates_and_removal,
+/* Checks: REG-I7 */
+Test(query, indexes_stay_exact_through_updates_and_removal,
      .timeout = 120)
 {
-    unsigned long long s = reg_seed("REG_Q4 updates");
+    unsigned long long s = reg_seed("query updates");
     struct world w;
     world_up(&w);
     for (int k = 0; k < 3; k++)
@@ -492,9 +494,10 @@ Test(query, REG_Q4_indexes_stay_exact_through_updates_and_removal,
     world_down(&w);
 }
 
-Test(query, REG_Q2_pages_of_seven_list_every_match_once_in_order)
+/* Checks: REG-C14 */
+Test(query, pages_of_seven_list_every_match_once_in_order)
 {
-    unsigned long long s = reg_seed("REG_Q2 paging");
+    unsigned long long s = reg_seed("query paging");
     struct world w;
     world_up(&w);
     for (int k = 0; k < 3; k++)
@@ -552,7 +555,8 @@ static void expect_index_exact(fdn_registry_ns_t *ns, uint64_t want)
                      out[i].key);
 }
 
-Test(query, REG_Q4_eviction_and_expiry_keep_indexes_exact)
+/* Checks: REG-I7 */
+Test(query, eviction_and_expiry_keep_indexes_exact)
 {
     fdn_failing_allocator_t *fa;
     cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);

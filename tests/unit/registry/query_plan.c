@@ -15,7 +15,8 @@
 
 /* ---- bad queries --------------------------------------------------------- */
 
-Test(query, REG_Q5_bad_terms_are_einval_and_change_nothing)
+/* Checks: REG-C14 REG-F1 */
+Test(query, bad_terms_are_einval_and_change_nothing)
 {
     reg_fixture_t fx;
     reg_fixture_up(&fx, 1);
@@ -130,7 +131,8 @@ static uint64_t work_of(fdn_registry_ns_t *ns, const fdn_rq_t *q, size_t nq,
     return examined() - before;
 }
 
-Test(query, REG_Q3_indexed_terms_examine_only_their_candidates,
+/* Checks: REG-P8 */
+Test(query, indexed_terms_examine_only_their_candidates,
      .timeout = 120)
 {
     enum { N = 100000, GROUPS = N / 10 };
@@ -227,7 +229,8 @@ Test(query, REG_Q3_indexed_terms_examine_only_their_candidates,
 
 /* ---- expiry -------------------------------------------------------------- */
 
-Test(query, REG_Q1_expired_entries_never_match)
+/* Checks: REG-C14 */
+Test(query, expired_entries_never_match)
 {
     fdn_failing_allocator_t *fa;
     cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
@@ -321,7 +324,8 @@ static void *flip_main(void *arg)
     return NULL;
 }
 
-Test(query, REG_Q6_indexed_query_sees_one_state_under_writes,
+/* Checks: REG-S13 */
+Test(query, indexed_query_sees_one_state_under_writes,
      .timeout = 120)
 {
     reg_fixture_t fx;
@@ -416,7 +420,8 @@ static fdn_registry_ns_t *ten_values(reg_fixture_t *fx, bool is_indexed,
     return ns;
 }
 
-Test(query, REG_Q1_shared_terms_cost_no_more_than_a_scan)
+/* Checks: REG-C14 */
+Test(query, shared_terms_cost_no_more_than_a_scan)
 {
     enum { N = 1000 };
     reg_fixture_t fx;
@@ -460,7 +465,8 @@ Test(query, REG_Q1_shared_terms_cost_no_more_than_a_scan)
 
 /* ---- out of memory ------------------------------------------------------- */
 
-Test(query, REG_Q5_out_of_memory_is_enomem_and_changes_nothing)
+/* Checks: REG-C14 REG-F1 */
+Test(query, out_of_memory_is_enomem_and_changes_nothing)
 {
     enum { N = 300 };
     reg_fixture_t fx;
@@ -527,7 +533,8 @@ static void *churn_main(void *arg)
     return NULL;
 }
 
-Test(query, REG_Q6_plain_namespace_queries_run_lock_free_beside_writes,
+/* Checks: REG-S13 */
+Test(query, plain_namespace_queries_run_lock_free_beside_writes,
      .timeout = 120)
 {
     reg_fixture_t fx;

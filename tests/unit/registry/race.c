@@ -31,7 +31,7 @@ static void *race_register(void *arg)
     return NULL;
 }
 
-/* Checks: REG-S1, REG-I1 */
+/* Checks: REG-S1 REG-I1 */
 Test(registry_race, exactly_one_winner_per_key)
 {
     reg_fixture_t fx;

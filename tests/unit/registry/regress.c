@@ -1,6 +1,6 @@
 /*
- * regress.c — regression tests for classic process-registry bugs (the
- * draft ids REG-R1..R4 in specs/drafts/registry-snapshot.md): batch
+ * regress.c — regression tests for classic process-registry bugs
+ * (specs/registry.md, section "Regressions" lists them): batch
  * entries that outlive their owner, a monitor dropped with the first of
  * several names, residue left by a refused registration, and races that
  * leave a key with no owner or with a dead one.
@@ -32,9 +32,8 @@ static void expect_owner_count(fdn_registry_t *reg, uint64_t n)
               (unsigned long long)n);
 }
 
-/* ---- REG-R1 ------------------------------------------------------------ */
 
-/* Checks: REG-R1 */
+/* Checks: REG-S9 REG-L1 */
 Test(registry_regress, r1_batch_entries_all_removed_at_owner_death)
 {
     reg_fixture_t fx;
@@ -116,9 +115,8 @@ Test(registry_regress, r1_batch_entries_all_removed_at_owner_death)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-R2 ------------------------------------------------------------ */
 
-/* Checks: REG-R2 */
+/* Checks: REG-L1 */
 Test(registry_regress, r2_unregistering_one_name_keeps_the_monitor)
 {
     reg_fixture_t fx;
@@ -182,7 +180,6 @@ Test(registry_regress, r2_unregistering_one_name_keeps_the_monitor)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-R3 ------------------------------------------------------------ */
 
 enum { TAG_U = 41, TAG_G = 42 };
 
@@ -230,7 +227,7 @@ static void expect_no_residue(reg_fixture_t *fx, fdn_registry_ns_t *u,
                  what);
 }
 
-/* Checks: REG-R3 */
+/* Checks: REG-S10 */
 Test(registry_regress, r3_refused_registration_leaves_no_residue)
 {
     reg_fixture_t fx;
@@ -342,7 +339,6 @@ Test(registry_regress, r3_refused_registration_leaves_no_residue)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-R4 ------------------------------------------------------------ */
 
 enum { R4_RACERS = 6, R4_ROUNDS = 150 };
 
@@ -380,7 +376,7 @@ static void *r4_register(void *arg)
     }
 }
 
-/* Checks: REG-R4 */
+/* Checks: REG-S1 REG-S4 */
 Test(registry_regress, r4_racing_registers_leave_exactly_one_owner)
 {
     reg_fixture_t fx;
@@ -536,7 +532,7 @@ static void r4_count_pid(void *arg, const char *key, fdn_pid_t pid,
         a[1]++;
 }
 
-/* Checks: REG-R4 */
+/* Checks: REG-S1 REG-S4 */
 Test(registry_regress, r4_register_racing_death_never_leaves_a_dead_entry)
 {
     reg_fixture_t fx;

@@ -1,6 +1,6 @@
 /*
  * snapshot.c — unit tests of fdn_registry_snapshot and fdn_registry_restore
- * (the draft requirements REG-N1..N6 in specs/drafts/registry-snapshot.md).
+ * (REG-C15, REG-S11, REG-F4, REG-P7, REG-F1 in specs/registry.md).
  *
  * The fixtures come first: a scratch directory, whole-file reads and
  * writes, a model of the entries a namespace should hold, and an
@@ -388,9 +388,8 @@ static void snap_count_entry(void *arg, const char *key, fdn_pid_t pid,
     (*(uint64_t *)arg)++;
 }
 
-/* ---- REG-N1 ------------------------------------------------------------ */
 
-/* Checks: REG-N1 */
+/* Checks: REG-C15 */
 Test(registry_snapshot, n1_round_trip_keeps_every_entry_both_kinds)
 {
     reg_fixture_t fx;
@@ -507,9 +506,8 @@ Test(registry_snapshot, n1_round_trip_keeps_every_entry_both_kinds)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-N2 ------------------------------------------------------------ */
 
-/* Checks: REG-N2 */
+/* Checks: REG-C15 */
 Test(registry_snapshot, n2_entries_of_dead_owners_are_not_restored)
 {
     reg_fixture_t fx;
@@ -585,7 +583,6 @@ Test(registry_snapshot, n2_entries_of_dead_owners_are_not_restored)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-N3 ------------------------------------------------------------ */
 
 /* Restoring path into ns must fail with FDN_EINVAL and change nothing. */
 static void expect_refused(reg_fixture_t *fx, fdn_registry_ns_t *ns,
@@ -616,7 +613,7 @@ static void expect_enc_refused(reg_fixture_t *fx, fdn_registry_ns_t *ns,
     expect_refused(fx, ns, path, what);
 }
 
-/* Checks: REG-N3 */
+/* Checks: REG-S11 */
 Test(registry_snapshot, n3_corrupt_or_truncated_file_changes_nothing)
 {
     reg_fixture_t fx;
@@ -816,7 +813,6 @@ Test(registry_snapshot, n3_corrupt_or_truncated_file_changes_nothing)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-N4 ------------------------------------------------------------ */
 
 /* path holds exactly old[0..len) and its directory nothing else new. */
 static void expect_old_file(const snap_dir_t *dir, int files,
@@ -833,7 +829,7 @@ static void expect_old_file(const snap_dir_t *dir, int files,
     cr_assert_eq(tmp, 0, "%s: a temporary file was left", what);
 }
 
-/* Checks: REG-N4 */
+/* Checks: REG-F4 */
 Test(registry_snapshot, n4_failed_snapshot_leaves_the_old_file)
 {
     reg_fixture_t fx;
@@ -972,7 +968,6 @@ Test(registry_snapshot, n4_failed_snapshot_leaves_the_old_file)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-N5 ------------------------------------------------------------ */
 
 static double snap_ms_since(const struct timespec *t0)
 {
@@ -982,7 +977,7 @@ static double snap_ms_since(const struct timespec *t0)
            (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-/* Checks: REG-N5 */
+/* Checks: REG-P7 */
 Test(registry_snapshot, n5_ten_thousand_entries_restore_quickly)
 {
     reg_fixture_t fx;
@@ -1045,9 +1040,8 @@ Test(registry_snapshot, n5_ten_thousand_entries_restore_quickly)
     reg_fixture_down(&fx);
 }
 
-/* ---- REG-N6 ------------------------------------------------------------ */
 
-/* Checks: REG-N6 */
+/* Checks: REG-F1 */
 Test(registry_snapshot, n6_restore_out_of_memory)
 {
     reg_fixture_t fx;

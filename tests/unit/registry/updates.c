@@ -12,8 +12,8 @@ static reg_fixture_t fx;
 static void setup(void) { reg_fixture_up(&fx, 2); }
 static void teardown(void) { reg_fixture_down(&fx); }
 
-/* Checks: REG-U1 */
-Test(registry_updates, REG_U1_replace_and_merge, .init = setup,
+/* Checks: REG-C8 */
+Test(registry_updates, replace_and_merge, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -72,8 +72,8 @@ Test(registry_updates, REG_U1_replace_and_merge, .init = setup,
     cr_assert(REG_POLL_UNTIL(fdn_registry_count(ns) == 0));
 }
 
-/* Checks: REG-U2 */
-Test(registry_updates, REG_U2_a_refused_update_changes_nothing,
+/* Checks: REG-C8 */
+Test(registry_updates, a_refused_update_changes_nothing,
      .init = setup, .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -114,8 +114,8 @@ static void *flip_loop(void *arg)
 }
 
 /* A lookup during updates sees the old map or the new, never a mix. */
-/* Checks: REG-U1 REG-S3 */
-Test(registry_updates, REG_U1_readers_never_see_a_mix, .init = setup,
+/* Checks: REG-S7 REG-S3 */
+Test(registry_updates, readers_never_see_a_mix, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *ns;
@@ -163,8 +163,8 @@ static fdn_registry_ns_t *schema_ns(bool strict)
     return ns;
 }
 
-/* Checks: REG-K1 */
-Test(registry_updates, REG_K1_schema_required_types_strict, .init = setup,
+/* Checks: REG-C11 REG-I8 */
+Test(registry_updates, schema_required_types_strict, .init = setup,
      .fini = teardown)
 {
     fdn_registry_ns_t *lax = schema_ns(false), *strict = schema_ns(true);

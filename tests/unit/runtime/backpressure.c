@@ -535,3 +535,39 @@ Test(backpressure, a_killed_attached_thread_dies_at_its_next_call)
     fdn_msg_free(me, m);
     pthread_join(th, NULL);
 }
+
+/* Checks: RT-C17 */
+Test(backpressure, notify_gets_past_the_bound_in_order)
+{
+    fdn_pid_t g = blocked_gate(2);
+    int x = 1;
+    cr_assert_eq(fdn_send(me, g, T_MSG, &x, sizeof x), FDN_OK);
+    cr_assert_eq(fdn_send(me, g, T_MSG, &x, sizeof x), FDN_OK);
+    cr_assert_eq(fdn_send(me, g, T_MSG, &x, sizeof x), FDN_EFULL);
+    /* Service notifications are never refused. */
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(fdn_runtime_notify(rt, g, T_MSG, &i, sizeof i), FDN_OK);
+    WAIT_FOR(info(g).mailbox_len == 7);
+    open_gate();
+    WAIT_FOR(atomic_load(&g_gate.handled_msgs) == 7);
+    stop_and_wait(g);
+    /* The order, from an attached receiver; and the error cases. */
+    for (int i = 0; i < 50; i++)
+        cr_assert_eq(fdn_runtime_notify(rt, fdn_self(me), 9, &i, sizeof i),
+                     FDN_OK);
+    for (int i = 0; i < 50; i++) {
+        fdn_msg_t *m;
+        cr_assert_eq(fdn_receive(me, 10 * FDN_NS_PER_S, &m), FDN_OK);
+        cr_assert_eq(m->kind, FDN_MSG_USER);
+        cr_assert_eq(m->tag, 9);
+        cr_assert_eq(m->from, FDN_PID_NONE);
+        cr_assert_eq(*(const int *)m->data, i);
+        fdn_msg_free(me, m);
+    }
+    cr_assert_eq(fdn_runtime_notify(rt, g, T_MSG, &x, sizeof x), FDN_ENOPROC);
+    cr_assert_eq(fdn_runtime_notify(rt, FDN_PID_NONE, 1, NULL, 0),
+                 FDN_ENOPROC);
+    cr_assert_eq(fdn_runtime_notify(NULL, g, 1, NULL, 0), FDN_EINVAL);
+    cr_assert_eq(fdn_runtime_notify(rt, fdn_self(me), 1, NULL, 4),
+                 FDN_EINVAL);
+}
