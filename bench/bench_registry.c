@@ -593,6 +593,8 @@ static void bench_cleanup(void)
 /* ------------------------------------------------------------------------ */
 
 #define MEM_KEYS 100000U
+#define MEM_KEY_LEN 16 /* bytes, as REG-P6 states */
+#define MEM_KEY_BYTES (MEM_KEY_LEN + 8)
 
 /* Bytes the runtime and registry hold through their allocator
  * (malloc_usable_size, so allocator rounding counts).  Relaxed: a
@@ -651,31 +653,18 @@ static int64_t settle_heap(void)
     return last;
 }
 
-/*
- * Checks: REG-P6
- *
- * 100,000 unique keys "k<i>", each with a small value: one int field
- * (the peer stores the integer i as the Registry value).  Figures, per
- * entry:
- *   reg_mem_entry_block   the block fdn_registry_entry_bytes_ns states,
- *                         averaged over the keys' lengths;
- *   reg_mem_alloc         what the runtime's allocator holds (usable
- *                         bytes: entries, owner record, rounding);
- *   reg_mem_total         malloc's bytes in use (mallinfo2), which adds
- *                         liburcu's hash buckets: the figure compared
- *                         with the BEAM's ETS memory;
- *   reg_mem_total_nometa  reg_mem_total less the metadata the entry
- *                         carries (sizeof(fdn_meta_field_t) for one
- *                         field): the REG-P6 target, <= 128 B.
- */
-static void bench_memory(void)
+/* Heap and allocator growth per entry over registering MEM_KEYS keys
+ * (MEM_KEY_BYTES apart in keys) in a fresh registry's plain namespace,
+ * each with an int field "v" = i when with_meta; *block gets the stated
+ * block size of such an entry. */
+static void memory_per_entry(const char *keys, bool with_meta, double *heap,
+                             double *alloc, double *block)
 {
     static const fdn_allocator_t counting = {counting_alloc,
                                              counting_release, NULL};
     fdn_ctx_t *ctx;
-    char *keys = make_keys(MEM_KEYS);
     int64_t alloc0, heap0, alloc1, heap1;
-    double block = 0;
+    fdn_meta_t meta;
     int rc;
 
     start_with(&counting);
@@ -687,27 +676,70 @@ static void bench_memory(void)
      * process is. */
     heap0 = settle_heap();
     alloc0 = atomic_load_explicit(&counted_bytes, memory_order_relaxed);
-    register_range_meta(ns, keys, 0, MEM_KEYS, fdn_self(ctx), true);
+    for (uint32_t i = 0; i < MEM_KEYS; i++) {
+        if (with_meta) {
+            memset(&meta, 0, sizeof meta);
+            rc = fdn_meta_set_int(&meta, "v", (int64_t)i);
+            if (rc != FDN_OK)
+                bench_fail("fdn_meta_set_int", rc);
+        }
+        rc = fdn_registry_register(ns, keys + (size_t)i * MEM_KEY_BYTES,
+                                   fdn_self(ctx), with_meta ? &meta : NULL,
+                                   NULL);
+        if (rc != FDN_OK)
+            bench_fail("fdn_registry_register", rc);
+    }
     heap1 = settle_heap();
     alloc1 = atomic_load_explicit(&counted_bytes, memory_order_relaxed);
     if (fdn_registry_count(ns) != MEM_KEYS)
         bench_fail("registry count after registering", -1);
-    for (uint32_t i = 0; i < MEM_KEYS; i++)
-        block += (double)fdn_registry_entry_bytes_ns(
-            ns, strlen(key_at(keys, i)), 1);
-    bench_result("reg_mem_entry_block", block / MEM_KEYS, "B/entry");
-    bench_result("reg_mem_alloc", (double)(alloc1 - alloc0) / MEM_KEYS,
-                 "B/entry");
-    bench_result("reg_mem_total", (double)(heap1 - heap0) / MEM_KEYS,
-                 "B/entry");
-    bench_result("reg_mem_meta",
-                 (double)fdn_registry_meta_bytes(ns) / MEM_KEYS, "B/entry");
-    bench_result("reg_mem_total_nometa",
-                 (double)(heap1 - heap0) / MEM_KEYS -
-                     (double)sizeof(fdn_meta_field_t),
-                 "B/entry");
+    if (fdn_registry_meta_bytes(ns) !=
+        (with_meta ? MEM_KEYS * sizeof(fdn_meta_field_t) : 0))
+        bench_fail("registry metadata bytes", -1);
+    *heap = (double)(heap1 - heap0) / MEM_KEYS;
+    *alloc = (double)(alloc1 - alloc0) / MEM_KEYS;
+    *block = (double)fdn_registry_entry_bytes_ns(ns, MEM_KEY_LEN,
+                                                 with_meta ? 1 : 0);
     fdn_detach(ctx);
     stop();
+}
+
+/*
+ * Checks: REG-P6
+ *
+ * 100,000 unique 16-byte keys ("k" and 15 digits, as in the peer) in a
+ * plain namespace, registered by one owner.  Figures, per entry:
+ *   reg_mem_total       the growth of malloc's bytes in use (mallinfo2,
+ *                       every arena and mmapped block), so entry blocks,
+ *                       liburcu's hash buckets (which bypass our
+ *                       allocator) and malloc's overhead: the REG-P6
+ *                       figure (<= 128 B), beside the BEAM's ETS bytes;
+ *   reg_mem_entry_block the block fdn_registry_entry_bytes_ns states;
+ *   reg_mem_alloc       what the runtime's allocator holds (usable bytes:
+ *                       entries, the owner record, rounding).
+ * Then the same with a small value, one int field (the peer's value is
+ * the integer i), for information: reg_mem_meta_total and the same less
+ * the metadata (sizeof(fdn_meta_field_t)), reg_mem_meta_less.
+ */
+static void bench_memory(void)
+{
+    char *keys = malloc((size_t)MEM_KEYS * MEM_KEY_BYTES);
+    double heap, alloc, block;
+
+    if (keys == NULL)
+        bench_fail("malloc keys", FDN_ENOMEM);
+    for (uint32_t i = 0; i < MEM_KEYS; i++)
+        snprintf(keys + (size_t)i * MEM_KEY_BYTES, MEM_KEY_BYTES, "k%015u",
+                 i);
+    memory_per_entry(keys, false, &heap, &alloc, &block);
+    bench_result("reg_mem_total", heap, "B/entry");
+    bench_result("reg_mem_entry_block", block, "B/entry");
+    bench_result("reg_mem_alloc", alloc, "B/entry");
+    memory_per_entry(keys, true, &heap, &alloc, &block);
+    bench_result("reg_mem_meta_total", heap, "B/entry");
+    bench_result("reg_mem_meta_block", block, "B/entry");
+    bench_result("reg_mem_meta_less",
+                 heap - (double)sizeof(fdn_meta_field_t), "B/entry");
     free(keys);
 }
 

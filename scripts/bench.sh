@@ -231,11 +231,11 @@ row 'REG-P5|one dispatch, callback only counts: the walk, p50 (us)|reg_dispatch_
 
 workload memory
 c_reg memory; beam_reg memory
-row 'REG-P6|memory, 100k keys + small value (B/entry; C heap, BEAM ETS)|reg_mem_total|lower|-'
-row 'REG-P6|memory: entry block as stated, 1 int field (B/entry)|reg_mem_entry_block|lower|-|F'
-row 'REG-P6|memory: held through the allocator (B/entry)|reg_mem_alloc|lower|-|F'
-row 'REG-P6|memory: metadata part of the total (B/entry)|reg_mem_meta|lower|-|F'
-row 'REG-P6|memory: total less metadata (B/entry)|reg_mem_total_nometa|lower|<=128|F'
+row 'REG-P6|memory, 100k 16-byte keys, no value (B/entry; C heap growth, BEAM ETS words; the BEAM value is an immediate)|reg_mem_total|lower|<=128'
+row 'REG-P6|memory: entry block as stated, no value (B/entry)|reg_mem_entry_block|lower|-|F'
+row 'REG-P6|memory: held through the allocator, no value (B/entry)|reg_mem_alloc|lower|-|F'
+row 'REG-P6|memory, one int field (B/entry; C heap growth)|reg_mem_meta_total|lower|-|F'
+row 'REG-P6|memory, one int field, less the field (B/entry)|reg_mem_meta_less|lower|<=128|F'
 row 'REG-P6|memory: BEAM :erlang.memory(:ets) growth (B/entry)|reg_mem_ets_alloc|lower|-|B'
 
 workload restore

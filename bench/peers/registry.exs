@@ -313,14 +313,15 @@ defmodule Bench.Registry do
   end
 
   # Checks: REG-P6
-  # n unique keys, each with a small value (the integer i; the C side
-  # stores one int field), registered by one owner process.  Reported:
-  # the growth of the registry's ETS tables (:ets.info(t, :memory) words
+  # n unique 16-byte keys, each with the integer i as its value (an
+  # immediate: it costs the tuple slot any value needs), registered by one
+  # owner process.  Reported: the growth of the registry's ETS tables (:ets.info(t, :memory) words
   # times the word size) per entry, and the growth of
   # :erlang.memory(:ets) per entry as a cross check.
   def run_memory(n) do
     start_registry()
-    ks = keys(n)
+    # 16-byte keys, "k" and 15 digits, as the C side registers.
+    ks = List.to_tuple(for i <- 0..(n - 1), do: "k" <> String.pad_leading(Integer.to_string(i), 15, "0"))
     me = self()
     words0 = registry_ets_words()
     ets0 = :erlang.memory(:ets)

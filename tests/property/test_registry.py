@@ -18,12 +18,16 @@ gaps.  The order of the events of one owner death is not fixed (the owner's
 entries go in the order of its owner record), so those are compared as a
 set; every other event is compared in order.
 
-Requirement ids checked: REG-I1, REG-I2, REG-I3, REG-S2, REG-S4, REG-S6,
-REG-L1, REG-L2, REG-C1, REG-G1 (groups: join, leave, members),
-REG-U1 (replace and merge updates), REG-E1 (EVICT_LRU evicts the least
-recently seen), REG-V1 (listeners get every change in order, seq gap-free,
-with reasons).  A failing run prints the falsifying rule sequence; replay
-a run with `pytest --hypothesis-seed=N`.
+Requirement ids checked (specs/registry.md): REG-I1, REG-I2, REG-I3,
+REG-I5 (group members), REG-I6 (at most max_entries after any write),
+REG-S2, REG-S4, REG-S6, REG-S8 (listeners get every change in order, seq
+gap-free, with reasons), REG-S10 (a refused write leaves no owner record
+and sends no event), REG-L1, REG-L2, REG-C1, REG-C6 (calls of the wrong
+kind), REG-C7 (join, leave, members, dispatch), REG-C8 (REPLACE and MERGE
+updates), REG-C9 (touch), REG-C10 (EVICT_LRU evicts the least recently
+seen), REG-C13 (the listener messages' tag, sender and size).  A failing
+run prints the falsifying rule sequence; replay a run with
+`pytest --hypothesis-seed=N`.
 
 Environment: FDN_LIB is libfoundation.so, FDN_PROP_HELPER the helper module
 (tests/property/fdn_prop_helper.c) that spawns idle owner processes and
@@ -478,7 +482,7 @@ class RegistryModel(RuleBasedStateMachine):
         assert helper.fdn_test_spawn_idle(self.rt, pid) == OK
         self.alive.append(pid[0])
 
-    # REG-I1, REG-S4, REG-I2, REG-E1, REG-V1
+    # REG-I1, REG-S4, REG-I2, REG-C10, REG-S8
     @rule(n=st.sampled_from(UNIQUE_NS + [LRU, LRU]),
           key=st.sampled_from(KEYS), who=st.integers(0, 63),
           fields=small_meta)
@@ -501,7 +505,7 @@ class RegistryModel(RuleBasedStateMachine):
             if n == LRU:
                 self.lru.append(key)
                 if len(table) > LRU_MAX:
-                    # REG-E1: the least recently seen entry goes.  The
+                    # REG-C10: the least recently seen entry goes.  The
                     # registry inserts first and then evicts (write.c:
                     # put, evict_locked), so REGISTERED comes before
                     # EVICTED in seq order.
@@ -511,7 +515,7 @@ class RegistryModel(RuleBasedStateMachine):
                     self.expect(n, (UNREGISTERED, EVICTED, old, old_pid,
                                     old_fields))
 
-    # REG-E1: a live owner registers a key the LRU namespace lacks, so the
+    # REG-C10: a live owner registers a key the LRU namespace lacks, so the
     # namespace fills and evicts often (register alone rarely gets there).
     @precondition(lambda self: self.alive)
     @rule(key=st.integers(0, 63), who=st.integers(0, 63), fields=small_meta)
@@ -520,7 +524,7 @@ class RegistryModel(RuleBasedStateMachine):
         self.register(LRU, free[key % len(free)], who % len(self.alive),
                       fields)
 
-    # REG-S6, REG-G1 (unregister in a DUPLICATE namespace is leave)
+    # REG-S6, REG-C7 (unregister in a DUPLICATE namespace is leave)
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
           key=st.sampled_from(KEYS), who=st.integers(0, 63),
           use_leave=st.booleans())
@@ -545,7 +549,7 @@ class RegistryModel(RuleBasedStateMachine):
                 self.lru.remove(key)
         self.expect(n, (UNREGISTERED, EXPLICIT, key, pid, fields))
 
-    # REG-G1
+    # REG-C7, REG-I5
     @rule(key=st.sampled_from(KEYS), who=st.integers(0, 63),
           fields=small_meta)
     def join(self, key, who, fields):
@@ -557,6 +561,7 @@ class RegistryModel(RuleBasedStateMachine):
             assert rc == ENOPROC
         elif pid in self.groups.get(key, {}):
             assert rc == EEXIST
+            assert reply.winner == pid
         else:
             assert rc == OK
             event("joined")
@@ -564,7 +569,7 @@ class RegistryModel(RuleBasedStateMachine):
             self.groups.setdefault(key, {})[pid] = fields
             self.expect(GROUP, (REGISTERED, NONE, key, pid, fields))
 
-    # REG-U1: REPLACE
+    # REG-C8: REPLACE
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
           key=st.sampled_from(KEYS), who=st.integers(0, 63),
           existing=st.integers(0, 3), fields=replace_meta)
@@ -581,7 +586,7 @@ class RegistryModel(RuleBasedStateMachine):
             self.seen(key)
         self.expect(n, (UPDATED, NONE, key, pid, dict(fields)))
 
-    # REG-U1: MERGE (a NONE field deletes; past FDN_META_MAX is refused
+    # REG-C8: MERGE (a NONE field deletes; past FDN_META_MAX is refused
     # and changes nothing, not even the entry's last-seen time)
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
           key=st.sampled_from(KEYS), who=st.integers(0, 63),
@@ -589,7 +594,7 @@ class RegistryModel(RuleBasedStateMachine):
     def update_merge(self, n, key, who, existing, ops):
         self.merge(*self.target(n, key, who, existing), ops)
 
-    # REG-U1: a merge that would pass FDN_META_MAX fields is refused
+    # REG-C8: a merge that would pass FDN_META_MAX fields is refused
     @rule(who=st.integers(0, 63))
     def update_merge_overflow(self, who):
         n, key, pid = self.target(ALPHA, KEYS[0], who, 1)
@@ -625,7 +630,7 @@ class RegistryModel(RuleBasedStateMachine):
             self.seen(key)
         self.expect(n, (UPDATED, NONE, key, pid, dict(new)))
 
-    # REG-E1: a heartbeat makes the entry the most recently seen
+    # REG-C9, REG-C10: a heartbeat makes the entry the most recently seen
     @rule(n=st.sampled_from(range(len(NAMESPACES))),
           key=st.sampled_from(KEYS), who=st.integers(0, 63),
           existing=st.integers(0, 3))
@@ -673,8 +678,8 @@ class RegistryModel(RuleBasedStateMachine):
         self.expect_batch(GROUP, [(UNREGISTERED, DOWN, k, pid, f)
                                   for k, f in gone])
 
-    # REG-C1: bad input and the wrong kind of namespace change nothing
-    # (the event check after this step sees no event).
+    # REG-C1, REG-C6, REG-S10: bad input and the wrong kind of namespace
+    # change nothing (the event check after this step sees no event).
     @precondition(lambda self: self.alive)
     @rule(n=st.sampled_from(UNIQUE_NS), who=st.integers(0, 63))
     def bad_input(self, n, who):
@@ -725,7 +730,7 @@ class RegistryModel(RuleBasedStateMachine):
         held = self.uniq[n].get(key)
         return {held[0]: held[1]} if held is not None else {}
 
-    # REG-I1, REG-S2, REG-G1, REG-U1, REG-E1
+    # REG-I1, REG-I5, REG-S2, REG-C7, REG-C8, REG-C10
     @invariant()
     def entries_match_model(self):
         pids = ffi.new("fdn_pid_t[%d]" % (MAX_OWNERS + 1))
@@ -755,7 +760,7 @@ class RegistryModel(RuleBasedStateMachine):
                     assert fields_of(meta.fields, meta.count) == fields
         assert sorted(self.lru) == sorted(self.uniq[LRU])
 
-    # REG-I3, REG-U1 (metadata bytes follow updates)
+    # REG-I3, REG-I6, REG-C8 (metadata bytes follow updates)
     @invariant()
     def counts_match_model(self):
         total = 0
@@ -768,7 +773,7 @@ class RegistryModel(RuleBasedStateMachine):
             total += len(entries)
         assert lib.fdn_registry_total(self.reg) == total
         assert len(self.uniq[LRU]) <= LRU_MAX
-        # REG-I2, REG-S4: one owner record per live writer, none left by
+        # REG-I2, REG-S10: one owner record per live writer, none left by
         # refused writes or dead owners.
         assert lib.fdn_registry_owner_count(self.reg) == len(self.owners)
 
@@ -815,8 +820,8 @@ class RegistryModel(RuleBasedStateMachine):
         finally:
             lib.fdn_msg_free(self.ctx, msg)
 
-    # REG-V1: the events received equal the predicted ones, in order
-    # (a death's in any order), seq gap-free from 1.
+    # REG-S8, REG-C13: the events received equal the predicted ones, in
+    # order (a death's in any order), seq gap-free from 1.
     @invariant()
     def events_match_model(self):
         want = sum(len(b) for bs in self.pending.values() for b in bs)
