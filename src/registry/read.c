@@ -18,7 +18,7 @@
 static void meta_out(const struct reg_entry *e, fdn_meta_t *meta)
 {
     meta->count = e->meta_count;
-    memcpy(meta->fields, fdn__reg_fields(e), e->meta_bytes);
+    memcpy(meta->fields, fdn__reg_fields(e), fdn__reg_meta_size(e));
     memset(meta->fields + e->meta_count, 0,
            (FDN_META_MAX - e->meta_count) * sizeof meta->fields[0]);
 }

@@ -680,7 +680,7 @@ FDN_API uint64_t fdn_registry_owner_count(const fdn_registry_t *reg)
  * key). */
 static size_t fields_offset(size_t key_len)
 {
-    return (sizeof(struct reg_entry) + key_len + 1 + 7) & ~(size_t)7;
+    return (offsetof(struct reg_entry, key) + key_len + 1 + 7) & ~(size_t)7;
 }
 
 size_t fdn__reg_fields_offset(size_t key_len)
@@ -693,7 +693,7 @@ FDN_API size_t fdn_registry_entry_bytes_ns(const fdn_registry_ns_t *ns,
 {
     size_t ext = ns != NULL ? ns->ext_bytes : 0;
     if (nfields == 0)
-        return ext + sizeof(struct reg_entry) + key_len + 1;
+        return ext + offsetof(struct reg_entry, key) + key_len + 1;
     return ext + fields_offset(key_len) +
            (size_t)nfields * sizeof(fdn_meta_field_t);
 }

@@ -15,7 +15,7 @@
  * no lock a monitor callback could hold).  See write.c for the protocol.
  *
  * Entry layout.  One allocation per entry:
- *     [ext: ns->ext_bytes][struct reg_entry][key, NUL][pad to 8][fields]
+ *     [ext: ns->ext_bytes][struct reg_entry: 68 bytes, then key, NUL][pad to 8][fields]
  * The entry pointer is the struct reg_entry; the per-namespace extras
  * (LRU link, group link, index links) sit before it at fixed negative
  * offsets, so an entry of a plain namespace pays for none of them.  The
@@ -93,13 +93,23 @@ struct reg_entry {
     uint8_t key_len;           /* at most FDN_REGISTRY_KEY_MAX */
     uint8_t meta_count;        /* at most FDN_META_MAX */
     uint16_t fields_off;       /* bytes from the entry to its fields */
-    uint32_t meta_bytes;       /* meta_count * sizeof(fdn_meta_field_t) */
-    /* Then the key and its NUL; then, 8-aligned, the fields. */
+    /* The key and its NUL, at offset 68 (LP64): the 4 bytes the struct's
+     * 8-alignment would pad go to the key, so that a 16-byte key's entry
+     * (85 bytes) fits malloc's 96-byte chunk; then, 8-aligned, the
+     * fields. */
+    char key[];
 };
 
 static inline const char *fdn__reg_key(const struct reg_entry *e)
 {
-    return (const char *)(e + 1);
+    return e->key;
+}
+
+/* The bytes of e's fields (its metadata's share of the namespace's
+ * metadata bytes). */
+static inline uint32_t fdn__reg_meta_size(const struct reg_entry *e)
+{
+    return e->meta_count * (uint32_t)sizeof(fdn_meta_field_t);
 }
 
 static inline const fdn_meta_field_t *

@@ -128,7 +128,7 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
         return NULL;
     memset(block, 0, ns->ext_bytes);
     struct reg_entry *e = (struct reg_entry *)(void *)(block + ns->ext_bytes);
-    memset(e, 0, sizeof *e);
+    memset(e, 0, offsetof(struct reg_entry, key));
     cds_lfht_node_init(&e->node);
     CDS_INIT_LIST_HEAD(&e->u.owner_link);
     e->ns = ns;
@@ -136,9 +136,8 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
     e->key_len = (uint8_t)len;
     e->meta_count = (uint8_t)n;
     e->fields_off = (uint16_t)fdn__reg_fields_offset(len);
-    e->meta_bytes = n * (uint32_t)sizeof(fdn_meta_field_t);
-    memcpy((char *)(e + 1), key, len);
-    ((char *)(e + 1))[len] = '\0';
+    memcpy(e->key, key, len);
+    e->key[len] = '\0';
     if (n != 0)
         memcpy((char *)e + e->fields_off, fields, n * sizeof *fields);
     return e;
@@ -263,8 +262,8 @@ static void emit(fdn_registry_ns_t *ns, fdn_registry_event_kind_t kind,
     memcpy(ev.ns, ns->name, sizeof ev.ns);
     memcpy(ev.key, fdn__reg_key(e), (size_t)e->key_len + 1);
     ev.nfields = e->meta_count;
-    memcpy(ev.fields, fdn__reg_fields(e), e->meta_bytes);
-    size_t size = offsetof(fdn_registry_event_t, fields) + e->meta_bytes;
+    memcpy(ev.fields, fdn__reg_fields(e), fdn__reg_meta_size(e));
+    size_t size = offsetof(fdn_registry_event_t, fields) + fdn__reg_meta_size(e);
     for (struct reg_listener *l = ns->listeners; l != NULL; l = l->next) {
         /* A listener dying now is removed by its callback; its message is
          * dropped with its mailbox.  Out of memory loses the event for
@@ -349,7 +348,7 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     if (ns->lru_off >= 0)
         cds_list_add_tail(entry_lru(e), &ns->lru);
     atomic_fetch_add_explicit(&ns->count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&ns->meta_bytes, e->meta_bytes,
+    atomic_fetch_add_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
                               memory_order_relaxed);
     if (held && emit_now)
         emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE, e);
@@ -371,7 +370,7 @@ static void unlink_locked(struct reg_entry *e)
     }
     index_del(ns, e);
     atomic_fetch_sub_explicit(&ns->count, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&ns->meta_bytes, e->meta_bytes,
+    atomic_fetch_sub_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
                               memory_order_relaxed);
 }
 
@@ -483,7 +482,7 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e,
     fdn__rcu_read_lock();
     int rc = owner_lock(ns, e->pid, 1, &r, &created, &held, reply);
     if (rc == FDN_OK) {
-        rc = held ? limits_check(ns, 1, e->meta_bytes) : FDN_OK;
+        rc = held ? limits_check(ns, 1, fdn__reg_meta_size(e)) : FDN_OK;
         if (rc == FDN_OK)
             rc = insert_locked(ns, e, r, held, true, fdn__reg_now(reg), reply);
         pthread_mutex_unlock(&r->mutex);
@@ -577,7 +576,7 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
         rc = prepare(ns, keys[i], pid, metas != NULL ? &metas[i] : NULL,
                      FDN_REGISTRY_UNIQUE, &es[i]);
         if (rc == FDN_OK)
-            bytes += es[i]->meta_bytes;
+            bytes += fdn__reg_meta_size(es[i]);
     }
     if (rc != FDN_OK) {
         if (reply != NULL)
@@ -722,7 +721,7 @@ static int update_fields(const struct reg_entry *e, const fdn_meta_t *meta,
         return FDN_OK;
     }
     out->count = e->meta_count;
-    memcpy(out->fields, fdn__reg_fields(e), e->meta_bytes);
+    memcpy(out->fields, fdn__reg_fields(e), fdn__reg_meta_size(e));
     for (uint32_t i = 0; i < meta->count; i++) {
         const fdn_meta_field_t *f = &meta->fields[i];
         uint32_t j = 0;
@@ -773,8 +772,8 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
     if (rc == FDN_OK)
         rc = schema_check(ns, next.fields, next.count);
     uint32_t new_bytes = next.count * (uint32_t)sizeof(fdn_meta_field_t);
-    if (rc == FDN_OK && held && new_bytes > e->meta_bytes)
-        rc = limits_check(ns, 0, new_bytes - e->meta_bytes);
+    if (rc == FDN_OK && held && new_bytes > fdn__reg_meta_size(e))
+        rc = limits_check(ns, 0, new_bytes - fdn__reg_meta_size(e));
     struct reg_entry *e2 = NULL;
     if (rc == FDN_OK) {
         e2 = entry_new(ns, key, len, pid, next.fields, next.count);
@@ -807,9 +806,9 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
             cds_list_replace_rcu(&m->link, &m2->link);
         }
         index_del(ns, e);
-        atomic_fetch_add_explicit(&ns->meta_bytes, e2->meta_bytes,
+        atomic_fetch_add_explicit(&ns->meta_bytes, fdn__reg_meta_size(e2),
                                   memory_order_relaxed);
-        atomic_fetch_sub_explicit(&ns->meta_bytes, e->meta_bytes,
+        atomic_fetch_sub_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
                                   memory_order_relaxed);
         if (held)
             emit(ns, FDN_REGISTRY_UPDATED, FDN_REGISTRY_NONE, e2);
