@@ -12,7 +12,6 @@
  */
 #include "registry/registry_internal.h"
 
-#include <urcu/rculist.h>
 
 /* Copies e's metadata into a whole map: the stored fields, then zeroes. */
 static void meta_out(const struct reg_entry *e, fdn_meta_t *meta)
@@ -127,9 +126,9 @@ static int each_under(fdn_registry_ns_t *ns, const char *key, size_t len,
     uint64_t now = ttl ? fdn__reg_now(ns->reg) : 0;
     struct cds_list_head *l;
     /* An RCU list: writers add and remove members under ns->lock with
-     * the _rcu list operations, which publish each link. */
-    for (l = rcu_dereference(g->members.next); l != &g->members;
-         l = rcu_dereference(l->next)) {
+     * the fdn__rcu_list operations, which publish each link. */
+    for (l = fdn__rcu_list_next(&g->members); l != &g->members;
+         l = fdn__rcu_list_next(l)) {
         fdn__rcu_subscribe(l);
         struct reg_entry *e = fdn__reg_from_member(ns, l);
         if (ttl && fdn__reg_expired(e, now))

@@ -44,7 +44,6 @@
  */
 #include "registry/registry_internal.h"
 
-#include <urcu/rculist.h>
 
 /* ------------------------------------------------------------------------ */
 /* Locks                                                                    */
@@ -341,7 +340,7 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     if (g != NULL) {
         struct reg_member *m = fdn__reg_member(e);
         m->group = g;
-        cds_list_add_tail_rcu(&m->link, &g->members);
+        fdn__rcu_list_add_tail(&m->link, &g->members);
         g->count++;
     }
     cds_list_add(&e->u.owner_link, &r->entries);
@@ -364,7 +363,7 @@ static void unlink_locked(struct reg_entry *e)
         cds_list_del(entry_lru(e));
     if (ns->member_off >= 0) {
         struct reg_member *m = fdn__reg_member(e);
-        cds_list_del_rcu(&m->link);
+        fdn__rcu_list_del(&m->link);
         if (--m->group->count == 0)
             group_drop(ns, m->group);
     }
@@ -803,7 +802,7 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
         if (ns->member_off >= 0) {
             struct reg_member *m = fdn__reg_member(e), *m2 = fdn__reg_member(e2);
             m2->group = m->group;
-            cds_list_replace_rcu(&m->link, &m2->link);
+            fdn__rcu_list_replace(&m->link, &m2->link);
         }
         index_del(ns, e);
         atomic_fetch_add_explicit(&ns->meta_bytes, fdn__reg_meta_size(e2),

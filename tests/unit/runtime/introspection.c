@@ -424,8 +424,17 @@ Test(introspection, stats_stay_consistent_under_churn)
         readings++;
         if (st.exited > st.spawned || st.live > 1000000 ||
             st.exited_normal + st.exited_shutdown + st.exited_killed +
-                    st.exited_other != st.exited)
+                    st.exited_other != st.exited) {
+            if (bad == 0)
+                cr_log_warn("first inconsistent reading: spawned %" PRIu64
+                            " exited %" PRIu64 " live %" PRIu64
+                            " normal %" PRIu64 " shutdown %" PRIu64
+                            " killed %" PRIu64 " other %" PRIu64,
+                            st.spawned, st.exited, st.live, st.exited_normal,
+                            st.exited_shutdown, st.exited_killed,
+                            st.exited_other);
             bad++;
+        }
         last_spawned = st.spawned;
         cr_assert_lt(now_ns(), t_end + 10 * FDN_NS_PER_S);
     }
