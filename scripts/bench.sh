@@ -196,6 +196,11 @@ c_reg lookup; beam_reg lookup
 row 'REG-P1|lookups, 1 thread, 100k keys (lookup/s)|reg_lookup_rate_1t|higher|B>=10'
 row 'REG-P1|lookups, 2 threads, 100k keys (lookup/s)|reg_lookup_rate_2t|higher|B>=10'
 
+workload lookup_thp
+run Foundation lookup_thp env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 "$BIN/bench_registry" lookup_thp
+row 'REG-P1|lookups, 1 thread, malloc on huge pages (glibc.malloc.hugetlb=1; information)|reg_lookup_rate_1t_thp|higher|-|F'
+row 'REG-P1|lookups, 2 threads, malloc on huge pages (information)|reg_lookup_rate_2t_thp|higher|-|F'
+
 workload lookup_scale
 c_reg lookup_scale
 row 'REG-P4|lookups, 1 thread, 1k keys (lookup/s)|reg_lookup_rate_1k|higher|-'
