@@ -115,22 +115,6 @@ FDN_API int fdn_registry_unsubscribe(fdn_registry_ns_t *ns,
 /* Teardown                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static void entry_free_rcu(struct rcu_head *head)
-{
-    fdn__rcu_callback_begin();
-    struct reg_entry *e = caa_container_of(head, struct reg_entry, u.rcu);
-    fdn__free(e->ns->reg->alloc, fdn__reg_block(e));
-    fdn__rcu_callback_end();
-}
-
-static void group_free_rcu(struct rcu_head *head)
-{
-    fdn__rcu_callback_begin();
-    struct reg_group *g = caa_container_of(head, struct reg_group, rcu);
-    fdn__free(*(const fdn_allocator_t *const *)(void *)(g + 1), g);
-    fdn__rcu_callback_end();
-}
-
 void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
 {
     fdn_registry_t *reg = ns->reg;
@@ -163,7 +147,7 @@ void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
              * neighbours are still allocated (frees are deferred). */
             cds_list_del(&e->u.owner_link);
             atomic_fetch_sub_explicit(&ns->count, 1, memory_order_relaxed);
-            fdn__rcu_call(&e->u.rcu, entry_free_rcu);
+            fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
         }
     }
     if (ns->member_off >= 0) {
@@ -171,7 +155,7 @@ void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
         {
             fdn__rcu_subscribe(&g->node);
             if (cds_lfht_del(ns->groups.ht, &g->node) == 0)
-                fdn__rcu_call(&g->rcu, group_free_rcu);
+                fdn__rcu_call(&g->rcu, fdn__reg_group_free_rcu);
         }
     }
     fdn__rcu_read_unlock();

@@ -291,6 +291,9 @@ static inline struct reg_entry *fdn__reg_from_member(fdn_registry_ns_t *ns,
  * why if held, and defers the free. */
 void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
                            bool held);
+/* call_rcu callbacks that free a removed entry and a removed group. */
+void fdn__reg_entry_free_rcu(struct rcu_head *head);
+void fdn__reg_group_free_rcu(struct rcu_head *head);
 /* Destroy-time teardown of a namespace's entries, groups, listeners,
  * indexes (no owner mutexes: nothing else runs). */
 void fdn__reg_ns_teardown(fdn_registry_ns_t *ns);

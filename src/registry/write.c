@@ -148,7 +148,7 @@ static void entry_free_now(struct reg_entry *e)
     fdn__free(e->ns->reg->alloc, fdn__reg_block(e));
 }
 
-static void entry_free_rcu(struct rcu_head *head)
+void fdn__reg_entry_free_rcu(struct rcu_head *head)
 {
     fdn__rcu_callback_begin();
     struct reg_entry *e = caa_container_of(head, struct reg_entry, u.rcu);
@@ -156,7 +156,7 @@ static void entry_free_rcu(struct rcu_head *head)
     fdn__rcu_callback_end();
 }
 
-static void group_free_rcu(struct rcu_head *head)
+void fdn__reg_group_free_rcu(struct rcu_head *head)
 {
     fdn__rcu_callback_begin();
     struct reg_group *g = caa_container_of(head, struct reg_group, rcu);
@@ -164,7 +164,7 @@ static void group_free_rcu(struct rcu_head *head)
     fdn__rcu_callback_end();
 }
 
-/* The allocator is stored right after the group (group_free_rcu has no
+/* The allocator is stored right after the group (fdn__reg_group_free_rcu has no
  * other way to reach it). */
 static struct reg_group *group_new(fdn_registry_ns_t *ns, const char *key,
                                    size_t len)
@@ -187,7 +187,7 @@ static void group_drop(fdn_registry_ns_t *ns, struct reg_group *g)
 {
     if (cds_lfht_del(ns->groups.ht, &g->node) != 0)
         FDN_PANIC("registry: group missing from its table");
-    fdn__rcu_call(&g->rcu, group_free_rcu);
+    fdn__rcu_call(&g->rcu, fdn__reg_group_free_rcu);
 }
 
 static struct reg_group *group_find(fdn_registry_ns_t *ns, const char *key,
@@ -379,7 +379,7 @@ static void remove_quiet(struct reg_entry *e)
     if (cds_lfht_del(e->ns->table.ht, &e->node) != 0)
         FDN_PANIC("registry: entry missing from its table");
     unlink_locked(e);
-    fdn__rcu_call(&e->u.rcu, entry_free_rcu);
+    fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
 }
 
 void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
@@ -393,7 +393,7 @@ void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
     unlink_locked(e);
     if (held)
         emit(ns, FDN_REGISTRY_UNREGISTERED, why, e);
-    fdn__rcu_call(&e->u.rcu, entry_free_rcu);
+    fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
 }
 
 /* Evicts least recently seen entries until ns is within its limits
@@ -811,7 +811,7 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
                                   memory_order_relaxed);
         if (held)
             emit(ns, FDN_REGISTRY_UPDATED, FDN_REGISTRY_NONE, e2);
-        fdn__rcu_call(&e->u.rcu, entry_free_rcu);
+        fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
     }
     pthread_mutex_unlock(&r->mutex);
     if (rc == FDN_OK && held)
