@@ -167,9 +167,15 @@ struct fdn_registry_ns {
     _Atomic bool is_locked;
     pthread_mutex_t lock;
     /* Entries and their metadata bytes.  In a locked namespace exact
-     * under lock; otherwise relaxed statistics (see write.c). */
+     * under lock; otherwise relaxed statistics (see write.c).  Every
+     * write changes them, so they get cache lines of their own (the
+     * padding keeps the read-mostly fields around them, which every
+     * lookup and write reads, off those lines; malloc gives no 64-byte
+     * alignment, hence padding rather than _Alignas). */
+    char pad_before_count[64];
     _Atomic uint64_t count;
     _Atomic uint64_t meta_bytes;
+    char pad_after_count[64];
     /* Extras before each entry (ext area), and where each part is. */
     uint32_t ext_bytes;
     int32_t lru_off;               /* -1: no LRU list */
