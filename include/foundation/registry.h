@@ -183,11 +183,12 @@ typedef struct fdn_registry_ns_opts {
     uint64_t max_meta_bytes;
     fdn_registry_on_full_t on_full;
     /* Entries not registered, updated or touched for ttl_ns are expired:
-     * lookups stop returning them at once and a sweep removes them
-     * (reason EXPIRED).  0 = never. */
+     * every read stops returning them at once, and a sweep or the
+     * namespace's next write removes them (reason EXPIRED).  0 = never. */
     uint64_t ttl_ns;
-    /* Schema: nfields declared fields.  With nfields == 0 any metadata is
-     * accepted and nothing is indexed. */
+    /* Schema: nfields declared fields.  With nfields == 0 and !strict any
+     * metadata is accepted and nothing is indexed (strict with no fields
+     * accepts entries without metadata only). */
     uint32_t nfields;
     fdn_registry_field_t fields[FDN_META_MAX];
     bool strict;                     /* refuse fields not declared */

@@ -67,7 +67,7 @@ int fdn__meta_value_cmp(const fdn_meta_value_t *a, const fdn_meta_value_t *b)
     case FDN_META_DOUBLE:
         return double_cmp(a->as.d, b->as.d);
     case FDN_META_BOOL:
-        return (int)a->as.b - (int)b->as.b;
+        return (int)fdn__meta_bool(a) - (int)fdn__meta_bool(b);
     case FDN_META_STR: {
         /* Bounded: a caller's value need not be NUL-terminated. */
         int c = strncmp(a->as.s, b->as.s, FDN_META_STR_MAX + 1);

@@ -5,7 +5,7 @@
  * Every setter validates everything before it writes, so a failed call
  * leaves the map exactly as it was (REG-C4).
  */
-#include "foundation/registry.h"
+#include "registry/registry_internal.h"
 
 #include <string.h>
 
@@ -132,7 +132,7 @@ FDN_API bool fdn_meta_value_equal(const fdn_meta_value_t *a,
     case FDN_META_DOUBLE:
         return a->as.d == b->as.d; /* IEEE equality: NaN equals nothing */
     case FDN_META_BOOL:
-        return a->as.b == b->as.b;
+        return fdn__meta_bool(a) == fdn__meta_bool(b);
     case FDN_META_STR:
         return strncmp(a->as.s, b->as.s, FDN_META_STR_MAX + 1) == 0;
     }

@@ -218,6 +218,16 @@ int fdn__reg_owner_take(struct reg_owner *r, uint32_t n, uint64_t *retry_ns)
     return FDN_EAGAIN;
 }
 
+void fdn__reg_owner_refund(struct reg_owner *r, uint32_t n)
+{
+    const fdn_registry_t *reg = r->reg;
+    if (reg->owner_rate == 0)
+        return;
+    r->tokens += (double)n;
+    if (r->tokens > (double)reg->owner_burst)
+        r->tokens = (double)reg->owner_burst;
+}
+
 void fdn__reg_owners_teardown(fdn_registry_t *reg)
 {
     struct cds_lfht_iter iter;

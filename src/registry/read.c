@@ -242,9 +242,12 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
         fdn__rcu_subscribe(node);
         struct reg_owner *r = caa_container_of(node, struct reg_owner, node);
         struct reg_entry *e;
+        uint64_t now = fdn__reg_now(reg);
         pthread_mutex_lock(&r->mutex);
         cds_list_for_each_entry(e, &r->entries, u.owner_link)
         {
+            if (fdn__reg_expired(e, now))
+                continue; /* invisible, as to every read (REG-S12) */
             if (fn != NULL)
                 fn(arg, e->ns->name, fdn__reg_key(e));
             n++;

@@ -100,6 +100,26 @@ struct reg_entry {
     char key[];
 };
 
+/* A BOOL value's truth, read as a byte: a caller's value whose byte is
+ * neither 0 nor 1 (a union written through another member) must not be
+ * loaded as a bool, which would be undefined behaviour.  Stored values
+ * are 0 or 1 (schema checks refuse others); query values may be
+ * anything, and any nonzero byte is true. */
+static inline bool fdn__meta_bool(const fdn_meta_value_t *v)
+{
+    unsigned char c;
+    memcpy(&c, &v->as.b, 1);
+    return c != 0;
+}
+
+/* Whether v is a well-formed BOOL byte (0 or 1). */
+static inline bool fdn__meta_bool_ok(const fdn_meta_value_t *v)
+{
+    unsigned char c;
+    memcpy(&c, &v->as.b, 1);
+    return c <= 1;
+}
+
 static inline const char *fdn__reg_key(const struct reg_entry *e)
 {
     return e->key;
@@ -322,6 +342,8 @@ void fdn__reg_owner_release(struct reg_owner *r, bool created);
 /* Takes n tokens from r's bucket (owner mutex held): FDN_OK, or
  * FDN_EAGAIN and *retry_ns. */
 int fdn__reg_owner_take(struct reg_owner *r, uint32_t n, uint64_t *retry_ns);
+/* Gives back n tokens a write took but did not use (r's mutex held). */
+void fdn__reg_owner_refund(struct reg_owner *r, uint32_t n);
 /* Cancels every owner monitor and waits for running callbacks (destroy). */
 void fdn__reg_owners_teardown(fdn_registry_t *reg);
 /* Frees every remaining record (destroy, after the namespaces emptied). */

@@ -49,14 +49,23 @@
 /* Locks                                                                    */
 /* ------------------------------------------------------------------------ */
 
+static int64_t expire_locked(fdn_registry_ns_t *ns);
+
 /* Takes ns->lock if the namespace is locked; returns whether it did.  Call
- * inside the read-side critical section spanning the change. */
+ * inside the read-side critical section spanning the change, holding no
+ * owner mutex: in a namespace with a ttl it first removes the expired
+ * entries (reason EXPIRED), so that no write sees one — an expired key
+ * is free to register again, an expired entry cannot be updated, touched
+ * or unregistered, and expired entries count against no limit (REG-S12).
+ * Locked namespaces only: every namespace with a ttl is. */
 static bool ns_lock(fdn_registry_ns_t *ns)
 {
     /* Acquire: pairs with the store in fdn_registry_subscribe. */
     if (!atomic_load_explicit(&ns->is_locked, memory_order_acquire))
         return false;
     pthread_mutex_lock(&ns->lock);
+    if (ns->opts.ttl_ns != 0)
+        expire_locked(ns);
     return true;
 }
 
@@ -89,6 +98,8 @@ static int schema_check(const fdn_registry_ns_t *ns,
         if (f[i].value.type == FDN_META_STR &&
             strnlen(f[i].value.as.s, sizeof f[i].value.as.s) >
                 FDN_META_STR_MAX)
+            return FDN_EINVAL;
+        if (f[i].value.type == FDN_META_BOOL && !fdn__meta_bool_ok(&f[i].value))
             return FDN_EINVAL;
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(f[j].name, f[i].name) == 0)
@@ -484,6 +495,8 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e,
         rc = held ? limits_check(ns, 1, fdn__reg_meta_size(e)) : FDN_OK;
         if (rc == FDN_OK)
             rc = insert_locked(ns, e, r, held, true, fdn__reg_now(reg), reply);
+        if (rc != FDN_OK)
+            fdn__reg_owner_refund(r, 1); /* a refused write costs nothing */
         pthread_mutex_unlock(&r->mutex);
         if (rc == FDN_OK && held)
             evict_locked(ns);
@@ -603,6 +616,7 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
                 reply->failed = done;
             for (size_t j = 0; j < done; j++)
                 remove_quiet(es[j]);
+            fdn__reg_owner_refund(r, (uint32_t)n);
         } else if (held) {
             for (size_t j = 0; j < n; j++)
                 emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE, es[j]);
@@ -710,8 +724,28 @@ FDN_API int fdn_registry_leave(fdn_registry_ns_t *ns, const char *key,
     return fdn_registry_unregister(ns, key, pid);
 }
 
+/* A MERGE's own map, before it is applied: every name 1 to
+ * FDN_META_NAME_MAX bytes and NUL-terminated, no name twice, every type
+ * known (NONE included: it deletes).  The merged result is then checked
+ * like any map (schema_check). */
+static int merge_check(const fdn_meta_t *meta)
+{
+    for (uint32_t i = 0; i < meta->count; i++) {
+        const fdn_meta_field_t *f = &meta->fields[i];
+        size_t len = strnlen(f->name, sizeof f->name);
+        if (len == 0 || len > FDN_META_NAME_MAX ||
+            (unsigned)f->value.type > FDN_META_STR)
+            return FDN_EINVAL;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(meta->fields[j].name, f->name) == 0)
+                return FDN_EINVAL;
+    }
+    return FDN_OK;
+}
+
 /* The metadata an update produces: meta itself (REPLACE), or e's fields
- * with meta's set and its NONE-typed ones removed (MERGE). */
+ * with meta's set and its NONE-typed ones removed (MERGE, meta checked by
+ * merge_check). */
 static int update_fields(const struct reg_entry *e, const fdn_meta_t *meta,
                          fdn_registry_update_mode_t mode, fdn_meta_t *out)
 {
@@ -753,6 +787,8 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
         (mode != FDN_REGISTRY_REPLACE && mode != FDN_REGISTRY_MERGE))
         return FDN_EINVAL;
     int rc = fdn__reg_check_key(key, &len);
+    if (rc == FDN_OK && mode == FDN_REGISTRY_MERGE)
+        rc = merge_check(meta);
     if (rc != FDN_OK)
         return rc;
     fdn__rcu_thread_enter();
@@ -854,20 +890,15 @@ FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
     return rc;
 }
 
-FDN_API int64_t fdn_registry_sweep(fdn_registry_ns_t *ns)
+/* Removes the expired entries of ns, a namespace with a ttl (ns->lock
+ * held, no owner mutex, inside a read-side critical section); returns how
+ * many.  The LRU list is in last-seen order (every last-seen store happens
+ * under ns->lock and moves the entry to the tail), so the expired entries
+ * are a prefix of it and this costs O(1 + removed). */
+static int64_t expire_locked(fdn_registry_ns_t *ns)
 {
-    if (ns == NULL)
-        return FDN_EINVAL;
-    if (ns->opts.ttl_ns == 0)
-        return 0;
-    fdn__rcu_thread_enter();
     int64_t n = 0;
-    fdn__rcu_read_lock();
-    pthread_mutex_lock(&ns->lock);
     uint64_t now = fdn__reg_now(ns->reg);
-    /* The LRU list is in last-seen order (every last-seen store happens
-     * under ns->lock and moves the entry to the tail), so the expired
-     * entries are a prefix of it. */
     while (!cds_list_empty(&ns->lru)) {
         struct reg_entry *v = (struct reg_entry *)(void *)((char *)ns->lru.next -
                                                            ns->lru_off +
@@ -880,6 +911,19 @@ FDN_API int64_t fdn_registry_sweep(fdn_registry_ns_t *ns)
         pthread_mutex_unlock(&vo->mutex);
         n++;
     }
+    return n;
+}
+
+FDN_API int64_t fdn_registry_sweep(fdn_registry_ns_t *ns)
+{
+    if (ns == NULL)
+        return FDN_EINVAL;
+    if (ns->opts.ttl_ns == 0)
+        return 0;
+    fdn__rcu_thread_enter();
+    fdn__rcu_read_lock();
+    pthread_mutex_lock(&ns->lock);
+    int64_t n = expire_locked(ns);
     pthread_mutex_unlock(&ns->lock);
     fdn__rcu_read_unlock();
     if (n != 0)

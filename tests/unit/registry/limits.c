@@ -100,21 +100,22 @@ Test(registry_limits, expired_entries_vanish_and_are_swept,
         cr_assert_eq(fdn_registry_touch(ns, key, a), FDN_OK);
     }
     cr_assert_eq(fdn_clock_advance(clk, 40 * FDN_NS_PER_MS), FDN_OK);
-    /* k5..k9 are expired: invisible at once, before any sweep. */
+    /* k5..k9 are expired: invisible at once to every read, before any
+     * sweep (reads remove nothing: the count still holds them). */
     fdn_pid_t pid;
     cr_assert_eq(fdn_registry_lookup(ns, "k7", &pid, NULL), FDN_ENOENT);
-    cr_assert_eq(fdn_registry_touch(ns, "k7", a), FDN_ENOENT);
     cr_assert_eq(fdn_registry_lookup(ns, "k3", &pid, NULL), FDN_OK);
     cr_assert_eq(fdn_registry_foreach(ns, NULL, NULL), 5);
     size_t found;
     cr_assert_eq(fdn_registry_members(ns, "k8", NULL, 0, &found), FDN_OK);
     cr_assert_eq(found, 0);
+    cr_assert_eq(fdn_registry_keys(reg, a, NULL, NULL), 5);
     cr_assert_eq(fdn_registry_count(ns), 10);
     /* The sweep removes exactly the expired ones. */
     cr_assert_eq(fdn_registry_sweep(ns), 5);
     cr_assert_eq(fdn_registry_count(ns), 5);
     cr_assert_eq(fdn_registry_sweep(ns), 0);
-    cr_assert_eq(fdn_registry_keys(reg, a, NULL, NULL), 5);
+    cr_assert_eq(fdn_registry_touch(ns, "k7", a), FDN_ENOENT);
     /* An expired key can be registered again by anyone. */
     fdn_pid_t b = reg_spawn_idle(rt);
     cr_assert_eq(fdn_registry_register(ns, "k7", b, NULL, NULL), FDN_OK);
@@ -122,6 +123,93 @@ Test(registry_limits, expired_entries_vanish_and_are_swept,
     fdn_registry_ns_t *plain;
     cr_assert_eq(fdn_registry_namespace(reg, "plain", &plain), FDN_OK);
     cr_assert_eq(fdn_registry_sweep(plain), 0);
+}
+
+#define LIMITS_EVENT_TAG 77U
+
+/* Collects the events a listener (the attached main thread) got. */
+static int drain_events(fdn_ctx_t *ctx, fdn_registry_event_t *out, int cap)
+{
+    int n = 0;
+    fdn_msg_t *m;
+    while (fdn_receive(ctx, 0, &m) == FDN_OK) {
+        if (m->tag == LIMITS_EVENT_TAG && n < cap)
+            memcpy(&out[n++], m->data, m->size);
+        fdn_msg_free(ctx, m);
+    }
+    return n;
+}
+
+/* Checks: REG-S12 REG-S8
+ * Found by the newcomer review: an expired entry nobody had swept yet
+ * still held its key (FDN_EEXIST naming the invisible owner), could be
+ * updated back to life, and counted against a REJECT limit.  Every
+ * write to a ttl namespace now removes the expired entries first. */
+Test(registry_limits, writes_see_no_expired_entry, .init = setup,
+     .fini = teardown)
+{
+    fdn_registry_ns_t *ns = ns_with(0, 0, FDN_REGISTRY_REJECT,
+                                    100 * FDN_NS_PER_MS);
+    fdn_ctx_t *ctx;
+    cr_assert_eq(fdn_attach(rt, &ctx), FDN_OK);
+    cr_assert_eq(fdn_registry_subscribe(ns, fdn_self(ctx), LIMITS_EVENT_TAG),
+                 FDN_OK);
+    fdn_pid_t a = reg_spawn_idle(rt), b = reg_spawn_idle(rt);
+    cr_assert_eq(fdn_registry_register(ns, "k", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "u", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_clock_advance(clk, 200 * FDN_NS_PER_MS), FDN_OK);
+    /* No sweep: the key is free for another owner at once. */
+    fdn_registry_reply_t reply = {0};
+    cr_assert_eq(fdn_registry_register_ex(ns, "k", b, NULL, &reply), FDN_OK);
+    fdn_pid_t pid;
+    cr_assert_eq(fdn_registry_lookup(ns, "k", &pid, NULL), FDN_OK);
+    cr_assert_eq(pid, b);
+    /* "u" went with that write: update, touch and unregister find
+     * nothing, and nothing comes back. */
+    fdn_meta_t m = {0};
+    cr_assert_eq(fdn_meta_set_int(&m, "x", 1), FDN_OK);
+    cr_assert_eq(fdn_registry_update(ns, "u", a, &m, FDN_REGISTRY_REPLACE),
+                 FDN_ENOENT);
+    cr_assert_eq(fdn_registry_touch(ns, "u", a), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_unregister(ns, "u", a), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_lookup(ns, "u", NULL, NULL), FDN_ENOENT);
+    cr_assert_eq(fdn_registry_count(ns), 1);
+    cr_assert_eq(fdn_registry_keys(reg, a, NULL, NULL), 0);
+    /* The listener saw both expiries, then the new registration. */
+    fdn_registry_event_t ev[8];
+    int n = drain_events(ctx, ev, 8);
+    cr_assert_eq(n, 5, "got %d events", n);
+    cr_assert_eq(ev[2].kind, FDN_REGISTRY_UNREGISTERED);
+    cr_assert_eq(ev[2].reason, FDN_REGISTRY_EXPIRED);
+    cr_assert_eq(ev[3].kind, FDN_REGISTRY_UNREGISTERED);
+    cr_assert_eq(ev[3].reason, FDN_REGISTRY_EXPIRED);
+    cr_assert_eq(ev[4].kind, FDN_REGISTRY_REGISTERED);
+    cr_assert_eq(ev[4].pid, b);
+
+    /* Expired entries count against no limit. */
+    fdn_registry_ns_t *full = ns_with(1, 0, FDN_REGISTRY_REJECT,
+                                      100 * FDN_NS_PER_MS);
+    cr_assert_eq(fdn_registry_register(full, "x", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_register(full, "y", a, NULL, NULL),
+                 FDN_ELIMIT);
+    cr_assert_eq(fdn_clock_advance(clk, 100 * FDN_NS_PER_MS), FDN_OK);
+    cr_assert_eq(fdn_registry_register(full, "y", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_count(full), 1);
+
+    /* A group: the same pid may join again once its membership
+     * expired. */
+    fdn_registry_ns_opts_t go;
+    fdn_registry_ns_opts_init(&go);
+    go.kind = FDN_REGISTRY_DUPLICATE;
+    go.ttl_ns = 100 * FDN_NS_PER_MS;
+    fdn_registry_ns_t *g;
+    cr_assert_eq(fdn_registry_namespace_opts(reg, "gttl", &go, &g), FDN_OK);
+    cr_assert_eq(fdn_registry_join(g, "grp", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_join(g, "grp", a, NULL, NULL), FDN_EEXIST);
+    cr_assert_eq(fdn_clock_advance(clk, 100 * FDN_NS_PER_MS), FDN_OK);
+    cr_assert_eq(fdn_registry_join(g, "grp", a, NULL, NULL), FDN_OK);
+    cr_assert_eq(fdn_registry_count(g), 1);
+    fdn_detach(ctx);
 }
 
 /* Checks: REG-L3 */
@@ -240,6 +328,38 @@ Test(registry_limits, rate_limits_answer_retry_after, .fini = teardown)
                  FDN_ELIMIT);
     /* Unregistering is never limited. */
     cr_assert_eq(fdn_registry_unregister(ns, "a1", a), FDN_OK);
+}
+
+/* Checks: REG-C12 REG-S10
+ * Found by the newcomer review: a write refused for another reason (here
+ * FDN_EEXIST, a lost race) still spent a token. */
+Test(registry_limits, a_refused_write_costs_no_token, .fini = teardown)
+{
+    fdn_registry_opts_t o;
+    fdn_registry_opts_init(&o);
+    o.owner_rate = 1;
+    o.owner_burst = 2;
+    o.sweep_interval_ns = FDN_INFINITY;
+    up(&o);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(reg, "n", &ns), FDN_OK);
+    fdn_pid_t a = reg_spawn_idle(rt), b = reg_spawn_idle(rt);
+    fdn_registry_reply_t reply = {0};
+    cr_assert_eq(fdn_registry_register_ex(ns, "held", b, NULL, &reply),
+                 FDN_OK);
+    cr_assert_eq(fdn_registry_register_ex(ns, "mine", a, NULL, &reply),
+                 FDN_OK);
+    /* a has one token left; losing to b must not spend it. */
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(fdn_registry_register_ex(ns, "held", a, NULL, &reply),
+                     FDN_EEXIST);
+    const char *keys[] = {"held"};
+    cr_assert_eq(fdn_registry_register_batch(ns, keys, NULL, 1, a, &reply),
+                 FDN_EEXIST);
+    cr_assert_eq(fdn_registry_register_ex(ns, "mine2", a, NULL, &reply),
+                 FDN_OK);
+    cr_assert_eq(fdn_registry_register_ex(ns, "mine3", a, NULL, &reply),
+                 FDN_EAGAIN);
 }
 
 /* Checks: REG-S9 REG-C16 */

@@ -97,6 +97,62 @@ Test(registry_updates, a_refused_update_changes_nothing,
                  FDN_META_MAX * sizeof(fdn_meta_field_t));
 }
 
+/* Checks: REG-C1 REG-C8 REG-C11
+ * Found by the newcomer review: a MERGE whose map held a NONE field with
+ * an empty name was accepted as a no-op (a malformed map is FDN_EINVAL),
+ * and a BOOL whose byte was neither 0 nor 1 reached a bool load
+ * (undefined behaviour, which UBSan reported in a query). */
+Test(registry_updates, malformed_maps_are_refused, .init = setup,
+     .fini = teardown)
+{
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "n", &ns), FDN_OK);
+    fdn_pid_t a = reg_spawn_idle(fx.rt);
+    fdn_meta_t m = {0}, out;
+    cr_assert_eq(fdn_meta_set_bool(&m, "up", true), FDN_OK);
+    cr_assert_eq(fdn_registry_register(ns, "k", a, &m, NULL), FDN_OK);
+
+    /* MERGE: an empty name, an unterminated one, a name twice, an
+     * unknown type; none changes the entry. */
+    fdn_meta_t bad;
+    memset(&bad, 0, sizeof bad);
+    bad.count = 1;
+    bad.fields[0].value.type = FDN_META_NONE; /* name "" */
+    cr_assert_eq(fdn_registry_update(ns, "k", a, &bad, FDN_REGISTRY_MERGE),
+                 FDN_EINVAL);
+    memset(bad.fields[0].name, 'x', sizeof bad.fields[0].name);
+    cr_assert_eq(fdn_registry_update(ns, "k", a, &bad, FDN_REGISTRY_MERGE),
+                 FDN_EINVAL);
+    memset(&bad, 0, sizeof bad);
+    cr_assert_eq(fdn_meta_set_int(&bad, "v", 1), FDN_OK);
+    bad.fields[1] = bad.fields[0];
+    bad.count = 2;
+    cr_assert_eq(fdn_registry_update(ns, "k", a, &bad, FDN_REGISTRY_MERGE),
+                 FDN_EINVAL);
+    bad.count = 1;
+    bad.fields[0].value.type = (fdn_meta_type_t)9;
+    cr_assert_eq(fdn_registry_update(ns, "k", a, &bad, FDN_REGISTRY_MERGE),
+                 FDN_EINVAL);
+    cr_assert_eq(fdn_registry_lookup(ns, "k", NULL, &out), FDN_OK);
+    cr_assert_eq(out.count, 1);
+
+    /* A BOOL byte of 100 (the union written through another member). */
+    fdn_meta_t odd = {0};
+    cr_assert_eq(fdn_meta_set_bool(&odd, "up", true), FDN_OK);
+    memset(&odd.fields[0].value.as, 100, 1);
+    cr_assert_eq(fdn_registry_register(ns, "k2", a, &odd, NULL), FDN_EINVAL);
+    cr_assert_eq(fdn_registry_update(ns, "k", a, &odd, FDN_REGISTRY_REPLACE),
+                 FDN_EINVAL);
+    /* In a query such a byte is simply true. */
+    fdn_rq_t q = {.op = FDN_RQ_EQ, .field = "up", .value = odd.fields[0].value};
+    fdn_registry_match_t hit;
+    size_t n;
+    cr_assert_eq(fdn_registry_query(ns, &q, 1, NULL, &hit, 1, &n, NULL),
+                 FDN_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(hit.key, "k");
+}
+
 struct flipper {
     fdn_registry_ns_t *ns;
     fdn_pid_t owner;
