@@ -540,7 +540,11 @@ FDN_API int fdn_monitor_fn_cancel(fdn_runtime_t *rt, fdn_pid_t pid,
             }
         }
     } else {
-        dying = atomic_load_explicit(&t->pid, memory_order_relaxed) == pid;
+        /* Acquire, like the wait below: when the death has already
+         * completed (pid 0, or the slot reused since), the callbacks'
+         * accesses must still happen before whatever the caller does on
+         * FDN_ENOENT (typically freeing what the callback read). */
+        dying = atomic_load_explicit(&t->pid, memory_order_acquire) == pid;
     }
     fdn__spin_unlock(&t->lock);
     if (found) {

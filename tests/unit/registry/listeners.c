@@ -268,3 +268,60 @@ Test(registry_listeners, subscribing_under_load_misses_nothing,
                 (unsigned long long)n);
     fdn_detach(ctx);
 }
+
+struct sub_race {
+    fdn_registry_ns_t *ns;
+    _Atomic fdn_pid_t target;
+    _Atomic bool stop;
+};
+
+/* Subscribes whatever pid is the current target, over and over: most
+ * calls race the target's death or find it subscribed already. */
+static void *subscribe_loop(void *arg)
+{
+    struct sub_race *r = arg;
+    while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
+        fdn_pid_t p = atomic_load_explicit(&r->target, memory_order_acquire);
+        if (p != FDN_PID_NONE)
+            (void)fdn_registry_subscribe(r->ns, p, 1);
+    }
+    return NULL;
+}
+
+/* Checks: REG-L4 REG-C13 REG-F3
+ * Found by the newcomer review (under TSan): a subscribe that lost to
+ * the listener's death freed its record while the death's monitor
+ * callback had read it, with no happens-before between the two
+ * (fdn_monitor_fn_cancel answered FDN_ENOENT for a completed death
+ * without an acquire).  Listeners die while two threads subscribe them;
+ * the namespace keeps working and ends with no listener. */
+Test(registry_listeners, subscribing_a_dying_listener, .init = setup,
+     .fini = teardown)
+{
+    static struct sub_race r;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "n", &r.ns), FDN_OK);
+    atomic_store(&r.target, FDN_PID_NONE);
+    atomic_store(&r.stop, false);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, subscribe_loop, &r), 0);
+    fdn_pid_t owner = reg_spawn_idle(fx.rt);
+    for (int round = 0; round < 500; round++) {
+        fdn_pid_t p = reg_spawn_idle(fx.rt);
+        atomic_store_explicit(&r.target, p, memory_order_release);
+        for (volatile int spin = 0; spin < (round % 50) * 100; spin++)
+            ;
+        reg_kill(fx.rt, p);
+        cr_assert(REG_POLL_UNTIL(!fdn_alive(fx.rt, p)));
+    }
+    atomic_store_explicit(&r.stop, true, memory_order_release);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    /* Every subscription went with its listener: a write reaches no one
+     * and unsubscribing the last target finds nothing. */
+    cr_assert_eq(fdn_registry_register(r.ns, "k", owner, NULL, NULL),
+                 FDN_OK);
+    fdn_pid_t last = atomic_load(&r.target);
+    cr_assert(REG_POLL_UNTIL(fdn_registry_unsubscribe(r.ns, last) ==
+                             FDN_ENOENT));
+}
