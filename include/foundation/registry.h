@@ -486,10 +486,12 @@ FDN_API int fdn_registry_snapshot(fdn_registry_ns_t *ns, const char *path,
  * owner dead, limit, schema, rate limit, memory) is skipped and the
  * restore goes on.  The whole file is checked (format, version, checksum,
  * kind, namespace name) before anything changes: FDN_EINVAL for a corrupt
- * or foreign file, FDN_ESYS for I/O (errno set), FDN_ENOMEM if the file
- * cannot be held in memory.  *restored and *skipped (each may be NULL)
- * count the entries; they add up to the file's count.  Pids are those of
- * this runtime: restore into the runtime whose processes were saved. */
+ * or foreign file or one that is not a regular file (a FIFO or a device,
+ * refused at once and unread), FDN_ESYS for I/O (errno set; a missing
+ * path or a directory), FDN_ENOMEM if the file cannot be held in memory.
+ * *restored and *skipped (each may be NULL) count the entries; they add
+ * up to the file's count.  Pids are those of this runtime: restore into
+ * the runtime whose processes were saved. */
 FDN_API int fdn_registry_restore(fdn_registry_ns_t *ns, const char *path,
                                  uint64_t *restored, uint64_t *skipped);
 

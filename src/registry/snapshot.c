@@ -38,8 +38,9 @@
  * The file ends right after the CRC.  A reader refuses (FDN_EINVAL) a file
  * whose magic, version, kind, name, CRC, any length, type or value is out
  * of range, whose records do not end exactly at the CRC, or that is not a
- * regular file.  The largest record is 1 + 127 + 8 + 1 + 8 * (1 + 23 + 1 +
- * 1 + 47) = 721 bytes.
+ * regular file (a FIFO or a device is refused at once, unread: the open
+ * does not wait for a FIFO's writer).  The largest record is 1 + 127 + 8
+ * + 1 + 8 * (1 + 23 + 1 + 1 + 47) = 721 bytes.
  *
  * Pids.  A pid names a process of one runtime's life only (DESIGN.md 2), so
  * a snapshot is meant to be restored into a registry of the same runtime
@@ -567,13 +568,29 @@ static bool snap_validate(fdn_registry_ns_t *ns, const unsigned char *bytes,
     return true;
 }
 
+/* Clears O_NONBLOCK on fd.  Returns 0 or -1 (errno). */
+static int clear_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    if ((flags & O_NONBLOCK) == 0)
+        return 0;
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 /* Reads the regular file at path into a new buffer (*bytes, *len).
  * FDN_OK, FDN_ESYS (errno), FDN_ENOMEM, or FDN_EINVAL for a file that is
- * neither regular nor a directory. */
+ * neither regular nor a directory, without blocking on it. */
 static int snap_read_file(const fdn_allocator_t *a, const char *path,
                           unsigned char **bytes, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The file's type is known only once it is open, and a blocking open
+     * of a FIFO for reading waits for a writer, forever if none comes:
+     * O_NONBLOCK makes it return at once, so fstat can refuse it.
+     * O_NOCTTY: a terminal named by path must not become the caller's
+     * controlling terminal. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return FDN_ESYS;
     struct stat st;
@@ -587,6 +604,12 @@ static int snap_read_file(const fdn_allocator_t *a, const char *path,
         rc = FDN_ESYS;
     } else if (!S_ISREG(st.st_mode)) {
         rc = FDN_EINVAL;
+    } else if (clear_nonblock(fd) != 0) {
+        /* Linux's own file systems ignore O_NONBLOCK on regular files,
+         * but POSIX lets a read under it fail with EAGAIN (a mandatory
+         * lock), and a FUSE file system sees the flag and may honour it:
+         * read as from any file. */
+        rc = FDN_ESYS;
     } else if ((uint64_t)st.st_size >= SIZE_MAX) {
         rc = FDN_ENOMEM;
     } else {

@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -1105,6 +1106,111 @@ Test(registry_snapshot, n6_restore_out_of_memory)
     snap_dir_remove(&dir);
     reg_kill(fx.rt, own[0]);
     reg_kill(fx.rt, own[1]);
+    cr_assert_eq(fdn_registry_total(fx.reg), 0);
+    reg_fixture_down(&fx);
+}
+
+
+/* Set by SIGALRM: a restore was still running when its deadline came. */
+static volatile sig_atomic_t snap_alarm_fired;
+
+static void snap_on_alarm(int sig)
+{
+    (void)sig;
+    snap_alarm_fired = 1;
+}
+
+/* Restores path into ns under a 5-second alarm whose handler does not
+ * restart system calls, so a restore that blocks (an open waiting for a
+ * FIFO's writer) is interrupted and the test fails instead of hanging.
+ * Expects FDN_EINVAL, promptly, and nothing changed. */
+static void expect_refused_promptly(reg_fixture_t *fx, fdn_registry_ns_t *ns,
+                                    const char *path, const char *what)
+{
+    struct sigaction on_alarm, saved;
+    memset(&on_alarm, 0, sizeof on_alarm);
+    on_alarm.sa_handler = snap_on_alarm;
+    sigemptyset(&on_alarm.sa_mask);
+    on_alarm.sa_flags = 0; /* no SA_RESTART: the blocked open returns */
+    cr_assert_eq(sigaction(SIGALRM, &on_alarm, &saved), 0);
+    uint64_t count = fdn_registry_count(ns);
+    uint64_t owners = fdn_registry_owner_count(fx->reg);
+    int64_t live = fdn_failing_allocator_live(fx->fa);
+    snap_alarm_fired = 0;
+    uint64_t restored = 99, skipped = 99;
+    alarm(5);
+    errno = 0;
+    int rc = fdn_registry_restore(ns, path, &restored, &skipped);
+    int err = errno;
+    alarm(0);
+    cr_assert_eq(sigaction(SIGALRM, &saved, NULL), 0);
+    cr_assert_eq(snap_alarm_fired, 0,
+                 "%s: restore blocked until the 5 s alarm (%s, errno %d)",
+                 what, fdn_errname(rc), err);
+    cr_assert_eq(rc, FDN_EINVAL, "%s: %s (errno %d)", what, fdn_errname(rc),
+                 err);
+    cr_assert_eq(restored, 0, "%s", what);
+    cr_assert_eq(skipped, 0, "%s", what);
+    cr_assert_eq(fdn_registry_count(ns), count, "%s", what);
+    cr_assert_eq(fdn_registry_owner_count(fx->reg), owners, "%s", what);
+    cr_assert_eq(fdn_failing_allocator_live(fx->fa), live, "%s: leak", what);
+}
+
+/* Checks: REG-S11 */
+Test(registry_snapshot, n7_restore_refuses_a_fifo_without_blocking)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 2);
+    snap_dir_t dir;
+    snap_dir_make(&dir);
+    char good[160], fifo[160];
+    snap_dir_file(&dir, "good.snap", good, sizeof good);
+    snap_dir_file(&dir, "fifo.snap", fifo, sizeof fifo);
+
+    fdn_pid_t own = reg_spawn_idle(fx.rt);
+    static snap_want_t w[3];
+    fdn_registry_ns_t *ns = snap_ns(fx.reg, "n7", FDN_REGISTRY_UNIQUE);
+    snap_fill_unique(ns, w, 3, &own, 1);
+    cr_assert_eq(fdn_registry_snapshot(ns, good, NULL), FDN_OK);
+    /* A fresh registry where a valid restore would add three entries. */
+    snap_new_registry(&fx);
+    ns = snap_ns(fx.reg, "n7", FDN_REGISTRY_UNIQUE);
+
+    /* A FIFO with no writer: an open for reading that may block waits
+     * for one forever. */
+    cr_assert_eq(mkfifo(fifo, 0600), 0, "mkfifo: %s", strerror(errno));
+    expect_refused_promptly(&fx, ns, fifo, "a FIFO with no writer");
+
+    /* A FIFO with a writer and a whole valid snapshot queued in it: still
+     * not a regular file, and restore reads none of it. */
+    int end = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    cr_assert_geq(end, 0, "open: %s", strerror(errno));
+    size_t len;
+    unsigned char *bytes = snap_read(good, &len);
+    cr_assert_lt(len, 4096, "the snapshot must fit in the pipe");
+    cr_assert_eq(write(end, bytes, len), (ssize_t)len);
+    expect_refused_promptly(&fx, ns, fifo, "a FIFO holding a snapshot");
+    unsigned char *back = malloc(len + 1);
+    cr_assert_not_null(back);
+    cr_assert_eq(read(end, back, len + 1), (ssize_t)len,
+                 "restore consumed bytes from the FIFO");
+    cr_assert_eq(memcmp(back, bytes, len), 0);
+    free(back);
+    free(bytes);
+    cr_assert_eq(close(end), 0);
+
+    /* A character device. */
+    expect_refused_promptly(&fx, ns, "/dev/null", "/dev/null");
+
+    /* And a regular file is still read, with O_NONBLOCK cleared. */
+    uint64_t restored = 0, skipped = 0;
+    cr_assert_eq(fdn_registry_restore(ns, good, &restored, &skipped), FDN_OK);
+    cr_assert_eq(restored, 3);
+    cr_assert_eq(skipped, 0);
+    snap_expect_entries(ns, w, 3);
+
+    snap_dir_remove(&dir);
+    reg_kill(fx.rt, own);
     cr_assert_eq(fdn_registry_total(fx.reg), 0);
     reg_fixture_down(&fx);
 }
