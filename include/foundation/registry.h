@@ -476,9 +476,11 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
 /* ------------------------------------------------------------------------ */
 
 /* Writes every entry of ns (key, pid, metadata) to path atomically (a
- * temporary file, fsync, rename): a crash leaves the old file or the new
- * one.  *written (if non-NULL) is the number of entries.  Errors:
- * FDN_ESYS (errno set), FDN_EINVAL, FDN_ENOMEM. */
+ * temporary file in path's directory, fsync, rename): a crash leaves the
+ * old file or the new one.  The temporary file's name does not depend on
+ * path's, so any basename the directory allows works.  *written (if
+ * non-NULL) is the number of entries.  Errors: FDN_ESYS (errno set),
+ * FDN_EINVAL, FDN_ENOMEM. */
 FDN_API int fdn_registry_snapshot(fdn_registry_ns_t *ns, const char *path,
                                   uint64_t *written);
 /* Re-registers (or re-joins) the entries of a snapshot file in ns, only

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -40,7 +41,8 @@ static void snap_dir_file(const snap_dir_t *d, const char *name,
 }
 
 /* The number of entries in d (not . and ..); *tmp_files (if non-NULL)
- * gets how many of them look like a snapshot's temporary file. */
+ * gets how many of them look like a snapshot's temporary file
+ * (".fdnsnap-<pid>-<n>" in the target's directory). */
 static int snap_dir_count(const snap_dir_t *d, int *tmp_files)
 {
     DIR *dir = opendir(d->path);
@@ -51,7 +53,7 @@ static int snap_dir_count(const snap_dir_t *d, int *tmp_files)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         n++;
-        if (strstr(e->d_name, ".tmp.") != NULL)
+        if (strncmp(e->d_name, ".fdnsnap-", 9) == 0)
             tmp++;
     }
     closedir(dir);
@@ -1211,6 +1213,119 @@ Test(registry_snapshot, n7_restore_refuses_a_fifo_without_blocking)
 
     snap_dir_remove(&dir);
     reg_kill(fx.rt, own);
+    cr_assert_eq(fdn_registry_total(fx.reg), 0);
+    reg_fixture_down(&fx);
+}
+
+
+/* Checks: REG-F4, REG-C15 */
+Test(registry_snapshot, n8_snapshot_to_a_basename_of_name_max_bytes)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 2);
+    snap_dir_t dir;
+    snap_dir_make(&dir);
+    long name_max = pathconf(dir.path, _PC_NAME_MAX);
+    if (name_max <= 0 || name_max > NAME_MAX)
+        name_max = NAME_MAX;
+    cr_assert_geq(name_max, 250, "%s allows only %ld-byte names", dir.path,
+                  name_max);
+
+    fdn_pid_t own[2] = {reg_spawn_idle(fx.rt), reg_spawn_idle(fx.rt)};
+    static snap_want_t w[100];
+    fdn_registry_ns_t *ns = snap_ns(fx.reg, "n8", FDN_REGISTRY_UNIQUE);
+    snap_fill_unique(ns, w, 5, own, 2);
+
+    /* 250 bytes, then exactly the directory's limit: a temporary name
+     * that extends the basename ("<path>.tmp.<pid>.<n>") is too long
+     * for either. */
+    const size_t lens[2] = {250, (size_t)name_max};
+    char path[2][320], base[NAME_MAX + 1];
+    for (int i = 0; i < 2; i++) {
+        memset(base, i == 0 ? 'a' : 'b', lens[i]);
+        base[lens[i]] = '\0';
+        snap_dir_file(&dir, base, path[i], sizeof path[i]);
+        uint64_t written = 0;
+        errno = 0;
+        int rc = fdn_registry_snapshot(ns, path[i], &written);
+        cr_assert_eq(rc, FDN_OK, "%zu-byte basename: %s (errno %d)",
+                     lens[i], fdn_errname(rc), errno);
+        cr_assert_eq(written, 5);
+        /* Again, over the file just written. */
+        cr_assert_eq(fdn_registry_snapshot(ns, path[i], &written), FDN_OK);
+        cr_assert_eq(written, 5);
+        int tmp = -1;
+        cr_assert_eq(snap_dir_count(&dir, &tmp), i + 1);
+        cr_assert_eq(tmp, 0, "a temporary file was left behind");
+    }
+    size_t old_len;
+    unsigned char *old = snap_read(path[1], &old_len);
+
+    /* Failures with the long name leave the old file and no temporary:
+     * a missing directory, ... */
+    char missing[320];
+    memset(base, 'c', 250);
+    base[250] = '\0';
+    int nw = snprintf(missing, sizeof missing, "%s/no-such-dir/%s", dir.path,
+                      base);
+    cr_assert(nw > 0 && (size_t)nw < sizeof missing);
+    errno = 0;
+    cr_assert_eq(fdn_registry_snapshot(ns, missing, NULL), FDN_ESYS);
+    cr_assert_eq(errno, ENOENT, "errno %d", errno);
+    expect_old_file(&dir, 2, path[1], old, old_len, "missing directory");
+
+    /* ... and a write that fails half way (a file-size limit below the
+     * size of a snapshot with more entries). */
+    for (size_t i = 5; i < 100; i++) {
+        snprintf(w[i].key, sizeof w[i].key, "more-%zu", i);
+        w[i].pid = own[i % 2];
+        snap_make_meta((int)i, &w[i].meta);
+        cr_assert_eq(fdn_registry_register(ns, w[i].key, w[i].pid,
+                                           &w[i].meta, NULL),
+                     FDN_OK);
+    }
+    struct rlimit saved_limit, small;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &saved_limit), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    small = saved_limit;
+    small.rlim_cur = (rlim_t)old_len + 16;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    errno = 0;
+    uint64_t written = 7;
+    int rc = fdn_registry_snapshot(ns, path[1], &written);
+    int err = errno;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &saved_limit), 0);
+    cr_assert_eq(rc, FDN_ESYS, "%s", fdn_errname(rc));
+    cr_assert_eq(err, EFBIG, "errno %d", err);
+    cr_assert_eq(written, 0);
+    expect_old_file(&dir, 2, path[1], old, old_len, "file-size limit");
+    free(old);
+
+    /* Without the limit it succeeds and the file round-trips. */
+    cr_assert_eq(fdn_registry_snapshot(ns, path[1], &written), FDN_OK);
+    cr_assert_eq(written, 100);
+    int tmp = -1;
+    cr_assert_eq(snap_dir_count(&dir, &tmp), 2);
+    cr_assert_eq(tmp, 0, "a temporary file was left behind");
+    snap_new_registry(&fx);
+    ns = snap_ns(fx.reg, "n8", FDN_REGISTRY_UNIQUE);
+    uint64_t restored = 0, skipped = 0;
+    cr_assert_eq(fdn_registry_restore(ns, path[1], &restored, &skipped),
+                 FDN_OK);
+    cr_assert_eq(restored, 100);
+    cr_assert_eq(skipped, 0);
+    snap_expect_entries(ns, w, 100);
+    /* The 250-byte one holds the first five. */
+    snap_new_registry(&fx);
+    ns = snap_ns(fx.reg, "n8", FDN_REGISTRY_UNIQUE);
+    cr_assert_eq(fdn_registry_restore(ns, path[0], &restored, &skipped),
+                 FDN_OK);
+    cr_assert_eq(restored, 5);
+    snap_expect_entries(ns, w, 5);
+
+    snap_dir_remove(&dir);
+    reg_kill(fx.rt, own[0]);
+    reg_kill(fx.rt, own[1]);
     cr_assert_eq(fdn_registry_total(fx.reg), 0);
     reg_fixture_down(&fx);
 }
