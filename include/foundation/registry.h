@@ -477,9 +477,11 @@ FDN_API int fdn_registry_find(fdn_registry_ns_t *ns, const char *name,
 /* ------------------------------------------------------------------------ */
 
 /* Writes every entry of ns (key, pid, metadata) to path atomically (a
- * temporary file, fsync, rename): a crash leaves the old file or the new
- * one.  *written (if non-NULL) is the number of entries.  Errors:
- * FDN_ESYS (errno set), FDN_EINVAL, FDN_ENOMEM. */
+ * temporary file in path's directory, fsync, rename): a crash leaves the
+ * old file or the new one.  The temporary file's name does not depend on
+ * path's, so any basename the directory allows works.  *written (if
+ * non-NULL) is the number of entries.  Errors: FDN_ESYS (errno set),
+ * FDN_EINVAL, FDN_ENOMEM. */
 FDN_API int fdn_registry_snapshot(fdn_registry_ns_t *ns, const char *path,
                                   uint64_t *written);
 /* Re-registers (or re-joins) the entries of a snapshot file in ns, only
@@ -487,10 +489,12 @@ FDN_API int fdn_registry_snapshot(fdn_registry_ns_t *ns, const char *path,
  * owner dead, limit, schema, rate limit, memory) is skipped and the
  * restore goes on.  The whole file is checked (format, version, checksum,
  * kind, namespace name) before anything changes: FDN_EINVAL for a corrupt
- * or foreign file, FDN_ESYS for I/O (errno set), FDN_ENOMEM if the file
- * cannot be held in memory.  *restored and *skipped (each may be NULL)
- * count the entries; they add up to the file's count.  Pids are those of
- * this runtime: restore into the runtime whose processes were saved. */
+ * or foreign file or one that is not a regular file (a FIFO or a device,
+ * refused at once and unread), FDN_ESYS for I/O (errno set; a missing
+ * path or a directory), FDN_ENOMEM if the file cannot be held in memory.
+ * *restored and *skipped (each may be NULL) count the entries; they add
+ * up to the file's count.  Pids are those of this runtime: restore into
+ * the runtime whose processes were saved. */
 FDN_API int fdn_registry_restore(fdn_registry_ns_t *ns, const char *path,
                                  uint64_t *restored, uint64_t *skipped);
 

@@ -38,8 +38,9 @@
  * The file ends right after the CRC.  A reader refuses (FDN_EINVAL) a file
  * whose magic, version, kind, name, CRC, any length, type or value is out
  * of range, whose records do not end exactly at the CRC, or that is not a
- * regular file.  The largest record is 1 + 127 + 8 + 1 + 8 * (1 + 23 + 1 +
- * 1 + 47) = 721 bytes.
+ * regular file (a FIFO or a device is refused at once, unread: the open
+ * does not wait for a FIFO's writer).  The largest record is 1 + 127 + 8
+ * + 1 + 8 * (1 + 23 + 1 + 1 + 47) = 721 bytes.
  *
  * Pids.  A pid names a process of one runtime's life only (DESIGN.md 2), so
  * a snapshot is meant to be restored into a registry of the same runtime
@@ -49,13 +50,15 @@
  *
  * Snapshot.  The records are built in memory (foreach cannot write to a
  * file from its read-side critical section without blocking), then written
- * to "<path>.tmp.<getpid()>.<n>", n a per-process counter (so two threads
- * snapshotting to one path never share a temporary file), created with
- * O_EXCL; then fsync, close, rename over path, and fsync of path's
- * directory so the rename itself survives a crash.  Any failure before the
- * rename removes the temporary file and leaves path untouched.  Entries
- * written or removed while the snapshot runs may or may not be in it;
- * those present throughout are.
+ * to a temporary file in path's directory, ".fdnsnap-<getpid()>-<n>", n a
+ * per-process counter (so two threads snapshotting never share a
+ * temporary file), created with O_EXCL; then fsync, close, rename over
+ * path, and fsync of path's directory so the rename itself survives a
+ * crash.  The temporary name does not contain path's basename, so any
+ * basename the directory allows (up to NAME_MAX bytes) can be the target.
+ * Any failure before the rename removes the temporary file and leaves
+ * path untouched.  Entries written or removed while the snapshot runs may
+ * or may not be in it; those present throughout are.
  *
  * Restore.  The whole file is read into memory and validated completely
  * before the first registration, so a refused file changes nothing.  Then
@@ -288,14 +291,29 @@ static int sync_dir(const char *dir)
  * distinct numbers; nothing is published through it. */
 static _Atomic unsigned snap_tmp_seq;
 
-/* Creates a fresh temporary file next to path; its name goes to tmp
- * (tmp_cap bytes).  Returns the fd, or -1 with errno. */
-static int create_tmp(const char *path, char *tmp, size_t tmp_cap)
+/* The temporary file's name after its directory part: short, whatever
+ * path's basename ("<path>.tmp..." went over NAME_MAX for a basename
+ * near it).  The leading dot keeps a file left by a crash out of plain
+ * listings. */
+#define SNAP_TMP_PREFIX ".fdnsnap-"
+/* The prefix, a pid, '-', a counter and the NUL fit in this. */
+#define SNAP_TMP_NAME_MAX 48
+
+/* Creates a fresh temporary file in path's directory; its name (path up
+ * to and including its last '/', then SNAP_TMP_PREFIX "<pid>-<n>") goes
+ * to tmp, which has room for that.  Not mkstemp: it creates the file
+ * 0600, where open's 0666 less the umask gives the snapshot the mode any
+ * new file of the caller gets.  Returns the fd, or -1 with errno. */
+static int create_tmp(const char *path, char *tmp)
 {
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash == NULL ? 0 : (size_t)(slash - path) + 1;
+    memcpy(tmp, path, dir_len);
     for (int attempt = 0; attempt < 64; attempt++) {
         unsigned n =
             atomic_fetch_add_explicit(&snap_tmp_seq, 1, memory_order_relaxed);
-        snprintf(tmp, tmp_cap, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        snprintf(tmp + dir_len, SNAP_TMP_NAME_MAX, SNAP_TMP_PREFIX "%ld-%u",
+                 (long)getpid(), n);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         /* EEXIST: a file left by a crashed process of the same pid; take
          * the next number rather than touch it. */
@@ -310,16 +328,16 @@ static int snap_write_file(const fdn_allocator_t *a, const char *path,
                            const struct snap_buf *b)
 {
     /* Both names up front, so nothing can fail for memory after the
-     * rename: the temporary name (".tmp." + a pid + "." + a counter) and
-     * the directory's. */
+     * rename: the temporary name (path's directory part, then at most
+     * SNAP_TMP_NAME_MAX bytes) and the directory's. */
     size_t path_len = strlen(path);
-    size_t tmp_cap = path_len + 48;
+    size_t tmp_cap = path_len + SNAP_TMP_NAME_MAX;
     char *tmp = fdn__alloc(a, tmp_cap + path_len + 2);
     if (tmp == NULL)
         return FDN_ENOMEM;
     char *dir = tmp + tmp_cap;
     parent_dir(path, dir);
-    int fd = create_tmp(path, tmp, tmp_cap);
+    int fd = create_tmp(path, tmp);
     if (fd < 0) {
         int saved = errno;
         fdn__free(a, tmp);
@@ -567,13 +585,29 @@ static bool snap_validate(fdn_registry_ns_t *ns, const unsigned char *bytes,
     return true;
 }
 
+/* Clears O_NONBLOCK on fd.  Returns 0 or -1 (errno). */
+static int clear_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0)
+        return -1;
+    if ((flags & O_NONBLOCK) == 0)
+        return 0;
+    return fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+}
+
 /* Reads the regular file at path into a new buffer (*bytes, *len).
  * FDN_OK, FDN_ESYS (errno), FDN_ENOMEM, or FDN_EINVAL for a file that is
- * neither regular nor a directory. */
+ * neither regular nor a directory, without blocking on it. */
 static int snap_read_file(const fdn_allocator_t *a, const char *path,
                           unsigned char **bytes, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* The file's type is known only once it is open, and a blocking open
+     * of a FIFO for reading waits for a writer, forever if none comes:
+     * O_NONBLOCK makes it return at once, so fstat can refuse it.
+     * O_NOCTTY: a terminal named by path must not become the caller's
+     * controlling terminal. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
         return FDN_ESYS;
     struct stat st;
@@ -587,6 +621,12 @@ static int snap_read_file(const fdn_allocator_t *a, const char *path,
         rc = FDN_ESYS;
     } else if (!S_ISREG(st.st_mode)) {
         rc = FDN_EINVAL;
+    } else if (clear_nonblock(fd) != 0) {
+        /* Linux's own file systems ignore O_NONBLOCK on regular files,
+         * but POSIX lets a read under it fail with EAGAIN (a mandatory
+         * lock), and a FUSE file system sees the flag and may honour it:
+         * read as from any file. */
+        rc = FDN_ESYS;
     } else if ((uint64_t)st.st_size >= SIZE_MAX) {
         rc = FDN_ENOMEM;
     } else {

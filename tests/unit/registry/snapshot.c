@@ -13,6 +13,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -39,7 +41,8 @@ static void snap_dir_file(const snap_dir_t *d, const char *name,
 }
 
 /* The number of entries in d (not . and ..); *tmp_files (if non-NULL)
- * gets how many of them look like a snapshot's temporary file. */
+ * gets how many of them look like a snapshot's temporary file
+ * (".fdnsnap-<pid>-<n>" in the target's directory). */
 static int snap_dir_count(const snap_dir_t *d, int *tmp_files)
 {
     DIR *dir = opendir(d->path);
@@ -50,7 +53,7 @@ static int snap_dir_count(const snap_dir_t *d, int *tmp_files)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         n++;
-        if (strstr(e->d_name, ".tmp.") != NULL)
+        if (strncmp(e->d_name, ".fdnsnap-", 9) == 0)
             tmp++;
     }
     closedir(dir);
@@ -1101,6 +1104,224 @@ Test(registry_snapshot, n6_restore_out_of_memory)
     fprintf(stderr, "n6: %d ENOMEM before anything, %d partial restores\n",
             enomem, partial);
     cr_assert_geq(enomem, 1);
+
+    snap_dir_remove(&dir);
+    reg_kill(fx.rt, own[0]);
+    reg_kill(fx.rt, own[1]);
+    cr_assert_eq(fdn_registry_total(fx.reg), 0);
+    reg_fixture_down(&fx);
+}
+
+
+/* Set by SIGALRM: a restore was still running when its deadline came. */
+static volatile sig_atomic_t snap_alarm_fired;
+
+static void snap_on_alarm(int sig)
+{
+    (void)sig;
+    snap_alarm_fired = 1;
+}
+
+/* Restores path into ns under a 5-second alarm whose handler does not
+ * restart system calls, so a restore that blocks (an open waiting for a
+ * FIFO's writer) is interrupted and the test fails instead of hanging.
+ * Expects FDN_EINVAL, promptly, and nothing changed. */
+static void expect_refused_promptly(reg_fixture_t *fx, fdn_registry_ns_t *ns,
+                                    const char *path, const char *what)
+{
+    struct sigaction on_alarm, saved;
+    memset(&on_alarm, 0, sizeof on_alarm);
+    on_alarm.sa_handler = snap_on_alarm;
+    sigemptyset(&on_alarm.sa_mask);
+    on_alarm.sa_flags = 0; /* no SA_RESTART: the blocked open returns */
+    cr_assert_eq(sigaction(SIGALRM, &on_alarm, &saved), 0);
+    uint64_t count = fdn_registry_count(ns);
+    uint64_t owners = fdn_registry_owner_count(fx->reg);
+    int64_t live = fdn_failing_allocator_live(fx->fa);
+    snap_alarm_fired = 0;
+    uint64_t restored = 99, skipped = 99;
+    alarm(5);
+    errno = 0;
+    int rc = fdn_registry_restore(ns, path, &restored, &skipped);
+    int err = errno;
+    alarm(0);
+    cr_assert_eq(sigaction(SIGALRM, &saved, NULL), 0);
+    cr_assert_eq(snap_alarm_fired, 0,
+                 "%s: restore blocked until the 5 s alarm (%s, errno %d)",
+                 what, fdn_errname(rc), err);
+    cr_assert_eq(rc, FDN_EINVAL, "%s: %s (errno %d)", what, fdn_errname(rc),
+                 err);
+    cr_assert_eq(restored, 0, "%s", what);
+    cr_assert_eq(skipped, 0, "%s", what);
+    cr_assert_eq(fdn_registry_count(ns), count, "%s", what);
+    cr_assert_eq(fdn_registry_owner_count(fx->reg), owners, "%s", what);
+    cr_assert_eq(fdn_failing_allocator_live(fx->fa), live, "%s: leak", what);
+}
+
+/* Checks: REG-S11 */
+Test(registry_snapshot, n7_restore_refuses_a_fifo_without_blocking)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 2);
+    snap_dir_t dir;
+    snap_dir_make(&dir);
+    char good[160], fifo[160];
+    snap_dir_file(&dir, "good.snap", good, sizeof good);
+    snap_dir_file(&dir, "fifo.snap", fifo, sizeof fifo);
+
+    fdn_pid_t own = reg_spawn_idle(fx.rt);
+    static snap_want_t w[3];
+    fdn_registry_ns_t *ns = snap_ns(fx.reg, "n7", FDN_REGISTRY_UNIQUE);
+    snap_fill_unique(ns, w, 3, &own, 1);
+    cr_assert_eq(fdn_registry_snapshot(ns, good, NULL), FDN_OK);
+    /* A fresh registry where a valid restore would add three entries. */
+    snap_new_registry(&fx);
+    ns = snap_ns(fx.reg, "n7", FDN_REGISTRY_UNIQUE);
+
+    /* A FIFO with no writer: an open for reading that may block waits
+     * for one forever. */
+    cr_assert_eq(mkfifo(fifo, 0600), 0, "mkfifo: %s", strerror(errno));
+    expect_refused_promptly(&fx, ns, fifo, "a FIFO with no writer");
+
+    /* A FIFO with a writer and a whole valid snapshot queued in it: still
+     * not a regular file, and restore reads none of it. */
+    int end = open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    cr_assert_geq(end, 0, "open: %s", strerror(errno));
+    size_t len;
+    unsigned char *bytes = snap_read(good, &len);
+    cr_assert_lt(len, 4096, "the snapshot must fit in the pipe");
+    cr_assert_eq(write(end, bytes, len), (ssize_t)len);
+    expect_refused_promptly(&fx, ns, fifo, "a FIFO holding a snapshot");
+    unsigned char *back = malloc(len + 1);
+    cr_assert_not_null(back);
+    cr_assert_eq(read(end, back, len + 1), (ssize_t)len,
+                 "restore consumed bytes from the FIFO");
+    cr_assert_eq(memcmp(back, bytes, len), 0);
+    free(back);
+    free(bytes);
+    cr_assert_eq(close(end), 0);
+
+    /* A character device. */
+    expect_refused_promptly(&fx, ns, "/dev/null", "/dev/null");
+
+    /* And a regular file is still read, with O_NONBLOCK cleared. */
+    uint64_t restored = 0, skipped = 0;
+    cr_assert_eq(fdn_registry_restore(ns, good, &restored, &skipped), FDN_OK);
+    cr_assert_eq(restored, 3);
+    cr_assert_eq(skipped, 0);
+    snap_expect_entries(ns, w, 3);
+
+    snap_dir_remove(&dir);
+    reg_kill(fx.rt, own);
+    cr_assert_eq(fdn_registry_total(fx.reg), 0);
+    reg_fixture_down(&fx);
+}
+
+
+/* Checks: REG-F4, REG-C15 */
+Test(registry_snapshot, n8_snapshot_to_a_basename_of_name_max_bytes)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 2);
+    snap_dir_t dir;
+    snap_dir_make(&dir);
+    long name_max = pathconf(dir.path, _PC_NAME_MAX);
+    if (name_max <= 0 || name_max > NAME_MAX)
+        name_max = NAME_MAX;
+    cr_assert_geq(name_max, 250, "%s allows only %ld-byte names", dir.path,
+                  name_max);
+
+    fdn_pid_t own[2] = {reg_spawn_idle(fx.rt), reg_spawn_idle(fx.rt)};
+    static snap_want_t w[100];
+    fdn_registry_ns_t *ns = snap_ns(fx.reg, "n8", FDN_REGISTRY_UNIQUE);
+    snap_fill_unique(ns, w, 5, own, 2);
+
+    /* 250 bytes, then exactly the directory's limit: a temporary name
+     * that extends the basename ("<path>.tmp.<pid>.<n>") is too long
+     * for either. */
+    const size_t lens[2] = {250, (size_t)name_max};
+    char path[2][320], base[NAME_MAX + 1];
+    for (int i = 0; i < 2; i++) {
+        memset(base, i == 0 ? 'a' : 'b', lens[i]);
+        base[lens[i]] = '\0';
+        snap_dir_file(&dir, base, path[i], sizeof path[i]);
+        uint64_t written = 0;
+        errno = 0;
+        int rc = fdn_registry_snapshot(ns, path[i], &written);
+        cr_assert_eq(rc, FDN_OK, "%zu-byte basename: %s (errno %d)",
+                     lens[i], fdn_errname(rc), errno);
+        cr_assert_eq(written, 5);
+        /* Again, over the file just written. */
+        cr_assert_eq(fdn_registry_snapshot(ns, path[i], &written), FDN_OK);
+        cr_assert_eq(written, 5);
+        int tmp = -1;
+        cr_assert_eq(snap_dir_count(&dir, &tmp), i + 1);
+        cr_assert_eq(tmp, 0, "a temporary file was left behind");
+    }
+    size_t old_len;
+    unsigned char *old = snap_read(path[1], &old_len);
+
+    /* Failures with the long name leave the old file and no temporary:
+     * a missing directory, ... */
+    char missing[320];
+    memset(base, 'c', 250);
+    base[250] = '\0';
+    int nw = snprintf(missing, sizeof missing, "%s/no-such-dir/%s", dir.path,
+                      base);
+    cr_assert(nw > 0 && (size_t)nw < sizeof missing);
+    errno = 0;
+    cr_assert_eq(fdn_registry_snapshot(ns, missing, NULL), FDN_ESYS);
+    cr_assert_eq(errno, ENOENT, "errno %d", errno);
+    expect_old_file(&dir, 2, path[1], old, old_len, "missing directory");
+
+    /* ... and a write that fails half way (a file-size limit below the
+     * size of a snapshot with more entries). */
+    for (size_t i = 5; i < 100; i++) {
+        snprintf(w[i].key, sizeof w[i].key, "more-%zu", i);
+        w[i].pid = own[i % 2];
+        snap_make_meta((int)i, &w[i].meta);
+        cr_assert_eq(fdn_registry_register(ns, w[i].key, w[i].pid,
+                                           &w[i].meta, NULL),
+                     FDN_OK);
+    }
+    struct rlimit saved_limit, small;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &saved_limit), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    small = saved_limit;
+    small.rlim_cur = (rlim_t)old_len + 16;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    errno = 0;
+    uint64_t written = 7;
+    int rc = fdn_registry_snapshot(ns, path[1], &written);
+    int err = errno;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &saved_limit), 0);
+    cr_assert_eq(rc, FDN_ESYS, "%s", fdn_errname(rc));
+    cr_assert_eq(err, EFBIG, "errno %d", err);
+    cr_assert_eq(written, 0);
+    expect_old_file(&dir, 2, path[1], old, old_len, "file-size limit");
+    free(old);
+
+    /* Without the limit it succeeds and the file round-trips. */
+    cr_assert_eq(fdn_registry_snapshot(ns, path[1], &written), FDN_OK);
+    cr_assert_eq(written, 100);
+    int tmp = -1;
+    cr_assert_eq(snap_dir_count(&dir, &tmp), 2);
+    cr_assert_eq(tmp, 0, "a temporary file was left behind");
+    snap_new_registry(&fx);
+    ns = snap_ns(fx.reg, "n8", FDN_REGISTRY_UNIQUE);
+    uint64_t restored = 0, skipped = 0;
+    cr_assert_eq(fdn_registry_restore(ns, path[1], &restored, &skipped),
+                 FDN_OK);
+    cr_assert_eq(restored, 100);
+    cr_assert_eq(skipped, 0);
+    snap_expect_entries(ns, w, 100);
+    /* The 250-byte one holds the first five. */
+    snap_new_registry(&fx);
+    ns = snap_ns(fx.reg, "n8", FDN_REGISTRY_UNIQUE);
+    cr_assert_eq(fdn_registry_restore(ns, path[0], &restored, &skipped),
+                 FDN_OK);
+    cr_assert_eq(restored, 5);
+    snap_expect_entries(ns, w, 5);
 
     snap_dir_remove(&dir);
     reg_kill(fx.rt, own[0]);
