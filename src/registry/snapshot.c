@@ -42,7 +42,7 @@
  * does not wait for a FIFO's writer).  The largest record is 1 + 127 + 8
  * + 1 + 8 * (1 + 23 + 1 + 1 + 47) = 721 bytes.
  *
- * Pids.  A pid names a process of one runtime's life only (DESIGN.md 2), so
+ * Pids.  A pid names a process of one runtime's life only (RT-I1), so
  * a snapshot is meant to be restored into a registry of the same runtime
  * (after fdn_registry_destroy and create, or into a namespace that lost its
  * entries).  The file does not identify the runtime: restored into another
@@ -608,8 +608,17 @@ static int snap_read_file(const fdn_allocator_t *a, const char *path,
      * O_NOCTTY: a terminal named by path must not become the caller's
      * controlling terminal. */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0)
+    if (fd < 0) {
+        /* A UNIX socket cannot be opened at all (ENXIO): refuse it, like
+         * any other file that is not regular, as FDN_EINVAL. */
+        int e = errno;
+        struct stat lst;
+        if (e == ENXIO && stat(path, &lst) == 0 && !S_ISREG(lst.st_mode) &&
+            !S_ISDIR(lst.st_mode))
+            return FDN_EINVAL;
+        errno = e;
         return FDN_ESYS;
+    }
     struct stat st;
     int rc = FDN_OK;
     unsigned char *buf = NULL;

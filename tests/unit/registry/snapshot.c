@@ -17,6 +17,8 @@
 #include <limits.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1203,6 +1205,22 @@ Test(registry_snapshot, n7_restore_refuses_a_fifo_without_blocking)
 
     /* A character device. */
     expect_refused_promptly(&fx, ns, "/dev/null", "/dev/null");
+
+    /* A UNIX socket, which open cannot open at all (ENXIO). */
+    char sock_path[160];
+    snap_dir_file(&dir, "sock.snap", sock_path, sizeof sock_path);
+    int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(sock, 0);
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof sun);
+    sun.sun_family = AF_UNIX;
+    cr_assert_lt(strlen(sock_path), sizeof sun.sun_path);
+    strcpy(sun.sun_path, sock_path);
+    cr_assert_eq(bind(sock, (struct sockaddr *)&sun, sizeof sun), 0,
+                 "bind: %s", strerror(errno));
+    expect_refused_promptly(&fx, ns, sock_path, "a UNIX socket");
+    cr_assert_eq(close(sock), 0);
+    cr_assert_eq(unlink(sock_path), 0);
 
     /* And a regular file is still read, with O_NONBLOCK cleared. */
     uint64_t restored = 0, skipped = 0;
