@@ -8,12 +8,13 @@
 #        FDN_BENCH_ONLY="skynet idle" scripts/bench.sh <builddir>
 # The second form runs only the named workloads (the names after
 # `workload` below) and writes bench/out/partial.txt instead, so that
-# latest.txt always holds a full run.
+# latest.txt always holds a full run.  FDN_BENCH_REPEAT=N (default 3)
+# sets the number of alternating rounds per workload (see alternate).
 #
-# Each workload runs the C program (bench/bench_*.c, built in
-# <builddir>/bench), then the Elixir peer (bench/peers/*.exs) and then the
-# CAF peer (bench/peers/caf/*.cpp, built as <builddir>/bench/caf_*), all on
-# 2 schedulers.  Every program prints `RESULT name=<metric> value=<number>
+# Each workload runs, in each round, the C program (bench/bench_*.c, built
+# in <builddir>/bench), then the Elixir peer (bench/peers/*.exs) and then
+# the CAF peer (bench/peers/caf/*.cpp, built as <builddir>/bench/caf_*),
+# all on 2 schedulers.  Every program prints `RESULT name=<metric> value=<number>
 # unit=<unit>` lines; a program that fails or prints no figure shows as
 # n/a in the table and is listed under it as failed: nothing is hidden and
 # every figure is printed as measured.
@@ -125,6 +126,22 @@ caf_sv() { run CAF "$1" "$BIN/caf_savina" "$1"; }
 c_sup() { run Foundation "$1" "$BIN/bench_supervisor" "$1"; }
 beam_sup() { run BEAM "$1" elixir --erl "$ERL_FLAGS" "$PEERS/supervisor.exs" "$1"; }
 
+# alternate 'cmd' ...: runs the workload's programs in turn, REPEAT rounds
+# (C, BEAM, CAF, C, BEAM, CAF, ...), so that each side is measured at
+# nearly the same moments: this shared machine's speed drifts by up to 3x
+# within minutes.  The table shows each side's median and the median of
+# the per-round ratios.
+REPEAT=${FDN_BENCH_REPEAT:-3}
+case $REPEAT in '' | *[!0-9]* | 0) echo "bench.sh: FDN_BENCH_REPEAT must be a positive integer" >&2; exit 2 ;; esac
+alternate() {
+    local k cmd
+    for ((k = 0; k < REPEAT; k++)); do
+        for cmd in "$@"; do
+            eval "$cmd"
+        done
+    done
+}
+
 START=$SECONDS
 {
     echo "Foundation benchmarks, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -141,68 +158,68 @@ START=$SECONDS
 # block; bench/README.md describes each.
 
 workload skynet
-c_rt skynet; beam_rt skynet; caf_rt skynet
+alternate 'c_rt skynet' 'beam_rt skynet' 'caf_rt skynet'
 row 'RT-P1 RT-P7|skynet 1M: spawn rate (proc/s)|rt_skynet_rate|higher|B>=5 C>=1.5'
 row 'RT-P1|skynet 1M: wall time (ms)|rt_skynet_wall|lower|-'
 
 workload pingpong
-c_rt pingpong; beam_rt pingpong; caf_rt pingpong
+alternate 'c_rt pingpong' 'beam_rt pingpong' 'caf_rt pingpong'
 row 'RT-P2 RT-P7|ping-pong (round trips/s)|rt_pingpong_rate|higher|B>=5 C>=1.5'
 
 workload many_to_one
-c_rt many_to_one; beam_rt many_to_one; caf_rt many_to_one
+alternate 'c_rt many_to_one' 'beam_rt many_to_one' 'caf_rt many_to_one'
 row 'RT-P3 RT-P7|many-to-one, 4 senders (msg/s)|rt_many_to_one_rate|higher|B>=5 C>=1.5'
 
 workload idle
-c_rt idle; beam_rt idle; caf_rt idle
+alternate 'c_rt idle' 'beam_rt idle' 'caf_rt idle'
 row 'RT-P4 RT-I4|idle process: RSS growth (B/proc)|rt_idle_bytes_rss|lower|<=256'
 row 'RT-P4|idle process: heap (B/proc; C allocator, BEAM erlang:memory)|rt_idle_bytes_heap|lower|-|FB'
 row 'RT-P4|idle process: Process.info memory (B/proc)|rt_idle_bytes_info|lower|-|B'
 row 'RT-P8|idle runtime: CPU over 2 s (% of one CPU)|rt_idle_cpu_pct|lower|<1'
 
 workload alive
-c_rt alive
+alternate 'c_rt alive'
 row 'RT-P5|fdn_alive, 1k live (ns/call)|rt_alive_ns_1k|lower|-'
 row 'RT-P5|fdn_alive, 1M live (ns/call)|rt_alive_ns_1m|lower|-'
 row 'RT-P5|fdn_alive cost 1M / 1k (x)|rt_alive_ns_1m|derived:rt_alive_ns_1m:rt_alive_ns_1k|<=2'
 
 workload counting
-c_sv counting; beam_sv counting; caf_sv counting
+alternate 'c_sv counting' 'beam_sv counting' 'caf_sv counting'
 row 'RT-P6 RT-P7|Savina counting, 1M increments (msg/s)|sv_counting_rate|higher|B>=5 C>=1.5'
 row 'RT-P6|Savina counting: wall time (ms)|sv_counting_wall|lower|-'
 
 workload fjthrput
-c_sv fjthrput; beam_sv fjthrput; caf_sv fjthrput
+alternate 'c_sv fjthrput' 'beam_sv fjthrput' 'caf_sv fjthrput'
 row 'RT-P6 RT-P7|Savina fork-join, 60 x 20k msgs (msg/s)|sv_fjthrput_rate|higher|B>=5 C>=1.5'
 row 'RT-P6|Savina fork-join: wall time (ms)|sv_fjthrput_wall|lower|-'
 
 workload threadring
-c_sv threadring; beam_sv threadring; caf_sv threadring
+alternate 'c_sv threadring' 'beam_sv threadring' 'caf_sv threadring'
 row 'RT-P6 RT-P7|Savina thread ring, 100 x 1M hops (hop/s)|sv_threadring_rate|higher|B>=5 C>=1.5'
 row 'RT-P6|Savina thread ring: wall time (ms)|sv_threadring_wall|lower|-'
 
 workload chameneos
-c_sv chameneos; beam_sv chameneos; caf_sv chameneos
+alternate 'c_sv chameneos' 'beam_sv chameneos' 'caf_sv chameneos'
 row 'RT-P6 RT-P7|Savina chameneos, 100 x 200k meetings (meeting/s)|sv_chameneos_rate|higher|B>=5 C>=1.5'
 row 'RT-P6|Savina chameneos: wall time (ms)|sv_chameneos_wall|lower|-'
 
 workload big
-c_sv big; beam_sv big; caf_sv big
+alternate 'c_sv big' 'beam_sv big' 'caf_sv big'
 row 'RT-P6 RT-P7|Savina big, 120 x 20k pings (msg/s)|sv_big_rate|higher|B>=5 C>=1.5'
 row 'RT-P6|Savina big: wall time (ms)|sv_big_wall|lower|-'
 
 workload lookup
-c_reg lookup; beam_reg lookup
+alternate 'c_reg lookup' 'beam_reg lookup'
 row 'REG-P1|lookups, 1 thread, 100k keys (lookup/s)|reg_lookup_rate_1t|higher|B>=10'
 row 'REG-P1|lookups, 2 threads, 100k keys (lookup/s)|reg_lookup_rate_2t|higher|B>=10'
 
 workload lookup_thp
-run Foundation lookup_thp env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 "$BIN/bench_registry" lookup_thp
+alternate 'run Foundation lookup_thp env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 "$BIN/bench_registry" lookup_thp'
 row 'REG-P1|lookups, 1 thread, malloc on huge pages (glibc.malloc.hugetlb=1; information)|reg_lookup_rate_1t_thp|higher|-|F'
 row 'REG-P1|lookups, 2 threads, malloc on huge pages (information)|reg_lookup_rate_2t_thp|higher|-|F'
 
 workload lookup_scale
-c_reg lookup_scale
+alternate 'c_reg lookup_scale'
 row 'REG-P4|lookups, 1 thread, 1k keys (lookup/s)|reg_lookup_rate_1k|higher|-'
 row 'REG-P4|lookups, 1 thread, 1M keys, hot 1k of them (lookup/s)|reg_lookup_rate_1m_hot|higher|-'
 row 'REG-P4|lookups, 1 thread, 1M keys, all of them (lookup/s)|reg_lookup_rate_1m|higher|-'
@@ -210,24 +227,24 @@ row 'REG-P4|lookup rate 1k / 1M hot (x; the O(1) check)|reg_lookup_rate_1k|deriv
 row 'REG-P4|lookup rate 1k / 1M all (x; memory-bound, for information)|reg_lookup_rate_1k|derived:reg_lookup_rate_1k:reg_lookup_rate_1m|-'
 
 workload register
-c_reg register; beam_reg register
+alternate 'c_reg register' 'beam_reg register'
 row 'REG-P2|registrations, 2 owners, 100k keys (reg/s)|reg_register_rate|higher|B>=10'
 
 workload restart
-c_sup restart; beam_sup restart
+alternate 'c_sup restart' 'beam_sup restart'
 row 'SUP-P1|restart: kill -> replacement answers, p50 (us)|sup_restart_p50|lower|B>=5'
 row 'SUP-P1|restart: kill -> replacement answers, p99 (us)|sup_restart_p99|lower|B>=5'
 row 'SUP-P1|restarts, one at a time (restart/s)|sup_restart_rate|higher|-'
 
 workload cleanup
-c_reg cleanup; beam_reg cleanup
+alternate 'c_reg cleanup' 'beam_reg cleanup'
 row 'REG-P3 REG-L1|cleanup: kill -> lookup misses, p50 (us)|reg_cleanup_p50|lower|-'
 row 'REG-P3 REG-L1|cleanup: kill -> lookup misses, p99 (us)|reg_cleanup_p99|lower|<=50'
 row 'REG-P3|cleanup: kill -> entry removed, p50 (us)|reg_cleanup_removed_p50|lower|-'
 row 'REG-P3|cleanup: kill -> entry removed, p99 (us)|reg_cleanup_removed_p99|lower|-'
 
 workload dispatch
-c_reg dispatch; beam_reg dispatch
+alternate 'c_reg dispatch' 'beam_reg dispatch'
 row 'REG-P5|dispatch to 10k members, 100 per run (members reached/s)|reg_dispatch_member_rate|higher|B>=10'
 row 'REG-P5|dispatch to 10k members (dispatch/s)|reg_dispatch_rate|higher|-'
 row 'REG-P5|one dispatch to 10k members, p50 (us)|reg_dispatch_p50|lower|-'
@@ -235,7 +252,7 @@ row 'REG-P5|one dispatch to 10k members, p99 (us)|reg_dispatch_p99|lower|-'
 row 'REG-P5|one dispatch, callback only counts: the walk, p50 (us)|reg_dispatch_walk_p50|lower|-|F'
 
 workload memory
-c_reg memory; beam_reg memory
+alternate 'c_reg memory' 'beam_reg memory'
 row 'REG-P6|memory, 100k 16-byte keys, no value (B/entry; C heap growth, BEAM ETS words; the BEAM value is an immediate)|reg_mem_total|lower|<=128'
 row 'REG-P6|memory: entry block as stated, no value (B/entry)|reg_mem_entry_block|lower|-|F'
 row 'REG-P6|memory: held through the allocator, no value (B/entry)|reg_mem_alloc|lower|-|F'
@@ -244,7 +261,7 @@ row 'REG-P6|memory, one int field, less the field (B/entry)|reg_mem_meta_less|lo
 row 'REG-P6|memory: BEAM :erlang.memory(:ets) growth (B/entry)|reg_mem_ets_alloc|lower|-|B'
 
 workload restore
-c_reg restore
+alternate 'c_reg restore'
 row 'REG-P7|restore 10k entries from a snapshot, best of 3 (ms)|reg_restore_ms|lower|<100'
 row 'REG-P7|restore rate (entry/s)|reg_restore_rate|higher|-'
 row 'REG-P7|snapshot of 10k entries, with fsync (ms)|reg_snapshot_ms|lower|-'
@@ -255,12 +272,28 @@ FORMAT='%-13s | %-60s | %10s | %10s | %10s | %13s | %13s | %-24s | %s\n'
 REPORT=$(mktemp)
 awk -F'|' -v results="$RESULTS" -v format="$FORMAT" '
 BEGIN {
+    # Every figure of every round, in order: the k-th value of a metric
+    # on each side comes from round k.
     while ((getline line < results) > 0) {
         split(line, r, " ")
-        val[r[1] SUBSEP r[2]] = r[3]
+        key = r[1] SUBSEP r[2]
+        all[key, ++cnt[key]] = r[3]
     }
 }
-function get(side, m) { return ((side SUBSEP m) in val) ? val[side SUBSEP m] : "" }
+# The median of xs[1..n] (sorts xs).
+function median(xs, n,    i, j, t) {
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && xs[j - 1] + 0 > xs[j] + 0; j--) {
+            t = xs[j]; xs[j] = xs[j - 1]; xs[j - 1] = t
+        }
+    return n % 2 ? xs[(n + 1) / 2] : (xs[n / 2] + xs[n / 2 + 1]) / 2
+}
+function get(side, m,    key, i, xs) {
+    key = side SUBSEP m
+    if (!(key in cnt)) return ""
+    for (i = 1; i <= cnt[key]; i++) xs[i] = all[key, i]
+    return median(xs, cnt[key])
+}
 function fmt(x) {
     if (x == "") return "n/a"
     x += 0
@@ -271,9 +304,22 @@ function fmt(x) {
 }
 # The ratio of Foundation f to a peer p, arranged so that > 1 means
 # Foundation is better; "" when either figure is missing or zero.
-function ratio(f, p, kind) {
+function ratio1(f, p, kind) {
     if (f == "" || p == "" || f + 0 == 0 || p + 0 == 0) return ""
     return kind == "higher" ? f / p : p / f
+}
+# The median over the rounds of the ratio of Foundation to peer on metric m
+# (the rounds both sides have); "" if there is none.
+function ratio(peer, m, kind,    kf, kp, n, i, r, xs, k) {
+    kf = "Foundation" SUBSEP m; kp = peer SUBSEP m
+    if (!(kf in cnt) || !(kp in cnt)) return ""
+    n = cnt[kf] < cnt[kp] ? cnt[kf] : cnt[kp]
+    k = 0
+    for (i = 1; i <= n; i++) {
+        r = ratio1(all[kf, i], all[kp, i], kind)
+        if (r != "") xs[++k] = r
+    }
+    return k ? median(xs, k) : ""
 }
 function rshow(r, kind, letter) {
     if (r == "") return "n/a"
@@ -289,7 +335,7 @@ function rshow(r, kind, letter) {
         f = (x != "" && y != "" && y + 0 != 0) ? x / y : ""
         sides = "F"
     } else {
-        rb = ratio(f, b, kind); rc = ratio(f, c, kind)
+        rb = ratio("BEAM", m, kind); rc = ratio("CAF", m, kind)
     }
     fs = index(sides, "F") ? fmt(f) : "-"
     bs = index(sides, "B") ? fmt(b) : "-"
@@ -325,6 +371,7 @@ function rshow(r, kind, letter) {
 
 {
     echo
+    echo "Each figure is the median of $REPEAT alternating rounds; each ratio the median of the rounds' ratios."
     echo "Ratios: > 1 means Foundation is better (F/B, F/C for rates; B/F, C/F for costs)."
     echo "A peer column reads - where the workload has no program for that peer."
     # shellcheck disable=SC2059
