@@ -3,6 +3,7 @@
  * reported, in order, with a gap-free seq and the reason an entry left.
  */
 #include "unit/registry/reg_helpers.h"
+#include "unit/on_valgrind.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -269,19 +270,6 @@ Test(registry_listeners, subscribing_under_load_misses_nothing,
     fdn_detach(ctx);
 }
 
-/* Under valgrind (threads serialised, the subscribers' busy loops
- * starve the killing thread) the race test runs fewer rounds: there it
- * checks memory, not the race, which TSan and plain runs check. */
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#define LISTENERS_ON_VALGRIND() (RUNNING_ON_VALGRIND != 0)
-#endif
-#endif
-#ifndef LISTENERS_ON_VALGRIND
-#define LISTENERS_ON_VALGRIND() false
-#endif
-
 struct sub_race {
     fdn_registry_ns_t *ns;
     _Atomic fdn_pid_t target;
@@ -319,7 +307,8 @@ Test(registry_listeners, subscribing_a_dying_listener, .init = setup,
     for (int i = 0; i < 2; i++)
         cr_assert_eq(pthread_create(&th[i], NULL, subscribe_loop, &r), 0);
     fdn_pid_t owner = reg_spawn_idle(fx.rt);
-    int rounds = LISTENERS_ON_VALGRIND() ? 20 : 500;
+    /* Under valgrind the subscribers' busy loops starve the killer. */
+    int rounds = FDN_TEST_ON_VALGRIND() ? 20 : 500;
     for (int round = 0; round < rounds; round++) {
         fdn_pid_t p = reg_spawn_idle(fx.rt);
         atomic_store_explicit(&r.target, p, memory_order_release);
