@@ -276,10 +276,14 @@ uint64_t fdn__reg_now(const fdn_registry_t *reg);
 static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
 {
     uint64_t ttl = e->ns->opts.ttl_ns;
-    /* Relaxed: see reg_entry.last_seen. */
-    return ttl != 0 &&
-           now - atomic_load_explicit(&e->last_seen, memory_order_relaxed) >=
-               ttl;
+    if (ttl == 0)
+        return false;
+    /* Relaxed: see reg_entry.last_seen.  A reader reads now before the
+     * entry's time, which a writer may have set later than that meanwhile
+     * (a touch): such an entry was just seen, not expired (the unsigned
+     * difference would wrap). */
+    uint64_t seen = atomic_load_explicit(&e->last_seen, memory_order_relaxed);
+    return now > seen && now - seen >= ttl;
 }
 /* The offset of an entry's fields: 8-aligned after the header and key. */
 size_t fdn__reg_fields_offset(size_t key_len);

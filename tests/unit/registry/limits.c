@@ -5,6 +5,9 @@
  */
 #include "unit/registry/reg_helpers.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 static fdn_failing_allocator_t *fa;
 static fdn_clock_t *clk;
 static fdn_runtime_t *rt;
@@ -411,4 +414,81 @@ Test(registry_limits, batch_is_all_or_nothing, .init = setup,
     cr_assert_eq(fdn_registry_register_batch(small, good, NULL, 3, b, &reply),
                  FDN_ELIMIT);
     cr_assert_eq(fdn_registry_count(small), 0);
+}
+
+struct toucher {
+    fdn_registry_ns_t *g, *u;
+    const fdn_pid_t *pids;
+    int n;
+    _Atomic bool stop;
+};
+
+static void *touch_loop(void *arg)
+{
+    struct toucher *t = arg;
+    for (unsigned i = 0; !atomic_load_explicit(&t->stop, memory_order_acquire);
+         i++) {
+        (void)fdn_registry_touch(t->g, "grp", t->pids[i % (unsigned)t->n]);
+        (void)fdn_registry_touch(t->u, "key", t->pids[0]);
+    }
+    return NULL;
+}
+
+/* Checks: REG-S12 REG-C9
+ * Found by the second review: a reader reads the clock before an entry's
+ * last-seen time, which a touch may set later meanwhile; the unsigned
+ * difference wrapped and the live entry read as expired (short members,
+ * missed lookups).  A ttl of an hour, so nothing may ever be missing,
+ * on the real clock, while a thread touches everything. */
+Test(registry_limits, a_touch_racing_a_read_never_hides_the_entry,
+     .fini = teardown)
+{
+    fdn_registry_opts_t ro;
+    fdn_registry_opts_init(&ro);
+    ro.sweep_interval_ns = FDN_INFINITY;
+    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
+    clk = NULL;
+    fdn_runtime_opts_t o;
+    fdn_runtime_opts_init(&o);
+    o.schedulers = 2;
+    o.allocator = fdn_failing_allocator_get(fa);
+    cr_assert_eq(fdn_runtime_create(&o, &rt), FDN_OK);
+    cr_assert_eq(fdn_registry_create(rt, &ro, &reg), FDN_OK);
+    fdn_registry_ns_t *u = ns_with(0, 0, FDN_REGISTRY_REJECT,
+                                   3600 * FDN_NS_PER_S);
+    fdn_registry_ns_opts_t go;
+    fdn_registry_ns_opts_init(&go);
+    go.kind = FDN_REGISTRY_DUPLICATE;
+    go.ttl_ns = 3600 * FDN_NS_PER_S;
+    fdn_registry_ns_t *g;
+    cr_assert_eq(fdn_registry_namespace_opts(reg, "g", &go, &g), FDN_OK);
+    enum { N = 200 };
+    static fdn_pid_t pids[N];
+    for (int i = 0; i < N; i++) {
+        pids[i] = reg_spawn_idle(rt);
+        cr_assert_eq(fdn_registry_join(g, "grp", pids[i], NULL, NULL), FDN_OK);
+    }
+    cr_assert_eq(fdn_registry_register(u, "key", pids[0], NULL, NULL), FDN_OK);
+    static struct toucher t;
+    t.g = g;
+    t.u = u;
+    t.pids = pids;
+    t.n = N;
+    atomic_store(&t.stop, false);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, touch_loop, &t), 0);
+    long short_members = 0, missed = 0, short_keys = 0;
+    for (int i = 0; i < 20000; i++) {
+        size_t found;
+        cr_assert_eq(fdn_registry_members(g, "grp", NULL, 0, &found), FDN_OK);
+        short_members += found != N;
+        short_members += fdn_registry_dispatch(g, "grp", NULL, NULL) != N;
+        missed += fdn_registry_lookup(u, "key", NULL, NULL) != FDN_OK;
+        short_keys += fdn_registry_keys(reg, pids[0], NULL, NULL) != 2;
+    }
+    atomic_store_explicit(&t.stop, true, memory_order_release);
+    pthread_join(th, NULL);
+    cr_assert_eq(short_members, 0, "%ld walks came up short", short_members);
+    cr_assert_eq(missed, 0, "%ld lookups missed", missed);
+    cr_assert_eq(short_keys, 0, "%ld keys calls came up short", short_keys);
 }
