@@ -29,7 +29,7 @@ OUT=$ROOT/bench/out
 ONLY=${FDN_BENCH_ONLY:-}
 mkdir -p "$OUT"
 RAW=$(mktemp)        # everything the programs printed, for latest.txt
-RESULTS=$(mktemp)    # lines "<side> <metric> <value> <unit>"
+RESULTS=$(mktemp)    # lines "<side> <metric> <value> <round> <unit>"
 STATUS=$(mktemp)     # lines "<side> <workload> <exit status>"
 ROWS=$(mktemp)       # the table's rows, in the format of row() below
 trap 'rm -f "$RAW" "$RESULTS" "$STATUS" "$ROWS"' EXIT
@@ -82,7 +82,7 @@ run() {
     rc=$?
     cat "$RAW.one" | tee -a "$RAW"
     echo "   (exit $rc, $((SECONDS - t0)) s)" | tee -a "$RAW"
-    awk -v side="$side" '/^RESULT /{
+    awk -v side="$side" -v round="$ROUND" '/^RESULT /{
         n = ""; v = ""; u = ""
         for (i = 2; i <= NF; i++) {
             split($i, kv, "=")
@@ -90,7 +90,7 @@ run() {
             else if (kv[1] == "value") v = kv[2]
             else if (kv[1] == "unit") u = kv[2]
         }
-        if (n != "" && v != "") print side, n, v, u
+        if (n != "" && v != "") print side, n, v, round, u
     }' "$RAW.one" >>"$RESULTS"
     echo "$side $name $rc" >>"$STATUS"
     rm -f "$RAW.one"
@@ -133,9 +133,11 @@ beam_sup() { run BEAM "$1" elixir --erl "$ERL_FLAGS" "$PEERS/supervisor.exs" "$1
 # the per-round ratios.
 REPEAT=${FDN_BENCH_REPEAT:-3}
 case $REPEAT in '' | *[!0-9]* | 0) echo "bench.sh: FDN_BENCH_REPEAT must be a positive integer" >&2; exit 2 ;; esac
+ROUND=1 # the round the figures run() records belong to
 alternate() {
     local k cmd
-    for ((k = 0; k < REPEAT; k++)); do
+    for ((k = 1; k <= REPEAT; k++)); do
+        ROUND=$k
         for cmd in "$@"; do
             eval "$cmd"
         done
@@ -272,12 +274,15 @@ FORMAT='%-13s | %-60s | %10s | %10s | %10s | %13s | %13s | %-24s | %s\n'
 REPORT=$(mktemp)
 awk -F'|' -v results="$RESULTS" -v format="$FORMAT" '
 BEGIN {
-    # Every figure of every round, in order: the k-th value of a metric
-    # on each side comes from round k.
+    # Every figure of every round, by side, metric and round: a round
+    # whose program failed or printed no figure has no entry, so that
+    # figures are only ever compared within their round.
     while ((getline line < results) > 0) {
         split(line, r, " ")
         key = r[1] SUBSEP r[2]
-        all[key, ++cnt[key]] = r[3]
+        all[key, r[4] + 0] = r[3]
+        seen[key] = 1
+        if (r[4] + 0 > rounds) rounds = r[4] + 0
     }
 }
 # The median of xs[1..n] (sorts xs).
@@ -288,11 +293,13 @@ function median(xs, n,    i, j, t) {
         }
     return n % 2 ? xs[(n + 1) / 2] : (xs[n / 2] + xs[n / 2 + 1]) / 2
 }
-function get(side, m,    key, i, xs) {
+function get(side, m,    key, k, n, xs) {
     key = side SUBSEP m
-    if (!(key in cnt)) return ""
-    for (i = 1; i <= cnt[key]; i++) xs[i] = all[key, i]
-    return median(xs, cnt[key])
+    if (!(key in seen)) return ""
+    n = 0
+    for (k = 1; k <= rounds; k++)
+        if ((key, k) in all) xs[++n] = all[key, k]
+    return median(xs, n)
 }
 function fmt(x) {
     if (x == "") return "n/a"
@@ -310,12 +317,11 @@ function ratio1(f, p, kind) {
 }
 # The median over the rounds of the ratio of Foundation to peer on metric m
 # (the rounds both sides have); "" if there is none.
-function ratio(peer, m, kind,    kf, kp, n, i, r, xs, k) {
+function ratio(peer, m, kind,    kf, kp, i, r, xs, k) {
     kf = "Foundation" SUBSEP m; kp = peer SUBSEP m
-    if (!(kf in cnt) || !(kp in cnt)) return ""
-    n = cnt[kf] < cnt[kp] ? cnt[kf] : cnt[kp]
     k = 0
-    for (i = 1; i <= n; i++) {
+    for (i = 1; i <= rounds; i++) {
+        if (!((kf, i) in all) || !((kp, i) in all)) continue
         r = ratio1(all[kf, i], all[kp, i], kind)
         if (r != "") xs[++k] = r
     }
@@ -384,7 +390,7 @@ function rshow(r, kind, letter) {
     failed=$(awk '$3 != 0 {print "  " $1 " " $2 " exited " $3}' "$STATUS")
     if [ -n "$failed" ]; then
         echo
-        echo "Programs that failed (their figures are n/a above):"
+        echo "Programs that failed (a figure no round printed reads n/a above; the others are medians of the rounds that printed them):"
         echo "$failed"
     fi
     echo
