@@ -412,6 +412,9 @@ void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
  * fits on its own, so it is never evicted. */
 static void evict_locked(fdn_registry_ns_t *ns)
 {
+    /* An entry that expired since ns_lock goes as EXPIRED, not EVICTED. */
+    if (ns->opts.ttl_ns != 0 && ns_over(ns, 0, 0))
+        expire_locked(ns);
     while (ns_over(ns, 0, 0) && !cds_list_empty(&ns->lru)) {
         struct reg_entry *v = (struct reg_entry *)(void *)((char *)ns->lru.next -
                                                            ns->lru_off +
