@@ -16,6 +16,7 @@
 #include "foundation/registry.h"
 #include "foundation/runtime.h"
 
+#include "bench_alloc.h"
 #include "bench_rt.h"
 #include "bench_util.h"
 
@@ -671,35 +672,6 @@ static void bench_cleanup(void)
 #define MEM_KEY_LEN 16 /* bytes, as REG-P6 states */
 #define MEM_KEY_BYTES (MEM_KEY_LEN + 8)
 
-/* Bytes the runtime and registry hold through their allocator
- * (malloc_usable_size, so allocator rounding counts).  Relaxed: a
- * statistic, read by main after the allocations it counts were made (or
- * freed) on threads main has since synchronised with (the registrations
- * ran on main; deferred frees are waited for by settle_heap), so no
- * ordering is needed beyond the atomicity of the sums. */
-static _Atomic int64_t counted_bytes;
-
-static void *counting_alloc(void *arg, size_t size)
-{
-    void *p = malloc(size);
-    (void)arg;
-    if (p != NULL)
-        atomic_fetch_add_explicit(&counted_bytes,
-                                  (int64_t)malloc_usable_size(p),
-                                  memory_order_relaxed);
-    return p;
-}
-
-static void counting_release(void *arg, void *p)
-{
-    (void)arg;
-    if (p != NULL)
-        atomic_fetch_sub_explicit(&counted_bytes,
-                                  (int64_t)malloc_usable_size(p),
-                                  memory_order_relaxed);
-    free(p);
-}
-
 /* Every byte malloc has handed out and not taken back, in every arena,
  * including blocks it mmapped (large bucket arrays): this also counts
  * what liburcu allocates for the hash tables, which bypasses our
@@ -735,14 +707,12 @@ static int64_t settle_heap(void)
 static void memory_per_entry(const char *keys, bool with_meta, double *heap,
                              double *alloc, double *block)
 {
-    static const fdn_allocator_t counting = {counting_alloc,
-                                             counting_release, NULL};
     fdn_ctx_t *ctx;
     int64_t alloc0, heap0, alloc1, heap1;
     fdn_meta_t meta;
     int rc;
 
-    start_with(&counting);
+    start_with(&bench_counting);
     rc = fdn_attach(rt, &ctx);
     if (rc != FDN_OK)
         bench_fail("fdn_attach", rc);
@@ -750,7 +720,7 @@ static void memory_per_entry(const char *keys, bool with_meta, double *heap,
      * 100,000 keys makes it negligible per entry, as the peer's one owner
      * process is. */
     heap0 = settle_heap();
-    alloc0 = atomic_load_explicit(&counted_bytes, memory_order_relaxed);
+    alloc0 = bench_counted_bytes();
     for (uint32_t i = 0; i < MEM_KEYS; i++) {
         if (with_meta) {
             memset(&meta, 0, sizeof meta);
@@ -765,7 +735,7 @@ static void memory_per_entry(const char *keys, bool with_meta, double *heap,
             bench_fail("fdn_registry_register", rc);
     }
     heap1 = settle_heap();
-    alloc1 = atomic_load_explicit(&counted_bytes, memory_order_relaxed);
+    alloc1 = bench_counted_bytes();
     if (fdn_registry_count(ns) != MEM_KEYS)
         bench_fail("registry count after registering", -1);
     if (fdn_registry_meta_bytes(ns) !=

@@ -11,6 +11,7 @@
  */
 #include "foundation/runtime.h"
 
+#include "bench_alloc.h"
 #include "bench_rt.h"
 
 #include <malloc.h>
@@ -324,32 +325,6 @@ static void bench_many_to_one(void)
 
 #define IDLE_N 100000
 
-/* Bytes the runtime holds through its allocator (malloc_usable_size, so
- * allocator rounding counts).  Relaxed: a statistic read after the work it
- * counts has finished on this same thread, no ordering needed. */
-static _Atomic int64_t counted_bytes;
-
-static void *counting_alloc(void *arg, size_t size)
-{
-    void *p = malloc(size);
-    (void)arg;
-    if (p != NULL)
-        atomic_fetch_add_explicit(&counted_bytes,
-                                  (int64_t)malloc_usable_size(p),
-                                  memory_order_relaxed);
-    return p;
-}
-
-static void counting_release(void *arg, void *p)
-{
-    (void)arg;
-    if (p != NULL)
-        atomic_fetch_sub_explicit(&counted_bytes,
-                                  (int64_t)malloc_usable_size(p),
-                                  memory_order_relaxed);
-    free(p);
-}
-
 static fdn_next_t idle_handle(fdn_ctx_t *ctx, void *state,
                               const fdn_msg_t *msg)
 {
@@ -425,18 +400,16 @@ static void idle_cpu(void)
 /* Checks: RT-P4, RT-I4 */
 static void bench_idle(void)
 {
-    static const fdn_allocator_t counting = {counting_alloc, counting_release,
-                                             NULL};
     fdn_ctx_t *ctx;
-    fdn_runtime_t *rt = bench_rt_start(&counting, &ctx);
+    fdn_runtime_t *rt = bench_rt_start(&bench_counting, &ctx);
     int64_t rss0, rss1, heap0, heap1;
     fdn_runtime_stats_t st;
     fdn_pid_t *pids;
 
     rss0 = bench_rss_bytes();
-    heap0 = atomic_load_explicit(&counted_bytes, memory_order_relaxed);
+    heap0 = bench_counted_bytes();
     pids = spawn_idle(rt, ctx, IDLE_N);
-    heap1 = atomic_load_explicit(&counted_bytes, memory_order_relaxed);
+    heap1 = bench_counted_bytes();
     rss1 = bench_rss_bytes();
     fdn_runtime_stats(rt, &st);
     if (fdn_runtime_process_count(rt) != IDLE_N + 1)
