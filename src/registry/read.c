@@ -76,9 +76,7 @@ FDN_API int fdn_registry_get(fdn_registry_ns_t *ns, const char *key,
                              uint64_t *last_seen_ns)
 {
     size_t len;
-    if (ns == NULL || pid == FDN_PID_NONE)
-        return FDN_EINVAL;
-    int rc = fdn__reg_check_key(key, &len);
+    int rc = fdn__reg_check_target(ns, key, pid, &len);
     if (rc != FDN_OK)
         return rc;
     fdn__rcu_thread_enter();

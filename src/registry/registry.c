@@ -147,6 +147,14 @@ int fdn__reg_check_key(const char *key, size_t *len)
     return FDN_OK;
 }
 
+int fdn__reg_check_target(const fdn_registry_ns_t *ns, const char *key,
+                          fdn_pid_t pid, size_t *len)
+{
+    if (ns == NULL || pid == FDN_PID_NONE)
+        return FDN_EINVAL;
+    return fdn__reg_check_key(key, len);
+}
+
 const fdn_meta_value_t *fdn__reg_meta_get(const struct reg_entry *e,
                                           const char *name)
 {

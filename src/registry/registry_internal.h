@@ -257,6 +257,10 @@ unsigned long fdn__reg_hash_member(const char *key, size_t len,
                                    fdn_pid_t pid);
 /* FDN_OK and the key's length, or FDN_EINVAL / FDN_ETOOBIG. */
 int fdn__reg_check_key(const char *key, size_t *len);
+/* The arguments naming one entry: FDN_EINVAL for a NULL ns or no pid,
+ * else fdn__reg_check_key's answer. */
+int fdn__reg_check_target(const fdn_registry_ns_t *ns, const char *key,
+                          fdn_pid_t pid, size_t *len);
 bool fdn__reg_table_init(struct reg_table *t);
 void fdn__reg_table_fini(struct reg_table *t, const char *why);
 /* Resizes t to fit count items; outside read-side critical sections. */

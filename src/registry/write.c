@@ -525,9 +525,7 @@ static int prepare(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
                    struct reg_entry **out)
 {
     size_t len;
-    if (ns == NULL || pid == FDN_PID_NONE)
-        return FDN_EINVAL;
-    int rc = fdn__reg_check_key(key, &len);
+    int rc = fdn__reg_check_target(ns, key, pid, &len);
     if (rc != FDN_OK)
         return rc;
     if (ns->opts.kind != kind)
@@ -691,31 +689,45 @@ static int find_locked(fdn_registry_ns_t *ns, const char *key, size_t len,
     return FDN_ENOENT;
 }
 
+/*
+ * The start of a change to pid's entry under key (unregister, update,
+ * touch): checks the arguments, enters a read-side critical section and
+ * finds and locks the entry (find_locked).  On FDN_OK the caller holds
+ * what find_locked says and leaves the critical section when done; on an
+ * error nothing is held and the critical section is left.
+ */
+static int change_begin(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
+                        size_t *len, struct reg_entry **e,
+                        struct cds_lfht_iter *iter, bool *held)
+{
+    int rc = fdn__reg_check_target(ns, key, pid, len);
+    if (rc != FDN_OK)
+        return rc;
+    fdn__rcu_thread_enter();
+    fdn__rcu_read_lock();
+    rc = find_locked(ns, key, *len, pid, e, iter, held);
+    if (rc != FDN_OK)
+        fdn__rcu_read_unlock();
+    return rc;
+}
+
 FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
                                     fdn_pid_t pid)
 {
     size_t len;
-    if (ns == NULL || pid == FDN_PID_NONE)
-        return FDN_EINVAL;
-    int rc = fdn__reg_check_key(key, &len);
-    if (rc != FDN_OK)
-        return rc;
-    fdn__rcu_thread_enter();
     struct reg_entry *e;
     struct cds_lfht_iter iter;
     bool held;
-    fdn__rcu_read_lock();
-    rc = find_locked(ns, key, len, pid, &e, &iter, &held);
+    int rc = change_begin(ns, key, pid, &len, &e, &iter, &held);
     if (rc == FDN_OK) {
         struct reg_owner *r = e->owner;
         fdn__reg_entry_remove(e, FDN_REGISTRY_EXPLICIT, held);
         pthread_mutex_unlock(&r->mutex);
         ns_unlock(ns, held);
-    }
-    fdn__rcu_read_unlock();
-    /* Outside the critical section: the table may need to shrink. */
-    if (rc == FDN_OK)
+        fdn__rcu_read_unlock();
+        /* Outside the critical section: the table may need to shrink. */
         fdn__reg_table_fit(&ns->table, fdn_registry_count(ns));
+    }
     return rc;
 }
 
@@ -785,26 +797,18 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
                                 fdn_registry_update_mode_t mode)
 {
     size_t len;
-    if (ns == NULL || pid == FDN_PID_NONE || meta == NULL ||
-        meta->count > FDN_META_MAX ||
+    if (meta == NULL || meta->count > FDN_META_MAX ||
         (mode != FDN_REGISTRY_REPLACE && mode != FDN_REGISTRY_MERGE))
         return FDN_EINVAL;
-    int rc = fdn__reg_check_key(key, &len);
-    if (rc == FDN_OK && mode == FDN_REGISTRY_MERGE)
-        rc = merge_check(meta);
-    if (rc != FDN_OK)
-        return rc;
-    fdn__rcu_thread_enter();
+    int rc = mode == FDN_REGISTRY_MERGE ? merge_check(meta) : FDN_OK;
     struct reg_entry *e;
     struct cds_lfht_iter iter;
     bool held;
     fdn_meta_t next;
-    fdn__rcu_read_lock();
-    rc = find_locked(ns, key, len, pid, &e, &iter, &held);
-    if (rc != FDN_OK) {
-        fdn__rcu_read_unlock();
+    if (rc == FDN_OK)
+        rc = change_begin(ns, key, pid, &len, &e, &iter, &held);
+    if (rc != FDN_OK)
         return rc;
-    }
     struct reg_owner *r = e->owner;
     rc = update_fields(e, meta, mode, &next);
     if (rc == FDN_OK)
@@ -864,17 +868,10 @@ FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
                                fdn_pid_t pid)
 {
     size_t len;
-    if (ns == NULL || pid == FDN_PID_NONE)
-        return FDN_EINVAL;
-    int rc = fdn__reg_check_key(key, &len);
-    if (rc != FDN_OK)
-        return rc;
-    fdn__rcu_thread_enter();
     struct reg_entry *e;
     struct cds_lfht_iter iter;
     bool held;
-    fdn__rcu_read_lock();
-    rc = find_locked(ns, key, len, pid, &e, &iter, &held);
+    int rc = change_begin(ns, key, pid, &len, &e, &iter, &held);
     if (rc == FDN_OK) {
         uint64_t now = fdn__reg_now(ns->reg);
         if (fdn__reg_expired(e, now)) {
@@ -888,8 +885,8 @@ FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
         }
         pthread_mutex_unlock(&e->owner->mutex);
         ns_unlock(ns, held);
+        fdn__rcu_read_unlock();
     }
-    fdn__rcu_read_unlock();
     return rc;
 }
 
