@@ -74,6 +74,19 @@ static void start(void)
     start_with(NULL);
 }
 
+/* start(), with the calling thread attached; returns its ctx. */
+static fdn_ctx_t *start_attached(void)
+{
+    fdn_ctx_t *ctx;
+    int rc;
+
+    start();
+    rc = fdn_attach(rt, &ctx);
+    if (rc != FDN_OK)
+        bench_fail("fdn_attach", rc);
+    return ctx;
+}
+
 static void stop(void)
 {
     fdn_registry_destroy(reg);
@@ -188,12 +201,8 @@ static void lookup_threads(const char *suffix)
     fdn_ctx_t *ctx;
     char *keys = make_keys(LOOKUP_KEYS);
     char name[64];
-    int rc;
 
-    start();
-    rc = fdn_attach(rt, &ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
+    ctx = start_attached();
     register_range(keys, 0, LOOKUP_KEYS, fdn_self(ctx));
     snprintf(name, sizeof name, "reg_lookup_rate_1t%s", suffix);
     bench_result(name, lookup_rate_threads(keys, 1), "lookup/s");
@@ -264,7 +273,6 @@ static void bench_lookup_scale(void)
     fdn_ctx_t *ctx;
     char *keys = make_keys(SCALE_LARGE);
     char *hot = malloc((size_t)SCALE_SMALL * KEY_BYTES);
-    int rc;
 
     if (hot == NULL)
         bench_fail("malloc hot keys", FDN_ENOMEM);
@@ -272,20 +280,14 @@ static void bench_lookup_scale(void)
         memcpy(hot + (size_t)i * KEY_BYTES,
                key_at(keys, i * (SCALE_LARGE / SCALE_SMALL)), KEY_BYTES);
 
-    start();
-    rc = fdn_attach(rt, &ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
+    ctx = start_attached();
     register_range(keys, 0, SCALE_SMALL, fdn_self(ctx));
     bench_result("reg_lookup_rate_1k", lookup_rate_walk(keys, SCALE_SMALL),
                  "lookup/s");
     fdn_detach(ctx);
     stop();
 
-    start();
-    rc = fdn_attach(rt, &ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
+    ctx = start_attached();
     register_range(keys, 0, SCALE_LARGE, fdn_self(ctx));
     bench_result("reg_lookup_rate_1m_hot", lookup_rate_walk(hot, SCALE_SMALL),
                  "lookup/s");
@@ -516,10 +518,7 @@ static void bench_dispatch(void)
     uint64_t best = UINT64_MAX;
     int rc;
 
-    start();
-    rc = fdn_attach(rt, &ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
+    ctx = start_attached();
     fdn_registry_ns_opts_init(&opts);
     opts.kind = FDN_REGISTRY_DUPLICATE;
     rc = fdn_registry_namespace_opts(reg, "groups", &opts, &group);
@@ -618,10 +617,7 @@ static void bench_cleanup(void)
     fdn_ctx_t *ctx;
     int rc;
 
-    start();
-    rc = fdn_attach(rt, &ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
+    ctx = start_attached();
     for (int i = 0; i < CLEANUP_TRIALS; i++) {
         char key[32];
         fdn_pid_t owner, found;
@@ -817,10 +813,7 @@ static void bench_restore(void)
 
     snprintf(path, sizeof path, "/tmp/fdn-bench-snapshot-%ld",
              (long)getpid());
-    start();
-    rc = fdn_attach(rt, &ctx);
-    if (rc != FDN_OK)
-        bench_fail("fdn_attach", rc);
+    ctx = start_attached();
     register_range_meta(ns, keys, 0, RESTORE_KEYS, fdn_self(ctx), true);
     t0 = bench_now_ns();
     rc = fdn_registry_snapshot(ns, path, &written);
