@@ -168,8 +168,9 @@ struct fdn__proc {
     _Atomic(struct fdn__proc *) waiting_on; /* [atomic] seq_cst */
     /* Line 3: the owner's, so its writes bounce neither line above. */
     _Alignas(FDN__CACHELINE) struct fdn__mq_node *head; /* [own] consumer end */
-    /* The mailbox's sentinel node (Vyukov's "stub"): always in the queue
-     * when it is empty, so push never meets a NULL tail. */
+    /* The mailbox's sentinel node (the dummy node of Vyukov's queue):
+     * in the queue whenever it is empty, so push never meets a NULL
+     * tail. */
     struct fdn__mq_node sentinel;
     const fdn_behaviour_t *beh;    /* [own] */
     void *state;                   /* [own] */

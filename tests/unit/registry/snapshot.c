@@ -30,6 +30,7 @@ typedef struct snap_dir {
 
 static void snap_dir_make(snap_dir_t *d)
 {
+    /* mkdtemp's template: it replaces the trailing six X characters. */
     snprintf(d->path, sizeof d->path, "/tmp/fdn-snap-XXXXXX");
     cr_assert_not_null(mkdtemp(d->path), "mkdtemp: %s", strerror(errno));
 }
