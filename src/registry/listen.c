@@ -136,15 +136,15 @@ void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
      * cancelled first), so only the tables' resize workers may still
      * traverse nodes: frees are deferred as usual. */
     struct cds_lfht_iter iter;
+    struct reg_map_iter it = {0};
     struct reg_entry *e;
     struct reg_group *g;
     fdn__rcu_read_lock();
-    REG_FOR_EACH(ns->table.ht, &iter, e, node)
-    {
-        fdn__rcu_subscribe(&e->node);
-        if (cds_lfht_del(ns->table.ht, &e->node) == 0) {
+    while ((e = fdn__map_next(&ns->table, &it)) != NULL) {
+        if (fdn__map_del(&ns->table, fdn__reg_entry_hash(e), e)) {
             /* Unlink before call_rcu reuses the link's storage; the
              * neighbours are still allocated (frees are deferred). */
+            e->in_map = false;
             cds_list_del(&e->u.owner_link);
             atomic_fetch_sub_explicit(&ns->count, 1, memory_order_relaxed);
             fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
@@ -163,8 +163,8 @@ void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
 
 void fdn__reg_ns_free(fdn_registry_ns_t *ns)
 {
-    fdn__reg_table_fini(&ns->table,
-                        "registry: namespace table not empty at destroy");
+    if (!fdn__map_fini(&ns->table))
+        FDN_PANIC("registry: namespace table not empty at destroy");
     if (ns->member_off >= 0)
         fdn__reg_table_fini(&ns->groups,
                             "registry: group table not empty at destroy");

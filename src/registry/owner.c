@@ -86,7 +86,7 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
             pthread_mutex_unlock(&r->mutex);
             pthread_mutex_lock(&ns->lock);
             pthread_mutex_lock(&r->mutex);
-            if (!cds_lfht_is_node_deleted(&e->node))
+            if (e->in_map)
                 fdn__reg_entry_remove(e, FDN_REGISTRY_DOWN, true);
             pthread_mutex_unlock(&ns->lock);
         } else {

@@ -604,14 +604,11 @@ static bool rq_run(struct rq_ctx *c, uint32_t t)
  * critical section. */
 static void rq_scan_all(struct rq_ctx *c)
 {
-    struct cds_lfht_iter iter;
+    struct reg_map_iter it = {0};
     struct reg_entry *e;
-    REG_FOR_EACH(c->ns->table.ht, &iter, e, node)
-    {
-        fdn__rcu_subscribe(&e->node);
+    while ((e = fdn__map_next(&c->ns->table, &it)) != NULL)
         if (!rq_candidate(c, e))
             return;
-    }
 }
 
 /*

@@ -29,17 +29,12 @@ static const struct reg_entry *find(fdn_registry_ns_t *ns, const char *key,
 {
     bool dup = ns->opts.kind == FDN_REGISTRY_DUPLICATE;
     struct reg_key_ref k = {key, len, pid};
-    struct cds_lfht_iter iter;
-    cds_lfht_lookup(ns->table.ht,
-                    dup ? fdn__reg_hash_member(key, len, pid)
-                        : fdn__reg_hash_key(key, len),
-                    dup ? fdn__reg_match_member : fdn__reg_match_entry, &k,
-                    &iter);
-    struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-    if (node == NULL)
+    const struct reg_entry *e = fdn__map_lookup(
+        &ns->table,
+        dup ? fdn__reg_hash_member(key, len, pid) : fdn__reg_hash_key(key, len),
+        dup ? fdn__reg_match_member : fdn__reg_match_entry, &k);
+    if (e == NULL)
         return NULL;
-    fdn__rcu_subscribe(node);
-    const struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
     if (ns->opts.ttl_ns != 0 && fdn__reg_expired(e, fdn__reg_now(ns->reg)))
         return NULL;
     return e;
@@ -198,14 +193,12 @@ FDN_API int64_t fdn_registry_foreach(fdn_registry_ns_t *ns,
         return FDN_EINVAL;
     fdn__rcu_thread_enter();
     int64_t n = 0;
-    struct cds_lfht_iter iter;
+    struct reg_map_iter it = {0};
     struct reg_entry *e;
     bool ttl = ns->opts.ttl_ns != 0;
     uint64_t now = ttl ? fdn__reg_now(ns->reg) : 0;
     fdn__rcu_read_lock();
-    REG_FOR_EACH(ns->table.ht, &iter, e, node)
-    {
-        fdn__rcu_subscribe(&e->node);
+    while ((e = fdn__map_next(&ns->table, &it)) != NULL) {
         if (ttl && fdn__reg_expired(e, now))
             continue;
         if (fn != NULL)

@@ -4,12 +4,14 @@
  * entries.  The other files of the registry are listed in
  * registry_internal.h.
  *
- * Tables.  Each namespace is one liburcu lock-free hash table (cds_lfht,
- * flavour urcu-memb) of its entries (UNIQUE: by key; DUPLICATE: by key and
- * pid), plus, for DUPLICATE, a table of groups by key.  A registry-wide
- * table maps an owner pid to its owner record (owner.c).
+ * Tables.  Each namespace keeps its entries in one map (map.h: lock-free
+ * reads, bucket locks for writers; UNIQUE: by key; DUPLICATE: by key and
+ * pid), plus, for DUPLICATE, a liburcu lock-free hash table (cds_lfht,
+ * flavour urcu-memb) of groups by key.  A registry-wide cds_lfht maps an
+ * owner pid to its owner record (owner.c).  The map sizes itself
+ * (fdn__map_fit, called after writes).
  *
- * Table sizing.  The tables are created without liburcu's
+ * Sizing the cds_lfht tables.  They are created without liburcu's
  * CDS_LFHT_AUTO_RESIZE and sized by us (fdn__reg_table_fit).  liburcu
  * 0.13's lazy resize is unreliable: its launcher stores resize_initiated = 1
  * only after queueing the resize work, so when the worker finishes first the
@@ -108,26 +110,39 @@ unsigned long fdn__reg_hash_member(const char *key, size_t len,
         (pid * UINT64_C(0x9e3779b97f4a7c15)));
 }
 
-/* Match functions run inside liburcu's lookups on nodes it found in the
- * table, so they subscribe to the node before reading it. */
-int fdn__reg_match_entry(struct cds_lfht_node *node, const void *arg)
+/* Match functions for ns->table: the map hands over entries it loaded
+ * with acquire, so their fields are readable. */
+bool fdn__reg_match_entry(const void *item, const void *arg)
 {
-    fdn__rcu_subscribe(node);
-    const struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
+    const struct reg_entry *e = item;
     const struct reg_key_ref *k = arg;
     return e->key_len == k->len &&
            memcmp(fdn__reg_key(e), k->key, k->len) == 0;
 }
 
-int fdn__reg_match_member(struct cds_lfht_node *node, const void *arg)
+bool fdn__reg_match_member(const void *item, const void *arg)
 {
-    fdn__rcu_subscribe(node);
-    const struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
+    const struct reg_entry *e = item;
     const struct reg_key_ref *k = arg;
     return e->pid == k->pid && e->key_len == k->len &&
            memcmp(fdn__reg_key(e), k->key, k->len) == 0;
 }
 
+uint64_t fdn__reg_entry_hash(const struct reg_entry *e)
+{
+    return e->ns->opts.kind == FDN_REGISTRY_DUPLICATE
+               ? fdn__reg_hash_member(fdn__reg_key(e), e->key_len, e->pid)
+               : fdn__reg_hash_key(fdn__reg_key(e), e->key_len);
+}
+
+/* ns->table's hash function (map.h), for resizes. */
+static uint64_t map_entry_hash(const void *item)
+{
+    return fdn__reg_entry_hash(item);
+}
+
+/* Group lookups run inside liburcu's, on nodes it found in the table, so
+ * they subscribe to the node before reading it. */
 int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg)
 {
     fdn__rcu_subscribe(node);
@@ -558,10 +573,10 @@ static int ns_create(fdn_registry_t *reg, const char *name, size_t len,
         rc = fdn__rix_create(reg->alloc, type, &ns->indexes[made]);
     }
     bool has_groups = o->kind == FDN_REGISTRY_DUPLICATE;
-    if (rc == FDN_OK && !fdn__reg_table_init(&ns->table))
-        rc = FDN_ENOMEM;
+    if (rc == FDN_OK)
+        rc = fdn__map_init(&ns->table, reg->alloc, map_entry_hash);
     if (rc == FDN_OK && has_groups && !fdn__reg_table_init(&ns->groups)) {
-        fdn__reg_table_fini(&ns->table, "registry: new table not empty");
+        fdn__map_fini(&ns->table);
         rc = FDN_ENOMEM;
     }
     if (rc != FDN_OK) {

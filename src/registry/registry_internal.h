@@ -15,11 +15,13 @@
  * no lock a monitor callback could hold).  See write.c for the protocol.
  *
  * Entry layout.  One allocation per entry:
- *     [ext: ns->ext_bytes][struct reg_entry: 68 bytes, then key, NUL][pad to 8][fields]
+ *     [ext: ns->ext_bytes][struct reg_entry: 53 bytes, then key, NUL][pad to 8][fields]
  * The entry pointer is the struct reg_entry; the per-namespace extras
  * (LRU link, group link, index links) sit before it at fixed negative
  * offsets, so an entry of a plain namespace pays for none of them.  The
- * hot part a lookup reads (node, pid, lengths, key) is contiguous.
+ * hot part a lookup reads (pid, lengths, key) is contiguous.  The table
+ * (ns->table, map.h) holds pointers to entries, so an entry carries no
+ * table node.
  */
 #ifndef FDN_REGISTRY_INTERNAL_H
 #define FDN_REGISTRY_INTERNAL_H
@@ -28,6 +30,7 @@
 
 #include "internal/common.h"
 #include "internal/rcu.h"
+#include "registry/map.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -72,9 +75,9 @@ struct reg_ix_link {
 };
 
 /*
- * One entry.  Immutable once published except: u.owner_link (owner
- * mutex), last_seen (atomic), the ext area (ns->lock).  An update
- * publishes a new entry in the old one's place (cds_lfht_replace).
+ * One entry.  Immutable once published except: u.owner_link and in_map
+ * (owner mutex), last_seen (atomic), the ext area (ns->lock).  An update
+ * publishes a new entry in the old one's place (fdn__map_replace).
  */
 struct reg_entry {
     /* Cold: writers only. */
@@ -88,14 +91,17 @@ struct reg_entry {
      * Relaxed: a timestamp; orders nothing. */
     _Atomic uint64_t last_seen;
     /* Hot: lookups. */
-    struct cds_lfht_node node; /* in ns->table */
     fdn_pid_t pid;
     uint8_t key_len;           /* at most FDN_REGISTRY_KEY_MAX */
     uint8_t meta_count;        /* at most FDN_META_MAX */
     uint16_t fields_off;       /* bytes from the entry to its fields */
-    /* The key and its NUL, at offset 68 (LP64): the 4 bytes the struct's
+    /* In ns->table: set when added, cleared when removed or replaced, both
+     * under the owner mutex, so a writer holding it knows whether the entry
+     * it found is still there. */
+    bool in_map;
+    /* The key and its NUL, at offset 53 (LP64): the bytes the struct's
      * 8-alignment would pad go to the key, so that a 16-byte key's entry
-     * (85 bytes) fits malloc's 96-byte chunk; then, 8-aligned, the
+     * (70 bytes) fits malloc's 80-byte chunk; then, 8-aligned, the
      * fields. */
     char key[];
 };
@@ -175,7 +181,7 @@ struct fdn_registry_ns {
     fdn_registry_ns_opts_t opts;   /* immutable copy */
     char name[FDN_REGISTRY_NS_MAX + 1]; /* immutable */
     /* UNIQUE: entries by key.  DUPLICATE: entries by (key, pid). */
-    struct reg_table table;
+    struct reg_map table;
     struct reg_table groups;       /* DUPLICATE: groups by key */
     /*
      * Writers take lock when is_locked (see write.c): always for a
@@ -265,14 +271,18 @@ bool fdn__reg_table_init(struct reg_table *t);
 void fdn__reg_table_fini(struct reg_table *t, const char *why);
 /* Resizes t to fit count items; outside read-side critical sections. */
 void fdn__reg_table_fit(struct reg_table *t, uint64_t count);
-/* Match functions for cds_lfht lookups (they subscribe to the node). */
+/* What a lookup looks for. */
 struct reg_key_ref {
     const char *key;
     size_t len;
     fdn_pid_t pid; /* match_member only */
 };
-int fdn__reg_match_entry(struct cds_lfht_node *node, const void *arg);
-int fdn__reg_match_member(struct cds_lfht_node *node, const void *arg);
+/* Match functions for ns->table (map.h): by key; by key and pid. */
+bool fdn__reg_match_entry(const void *item, const void *arg);
+bool fdn__reg_match_member(const void *item, const void *arg);
+/* The hash ns->table files an entry under: of its key (UNIQUE), of its
+ * key and pid (DUPLICATE). */
+uint64_t fdn__reg_entry_hash(const struct reg_entry *e);
 int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg);
 /* The runtime clock's now. */
 uint64_t fdn__reg_now(const fdn_registry_t *reg);

@@ -30,10 +30,11 @@
  * up stay readable until it ends; removed entries are freed after a grace
  * period (call_rcu).
  *
- * Linearization points: register and join — the successful
- * cds_lfht_add_unique (or, on FDN_EEXIST, the lookup inside it that found
- * the winner); unregister, leave, eviction, expiry, owner death — the
- * cds_lfht_del; update — the cds_lfht_replace.
+ * Linearization points (map.c): register and join — the tag store of a
+ * successful fdn__map_add_unique (or, on FDN_EEXIST, the probe inside it,
+ * under the home bucket's lock, that found the winner); unregister,
+ * leave, eviction, expiry, owner death — the tag clear of fdn__map_del;
+ * update — the slot store of fdn__map_replace.
  *
  * Counts.  ns->count and ns->meta_bytes change right after the insert or
  * delete they count, under the entry's owner mutex (and ns->lock when
@@ -139,7 +140,6 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
     memset(block, 0, ns->ext_bytes);
     struct reg_entry *e = (struct reg_entry *)(void *)(block + ns->ext_bytes);
     memset(e, 0, offsetof(struct reg_entry, key));
-    cds_lfht_node_init(&e->node);
     CDS_INIT_LIST_HEAD(&e->u.owner_link);
     e->ns = ns;
     e->pid = pid;
@@ -243,14 +243,6 @@ static void index_del(fdn_registry_ns_t *ns, struct reg_entry *e)
         fdn__rix_remove(ns->indexes[i], fdn__reg_ix_link(e, i));
 }
 
-static unsigned long entry_hash(const fdn_registry_ns_t *ns,
-                                const struct reg_entry *e)
-{
-    const char *key = fdn__reg_key(e);
-    return ns->opts.kind == FDN_REGISTRY_DUPLICATE
-               ? fdn__reg_hash_member(key, e->key_len, e->pid)
-               : fdn__reg_hash_key(key, e->key_len);
-}
 
 /* ------------------------------------------------------------------------ */
 /* Events                                                                   */
@@ -327,22 +319,21 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     e->owner = r;
     atomic_init(&e->last_seen, now);
     struct reg_key_ref k = {key, e->key_len, e->pid};
-    fdn__rcu_publish(&e->node);
-    struct cds_lfht_node *won = cds_lfht_add_unique(
-        ns->table.ht, entry_hash(ns, e),
-        g != NULL ? fdn__reg_match_member : fdn__reg_match_entry, &k,
-        &e->node);
-    if (won != &e->node) {
-        /* The winner's pid is immutable and the node stays readable until
-         * the caller leaves the critical section. */
-        fdn__rcu_subscribe(won);
-        if (reply != NULL)
-            reply->winner = caa_container_of(won, struct reg_entry, node)->pid;
+    /* The map's slot store publishes e. */
+    struct reg_entry *won = fdn__map_add_unique(
+        &ns->table, fdn__reg_entry_hash(e),
+        g != NULL ? fdn__reg_match_member : fdn__reg_match_entry, &k, e);
+    if (won != e) {
+        /* The winner's pid is immutable and it stays readable until the
+         * caller leaves the critical section. */
+        if (won != NULL && reply != NULL)
+            reply->winner = won->pid;
         index_del(ns, e);
         if (g_new)
             fdn__free(ns->reg->alloc, g); /* never published */
-        return FDN_EEXIST;
+        return won != NULL ? FDN_EEXIST : FDN_ENOMEM;
     }
+    e->in_map = true;
     if (g_new) {
         fdn__rcu_publish(&g->node);
         cds_lfht_add(ns->groups.ht, fdn__reg_hash_key(key, e->key_len),
@@ -387,8 +378,9 @@ static void unlink_locked(struct reg_entry *e)
 /* Removes e without an event (rollback of a batch). */
 static void remove_quiet(struct reg_entry *e)
 {
-    if (cds_lfht_del(e->ns->table.ht, &e->node) != 0)
+    if (!fdn__map_del(&e->ns->table, fdn__reg_entry_hash(e), e))
         FDN_PANIC("registry: entry missing from its table");
+    e->in_map = false;
     unlink_locked(e);
     fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
 }
@@ -399,8 +391,9 @@ void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
     fdn_registry_ns_t *ns = e->ns;
     /* Every deleter holds e's owner mutex and checked e is still in the
      * table, so the delete cannot fail. */
-    if (cds_lfht_del(ns->table.ht, &e->node) != 0)
+    if (!fdn__map_del(&ns->table, fdn__reg_entry_hash(e), e))
         FDN_PANIC("registry: entry missing from its table");
+    e->in_map = false;
     unlink_locked(e);
     if (held)
         emit(ns, FDN_REGISTRY_UNREGISTERED, why, e);
@@ -512,7 +505,7 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e,
     }
     fdn__rcu_read_unlock();
     /* Outside the critical section: the tables may need to grow. */
-    fdn__reg_table_fit(&ns->table, fdn_registry_count(ns));
+    fdn__map_fit(&ns->table, fdn_registry_count(ns));
     if (ns->member_off >= 0)
         fdn__reg_table_fit(&ns->groups, fdn_registry_count(ns));
     fdn__reg_table_fit(&reg->owners, fdn_registry_owner_count(reg));
@@ -639,7 +632,7 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
     }
     fdn__rcu_read_unlock();
     fdn__free(reg->alloc, es);
-    fdn__reg_table_fit(&ns->table, fdn_registry_count(ns));
+    fdn__map_fit(&ns->table, fdn_registry_count(ns));
     fdn__reg_table_fit(&reg->owners, fdn_registry_owner_count(reg));
     return rc;
 }
@@ -651,33 +644,27 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
 /*
  * Finds pid's entry under key and locks what a change to it needs:
  * ns->lock if the namespace is locked (*held), then the entry's owner
- * mutex.  On FDN_OK both are held and *iter is at the entry; on FDN_ENOENT
+ * mutex.  On FDN_OK both are held and *out is the entry; on FDN_ENOENT
  * nothing is.  Inside a read-side critical section.
  */
 static int find_locked(fdn_registry_ns_t *ns, const char *key, size_t len,
-                       fdn_pid_t pid, struct reg_entry **out,
-                       struct cds_lfht_iter *iter, bool *held)
+                       fdn_pid_t pid, struct reg_entry **out, bool *held)
 {
     bool dup = ns->opts.kind == FDN_REGISTRY_DUPLICATE;
     struct reg_key_ref k = {key, len, pid};
-    unsigned long hash = dup ? fdn__reg_hash_member(key, len, pid)
-                             : fdn__reg_hash_key(key, len);
+    uint64_t hash = dup ? fdn__reg_hash_member(key, len, pid)
+                        : fdn__reg_hash_key(key, len);
     *held = ns_lock(ns);
     for (;;) {
-        cds_lfht_lookup(ns->table.ht, hash,
-                        dup ? fdn__reg_match_member : fdn__reg_match_entry,
-                        &k, iter);
-        struct cds_lfht_node *node = cds_lfht_iter_get_node(iter);
-        if (node == NULL)
-            break;
-        fdn__rcu_subscribe(node);
-        struct reg_entry *e = caa_container_of(node, struct reg_entry, node);
-        if (e->pid != pid)
+        struct reg_entry *e = fdn__map_lookup(
+            &ns->table, hash,
+            dup ? fdn__reg_match_member : fdn__reg_match_entry, &k);
+        if (e == NULL || e->pid != pid)
             break;
         /* The record outlives the entry (freed only after its callback
          * removed all its entries, after a grace period). */
         pthread_mutex_lock(&e->owner->mutex);
-        if (!cds_lfht_is_node_deleted(&e->node)) {
+        if (e->in_map) {
             *out = e;
             return FDN_OK;
         }
@@ -697,15 +684,14 @@ static int find_locked(fdn_registry_ns_t *ns, const char *key, size_t len,
  * error nothing is held and the critical section is left.
  */
 static int change_begin(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
-                        size_t *len, struct reg_entry **e,
-                        struct cds_lfht_iter *iter, bool *held)
+                        size_t *len, struct reg_entry **e, bool *held)
 {
     int rc = fdn__reg_check_target(ns, key, pid, len);
     if (rc != FDN_OK)
         return rc;
     fdn__rcu_thread_enter();
     fdn__rcu_read_lock();
-    rc = find_locked(ns, key, *len, pid, e, iter, held);
+    rc = find_locked(ns, key, *len, pid, e, held);
     if (rc != FDN_OK)
         fdn__rcu_read_unlock();
     return rc;
@@ -716,9 +702,8 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
 {
     size_t len;
     struct reg_entry *e;
-    struct cds_lfht_iter iter;
     bool held;
-    int rc = change_begin(ns, key, pid, &len, &e, &iter, &held);
+    int rc = change_begin(ns, key, pid, &len, &e, &held);
     if (rc == FDN_OK) {
         struct reg_owner *r = e->owner;
         fdn__reg_entry_remove(e, FDN_REGISTRY_EXPLICIT, held);
@@ -726,7 +711,7 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
         ns_unlock(ns, held);
         fdn__rcu_read_unlock();
         /* Outside the critical section: the table may need to shrink. */
-        fdn__reg_table_fit(&ns->table, fdn_registry_count(ns));
+        fdn__map_fit(&ns->table, fdn_registry_count(ns));
     }
     return rc;
 }
@@ -802,11 +787,10 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
         return FDN_EINVAL;
     int rc = mode == FDN_REGISTRY_MERGE ? merge_check(meta) : FDN_OK;
     struct reg_entry *e;
-    struct cds_lfht_iter iter;
     bool held;
     fdn_meta_t next;
     if (rc == FDN_OK)
-        rc = change_begin(ns, key, pid, &len, &e, &iter, &held);
+        rc = change_begin(ns, key, pid, &len, &e, &held);
     if (rc != FDN_OK)
         return rc;
     struct reg_owner *r = e->owner;
@@ -829,13 +813,11 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
     if (rc == FDN_OK) {
         e2->owner = r;
         atomic_init(&e2->last_seen, fdn__reg_now(ns->reg));
-        struct reg_key_ref k = {key, len, pid};
-        fdn__rcu_publish(&e2->node);
-        if (cds_lfht_replace(ns->table.ht, &iter, entry_hash(ns, e),
-                             ns->member_off >= 0 ? fdn__reg_match_member
-                                                 : fdn__reg_match_entry,
-                             &k, &e2->node) != 0)
+        /* The map's slot store publishes e2. */
+        if (!fdn__map_replace(&ns->table, fdn__reg_entry_hash(e), e, e2))
             FDN_PANIC("registry: updated entry vanished under its locks");
+        e->in_map = false;
+        e2->in_map = true;
         cds_list_add(&e2->u.owner_link, &e->u.owner_link);
         cds_list_del(&e->u.owner_link);
         if (ns->lru_off >= 0) {
@@ -869,9 +851,8 @@ FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
 {
     size_t len;
     struct reg_entry *e;
-    struct cds_lfht_iter iter;
     bool held;
-    int rc = change_begin(ns, key, pid, &len, &e, &iter, &held);
+    int rc = change_begin(ns, key, pid, &len, &e, &held);
     if (rc == FDN_OK) {
         uint64_t now = fdn__reg_now(ns->reg);
         if (fdn__reg_expired(e, now)) {
@@ -927,6 +908,6 @@ FDN_API int64_t fdn_registry_sweep(fdn_registry_ns_t *ns)
     pthread_mutex_unlock(&ns->lock);
     fdn__rcu_read_unlock();
     if (n != 0)
-        fdn__reg_table_fit(&ns->table, fdn_registry_count(ns));
+        fdn__map_fit(&ns->table, fdn_registry_count(ns));
     return n;
 }

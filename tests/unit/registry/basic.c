@@ -5,6 +5,7 @@
  */
 #include "unit/registry/reg_helpers.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -464,13 +465,13 @@ Test(registry_basic, entry_bytes_is_header_fields_and_key)
     }
     size_t most =
         fdn_registry_entry_bytes_meta(FDN_REGISTRY_KEY_MAX, FDN_META_MAX);
-    cr_assert_leq(header, 68);
+    cr_assert_leq(header, 53);
     if (sizeof(void *) == 8) {
         /* The numbers specs/registry.md states (LP64). */
-        cr_assert_eq(header, 68);
+        cr_assert_eq(header, 53);
         cr_assert_eq(field, 80);
-        cr_assert_eq(fdn_registry_entry_bytes(16), 85);
-        cr_assert_eq(most, 840);
+        cr_assert_eq(fdn_registry_entry_bytes(16), 70);
+        cr_assert_eq(most, 824);
     }
     fprintf(stderr,
             "entry bytes: header %zu + %zu per field + key + 1; "
@@ -541,7 +542,11 @@ Test(registry_basic, removed_entries_are_reclaimed)
         snprintf(key, sizeof key, "k%d", i);
         cr_assert_eq(fdn_registry_register(ns, key, p, NULL, NULL), FDN_OK);
     }
-    cr_assert_eq(fdn_failing_allocator_live(fx.fa), base + 200);
+    /* One block per entry.  The table grew meanwhile: its old blocks go
+     * after a grace period, leaving one table block as before. */
+    cr_assert(REG_POLL_UNTIL(fdn_failing_allocator_live(fx.fa) == base + 200),
+              "live %" PRId64 ", expected %" PRId64,
+              fdn_failing_allocator_live(fx.fa), base + 200);
     for (int i = 0; i < 200; i++) {
         snprintf(key, sizeof key, "k%d", i);
         cr_assert_eq(fdn_registry_unregister(ns, key, p), FDN_OK);

@@ -1,0 +1,128 @@
+/*
+ * registry/map.h — the registry's hash table of entries: lock-free reads,
+ * per-bucket locks for writers, resizing by copy.  Not installed.
+ *
+ * Why not liburcu's cds_lfht, which the first registry used: a lookup in
+ * a split-ordered list reads the bucket's dummy node, then walks list
+ * nodes that live inside the entries, each a cache miss, and every
+ * insert walks the same way — and so does every resize step, once per new
+ * bucket.  Measured on 100,000 keys (bench/README.md), that walk was 74% of
+ * a lookup and most of a registration.  This table reads one 64-byte
+ * bucket, whose tags rule out the other slots, and then the one entry; an
+ * insert takes the bucket's lock and fills a slot.
+ *
+ * Layout.  A power-of-two array of 64-byte buckets.  A bucket holds 7
+ * slots (item pointers) and a control word: bit 0 is the bucket's lock,
+ * bits 1-7 count the items that overflowed past this bucket to a later
+ * one (saturating: at 127 it stays, and readers merely probe further),
+ * and byte s + 1 is slot s's tag — 0 for an empty slot, else a byte of
+ * the item's hash.  An item lives in its home bucket (hash & mask) or,
+ * when that is full, in the first bucket after it with a free slot; every
+ * bucket it passed counts it as overflow.  Items never move within a
+ * table.
+ *
+ * Readers (inside a read-side critical section, no lock): load the
+ * current table, then from the home bucket on load the control word
+ * (acquire), check the slots whose tag matches, and stop after the first
+ * bucket that counts no overflow.  A writer stores a slot (release)
+ * before the control word that shows its tag, so a reader that sees the
+ * tag sees the item; items are immutable and freed only after a grace
+ * period, so a slot a reader loads is safe to read even if it was cleared
+ * or reused meanwhile (the caller's match decides).  An item present for
+ * a whole lookup is found: its tag and the overflow counts on its path
+ * stay set while it is in the table.
+ *
+ * Writers lock the home bucket (spinning; a lock is held only for the
+ * few stores of one change, never across anything that blocks), and try
+ * to lock each later bucket their change touches; when one is busy they
+ * drop everything and start again, so no two writers wait on each other
+ * in a cycle.  Every change to a key holds its home bucket's lock, which
+ * makes add_unique's check-then-insert atomic.
+ *
+ * Resizing (grow and shrink) copies: the resizer marks the table frozen,
+ * locks every bucket (waiting out the writers inside), copies every item
+ * into a new table, publishes it (release) and frees the old one after a
+ * grace period, its buckets still locked.  A writer that finds a frozen
+ * table's bucket locked waits on the resize mutex and starts again on the
+ * new table; readers of the old table meanwhile see it as it was when it
+ * froze.  No grace period is waited for with a lock held.
+ */
+#ifndef FDN_REGISTRY_MAP_H
+#define FDN_REGISTRY_MAP_H
+
+#include "foundation/registry.h"
+
+#include "internal/common.h"
+#include "internal/rcu.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct reg_map_tbl;
+
+/* An item's hash (the one it was added with). */
+typedef uint64_t (*fdn__map_hash_fn)(const void *item);
+/* Whether item is the one arg names. */
+typedef bool (*fdn__map_match_fn)(const void *item, const void *arg);
+
+struct reg_map {
+    _Atomic(struct reg_map_tbl *) cur; /* release store by the resizer */
+    fdn__map_hash_fn hash;             /* immutable */
+    const fdn_allocator_t *alloc;      /* immutable */
+    pthread_mutex_t resize_mutex;      /* one resizer at a time */
+};
+
+/* A walk over the items of one table (the one current when it began). */
+struct reg_map_iter {
+    struct reg_map_tbl *t;
+    uint64_t pos;
+};
+
+/* An empty map of a few buckets.  FDN_OK or FDN_ENOMEM. */
+int fdn__map_init(struct reg_map *m, const fdn_allocator_t *alloc,
+                  fdn__map_hash_fn hash);
+/* Frees the table; the map must be empty (returns false if not) and no
+ * reader may still use it. */
+bool fdn__map_fini(struct reg_map *m);
+
+/* The item with this hash that match accepts, or NULL.  Inside a
+ * read-side critical section; the item stays readable until it ends. */
+void *fdn__map_lookup(struct reg_map *m, uint64_t hash,
+                      fdn__map_match_fn match, const void *arg);
+
+/* Adds item unless an item match accepts is there: returns item if added,
+ * else the one found.  NULL: out of memory (a full table could not
+ * grow); nothing changed.  Inside a read-side critical section; item is
+ * published by the slot's release store. */
+void *fdn__map_add_unique(struct reg_map *m, uint64_t hash,
+                          fdn__map_match_fn match, const void *arg,
+                          void *item);
+
+/* Removes item (added with hash).  False if it is not in the map.  Inside
+ * a read-side critical section; the caller defers item's free. */
+bool fdn__map_del(struct reg_map *m, uint64_t hash, const void *item);
+
+/* Puts item in old's place (both with hash): a reader sees one or the
+ * other.  False if old is not in the map. */
+bool fdn__map_replace(struct reg_map *m, uint64_t hash, const void *old,
+                      void *item);
+
+/* The next item of a walk (it zeroed first), or NULL at the end.  Inside
+ * one read-side critical section for the whole walk: each item present
+ * for the whole walk is returned once; one added or removed meanwhile may
+ * or may not be. */
+void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it);
+
+/* Resizes the map to fit count items if it no longer does (load kept in
+ * [0.5, 4] items per bucket, never below the minimum size).  Does
+ * nothing while another thread resizes it.  Any thread, any context but
+ * holding a bucket lock (none outlives a map call).  False: out of
+ * memory (the map stays as it was, and usable). */
+bool fdn__map_fit(struct reg_map *m, uint64_t count);
+
+/* The current bucket count (statistics and tests). */
+uint64_t fdn__map_buckets(struct reg_map *m);
+
+#endif /* FDN_REGISTRY_MAP_H */
