@@ -33,7 +33,7 @@
 
 struct map_bucket {
     _Atomic uint64_t ctl;
-    _Atomic(void *) slot[MAP_SLOTS];
+    _Atomic uint64_t slot[MAP_SLOTS]; /* slot_word(item, hash); 0: empty */
 };
 
 _Static_assert(sizeof(struct map_bucket) == 64, "a bucket is a cache line");
@@ -45,6 +45,40 @@ struct reg_map_tbl {
     const fdn_allocator_t *alloc;  /* immutable */
     struct rcu_head rcu;
 };
+
+/* ---- slots ------------------------------------------------------------- */
+
+/*
+ * A slot word is the item's address in bits 0-47 and the low 16 bits of
+ * its hash in bits 48-63.  Those bits let a reader rule out a slot whose
+ * tag matched by chance without loading the item, and let a resize place
+ * items in tables of up to 2^16 buckets without loading them (the
+ * entries are scattered over the heap; loading each was a cache miss per
+ * item).  User-space addresses on x86-64 and AArch64 Linux are below
+ * 2^48 unless a program maps memory above with an explicit hint, which
+ * malloc never does; an address above is refused (place panics).
+ */
+#define MAP_ADDR_BITS 48
+#define MAP_ADDR_MASK ((UINT64_C(1) << MAP_ADDR_BITS) - 1)
+#define MAP_LOW_MASK UINT64_C(0xffff)
+
+static uint64_t slot_word(const void *item, uint64_t hash)
+{
+    uint64_t a = (uint64_t)(uintptr_t)item;
+    if ((a & ~MAP_ADDR_MASK) != 0)
+        FDN_PANIC("registry map: item address above 2^48");
+    return a | ((hash & MAP_LOW_MASK) << MAP_ADDR_BITS);
+}
+
+static void *slot_item(uint64_t w)
+{
+    return (void *)(uintptr_t)(w & MAP_ADDR_MASK);
+}
+
+static uint64_t slot_low(uint64_t w)
+{
+    return w >> MAP_ADDR_BITS;
+}
 
 /* ---- control words ----------------------------------------------------- */
 
@@ -198,7 +232,7 @@ static bool path_extend(struct reg_map_tbl *t, uint64_t h, uint64_t *held)
 static void *probe(struct reg_map_tbl *t, uint64_t hash,
                    fdn__map_match_fn match, const void *arg)
 {
-    uint64_t tag = tag_of(hash);
+    uint64_t tag = tag_of(hash), low = hash & MAP_LOW_MASK;
     uint64_t i = hash;
     for (uint64_t n = 0; n <= t->mask; n++, i++) {
         struct map_bucket *b = bucket(t, i);
@@ -206,10 +240,10 @@ static void *probe(struct reg_map_tbl *t, uint64_t hash,
         for (int s = 0; s < MAP_SLOTS; s++) {
             if (slot_tag(ctl, s) != tag)
                 continue;
-            void *item =
-                atomic_load_explicit(&b->slot[s], memory_order_acquire);
-            if (item != NULL && match(item, arg))
-                return item;
+            uint64_t w = atomic_load_explicit(&b->slot[s],
+                                              memory_order_acquire);
+            if (w != 0 && slot_low(w) == low && match(slot_item(w), arg))
+                return slot_item(w);
         }
         if (ovf_of(ctl) == 0)
             return NULL;
@@ -241,9 +275,9 @@ void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it)
         uint64_t ctl = atomic_load_explicit(&b->ctl, memory_order_acquire);
         if (slot_tag(ctl, s) == 0)
             continue;
-        void *item = atomic_load_explicit(&b->slot[s], memory_order_acquire);
-        if (item != NULL)
-            return item;
+        uint64_t w = atomic_load_explicit(&b->slot[s], memory_order_acquire);
+        if (w != 0)
+            return slot_item(w);
     }
     return NULL;
 }
@@ -269,7 +303,8 @@ static bool place_private(struct reg_map_tbl *t, uint64_t hash, void *item)
                         1),
                 memory_order_relaxed);
         }
-        atomic_store_explicit(&b->slot[s], item, memory_order_relaxed);
+        atomic_store_explicit(&b->slot[s], slot_word(item, hash),
+                              memory_order_relaxed);
         atomic_store_explicit(&b->ctl,
                               ctl | (tag_of(hash) << (8 * (s + 1))),
                               memory_order_relaxed);
@@ -301,7 +336,8 @@ static int place(struct reg_map_tbl *t, uint64_t h, uint64_t hash,
                 struct map_bucket *p = bucket(t, h + k);
                 held_set(p, ovf_add(held_ctl(p), 1));
             }
-            atomic_store_explicit(&b->slot[s], item, memory_order_release);
+            atomic_store_explicit(&b->slot[s], slot_word(item, hash),
+                                  memory_order_release);
             held_set(b, ctl | (tag_of(hash) << (8 * (s + 1))));
             path_unlock(t, h, held);
             return MAP_DONE;
@@ -332,7 +368,8 @@ static int locate(struct reg_map_tbl *t, uint64_t h, const void *item,
         uint64_t ctl = held_ctl(b);
         for (int s = 0; s < MAP_SLOTS; s++) {
             if (slot_tag(ctl, s) != 0 &&
-                atomic_load_explicit(&b->slot[s], memory_order_relaxed) ==
+                slot_item(atomic_load_explicit(&b->slot[s],
+                                               memory_order_relaxed)) ==
                     item) {
                 *slot = s;
                 return MAP_DONE;
@@ -350,6 +387,13 @@ static int locate(struct reg_map_tbl *t, uint64_t h, const void *item,
 }
 
 static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count);
+
+void fdn__map_prefetch(struct reg_map *m, uint64_t hash)
+{
+    struct reg_map_tbl *t =
+        atomic_load_explicit(&m->cur, memory_order_acquire);
+    __builtin_prefetch(bucket(t, hash), 1);
+}
 
 /* Grows a full table t (the caller's writes found no free slot): false
  * only if memory ran out. */
@@ -405,7 +449,7 @@ bool fdn__map_del(struct reg_map *m, uint64_t hash, const void *item)
             /* The tag goes first: from then on no reader finds it. */
             struct map_bucket *b = bucket(t, h + held - 1);
             held_set(b, held_ctl(b) & ~(UINT64_C(0xff) << (8 * (s + 1))));
-            atomic_store_explicit(&b->slot[s], NULL, memory_order_relaxed);
+            atomic_store_explicit(&b->slot[s], 0, memory_order_relaxed);
             for (uint64_t k = 0; k + 1 < held; k++) {
                 struct map_bucket *p = bucket(t, h + k);
                 held_set(p, ovf_add(held_ctl(p), -1));
@@ -432,7 +476,8 @@ bool fdn__map_replace(struct reg_map *m, uint64_t hash, const void *old,
             return false;
         if (r == MAP_DONE) {
             /* Release: publishes item; the tag (same hash) stays. */
-            atomic_store_explicit(&bucket(t, h + held - 1)->slot[s], item,
+            atomic_store_explicit(&bucket(t, h + held - 1)->slot[s],
+                                  slot_word(item, hash),
                                   memory_order_release);
             path_unlock(t, h, held);
             return true;
@@ -490,9 +535,16 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
         for (int s = 0; s < MAP_SLOTS; s++) {
             if (slot_tag(ctl, s) == 0)
                 continue;
-            void *item = atomic_load_explicit(&b->slot[s],
-                                              memory_order_relaxed);
-            if (!place_private(n, m->hash(item), item))
+            uint64_t w =
+                atomic_load_explicit(&b->slot[s], memory_order_relaxed);
+            void *item = slot_item(w);
+            /* The home bucket of a table of at most 2^16 buckets needs
+             * only the hash's low 16 bits, which the slot keeps; the tag
+             * is the hash's top byte. */
+            uint64_t hash = n->mask <= MAP_LOW_MASK
+                                ? (slot_tag(ctl, s) << 56) | slot_low(w)
+                                : m->hash(item);
+            if (!place_private(n, hash, item))
                 FDN_PANIC("registry map: new table too small");
         }
     }

@@ -16,7 +16,8 @@
  * bits 1-7 count the items that overflowed past this bucket to a later
  * one (saturating: at 127 it stays, and readers merely probe further),
  * and byte s + 1 is slot s's tag — 0 for an empty slot, else a byte of
- * the item's hash.  An item lives in its home bucket (hash & mask) or,
+ * the item's hash; a slot keeps the item's address and the low 16 bits
+ * of its hash (map.c).  An item lives in its home bucket (hash & mask) or,
  * when that is full, in the first bucket after it with a free slot; every
  * bucket it passed counts it as overflow.  Items never move within a
  * table.
@@ -91,6 +92,11 @@ bool fdn__map_fini(struct reg_map *m);
  * read-side critical section; the item stays readable until it ends. */
 void *fdn__map_lookup(struct reg_map *m, uint64_t hash,
                       fdn__map_match_fn match, const void *arg);
+
+/* Starts loading hash's home bucket for a write that follows soon, so
+ * that the cache miss overlaps the caller's other work.  Inside a
+ * read-side critical section. */
+void fdn__map_prefetch(struct reg_map *m, uint64_t hash);
 
 /* Adds item unless an item match accepts is there: returns item if added,
  * else the one found.  NULL: out of memory (a full table could not

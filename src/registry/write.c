@@ -349,8 +349,10 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     if (ns->lru_off >= 0)
         cds_list_add_tail(entry_lru(e), &ns->lru);
     atomic_fetch_add_explicit(&ns->count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
-                              memory_order_relaxed);
+    /* Most entries carry no metadata: skip a shared write for nothing. */
+    if (e->meta_count != 0)
+        atomic_fetch_add_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
+                                  memory_order_relaxed);
     if (held && emit_now)
         emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE, e);
     return FDN_OK;
@@ -371,8 +373,9 @@ static void unlink_locked(struct reg_entry *e)
     }
     index_del(ns, e);
     atomic_fetch_sub_explicit(&ns->count, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
-                              memory_order_relaxed);
+    if (e->meta_count != 0)
+        atomic_fetch_sub_explicit(&ns->meta_bytes, fdn__reg_meta_size(e),
+                                  memory_order_relaxed);
 }
 
 /* Removes e without an event (rollback of a batch). */
@@ -528,6 +531,14 @@ static int prepare(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
     if (rc != FDN_OK)
         return rc;
     fdn__rcu_thread_enter();
+    /* The insert's first cache miss, its home bucket, overlaps the
+     * allocation and the owner lookup. */
+    fdn__rcu_read_lock();
+    fdn__map_prefetch(&ns->table,
+                      kind == FDN_REGISTRY_DUPLICATE
+                          ? fdn__reg_hash_member(key, len, pid)
+                          : fdn__reg_hash_key(key, len));
+    fdn__rcu_read_unlock();
     *out = entry_new(ns, key, len, pid, meta != NULL ? meta->fields : NULL, n);
     return *out != NULL ? FDN_OK : FDN_ENOMEM;
 }
