@@ -30,6 +30,9 @@
 #define MAP_SHRINK_BELOW 2
 #define MAP_TARGET_LOAD 2
 #define MAP_SPINS 64
+/* Far beyond any memory (2^40 buckets of 64 bytes), and low enough that
+ * no size computation overflows. */
+#define MAP_MAX_BUCKETS (UINT64_C(1) << 40)
 
 struct map_bucket {
     _Atomic uint64_t ctl;
@@ -123,6 +126,8 @@ static uint64_t ovf_add(uint64_t ctl, int d)
 static struct reg_map_tbl *tbl_new(const fdn_allocator_t *alloc,
                                    uint64_t buckets)
 {
+    if (buckets == 0 || buckets > MAP_MAX_BUCKETS)
+        return NULL; /* as out of memory: the size would not fit */
     size_t bytes = sizeof(struct reg_map_tbl) + 63 +
                    (size_t)buckets * sizeof(struct map_bucket);
     char *block = fdn__zalloc(alloc, bytes);
@@ -242,7 +247,18 @@ static void *probe(struct reg_map_tbl *t, uint64_t hash,
                 continue;
             uint64_t w = atomic_load_explicit(&b->slot[s],
                                               memory_order_acquire);
-            if (w != 0 && slot_low(w) == low && match(slot_item(w), arg))
+            if (w == 0 || slot_low(w) != low || !match(slot_item(w), arg))
+                continue;
+            /* The slot may have been freed and taken again, by an add of
+             * this very key that has stored the slot but not yet the tag
+             * (its linearization point): returning that item, a later
+             * lookup could miss the key again.  So take it only if the
+             * tag still shows.  Acquire: the slot load acquired the new
+             * item's store, which follows the old tag's clear, so this
+             * load sees the clear or a later store. */
+            uint64_t again =
+                atomic_load_explicit(&b->ctl, memory_order_acquire);
+            if (slot_tag(again, s) == tag)
                 return slot_item(w);
         }
         if (ovf_of(ctl) == 0)
@@ -493,8 +509,11 @@ bool fdn__map_replace(struct reg_map *m, uint64_t hash, const void *old,
 static uint64_t buckets_for(uint64_t count)
 {
     uint64_t b = MAP_MIN_BUCKETS;
-    while (b * MAP_TARGET_LOAD < count)
+    while (b * MAP_TARGET_LOAD < count) {
+        if (b >= MAP_MAX_BUCKETS)
+            return 0; /* too many for any table: tbl_new refuses */
         b <<= 1;
+    }
     return b;
 }
 
@@ -552,20 +571,24 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
      * buckets stay locked: it is frozen for good, freed after every
      * reader and waiting writer has left it. */
     atomic_store_explicit(&m->cur, n, memory_order_release);
+    /* Relaxed: a hint for fdn__map_fit, re-read under the mutex. */
+    atomic_store_explicit(&m->buckets, n->mask + 1, memory_order_relaxed);
     fdn__rcu_call(&t->rcu, tbl_free_rcu);
     return true;
 }
 
 bool fdn__map_fit(struct reg_map *m, uint64_t count)
 {
-    struct reg_map_tbl *t = atomic_load_explicit(&m->cur, memory_order_acquire);
-    if (!needs_resize(t->mask + 1, count))
+    /* The bucket count, not the table: outside a read-side critical
+     * section the current table may be retired and freed under us. */
+    if (!needs_resize(
+            atomic_load_explicit(&m->buckets, memory_order_relaxed), count))
         return true;
     if (pthread_mutex_trylock(&m->resize_mutex) != 0)
         return true; /* another thread is resizing */
     bool ok = true;
-    /* Under the mutex the current table cannot change. */
-    t = atomic_load_explicit(&m->cur, memory_order_acquire);
+    /* Under the mutex the current table cannot change or be retired. */
+    struct reg_map_tbl *t = atomic_load_explicit(&m->cur, memory_order_acquire);
     if (needs_resize(t->mask + 1, count))
         ok = resize(m, t, count);
     pthread_mutex_unlock(&m->resize_mutex);
@@ -574,7 +597,7 @@ bool fdn__map_fit(struct reg_map *m, uint64_t count)
 
 uint64_t fdn__map_buckets(struct reg_map *m)
 {
-    return atomic_load_explicit(&m->cur, memory_order_acquire)->mask + 1;
+    return atomic_load_explicit(&m->buckets, memory_order_relaxed);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -588,6 +611,7 @@ int fdn__map_init(struct reg_map *m, const fdn_allocator_t *alloc,
     if (t == NULL)
         return FDN_ENOMEM;
     atomic_init(&m->cur, t);
+    atomic_init(&m->buckets, MAP_MIN_BUCKETS);
     pthread_mutex_init(&m->resize_mutex, NULL);
     return FDN_OK;
 }

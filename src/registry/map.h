@@ -25,7 +25,10 @@
  * Readers (inside a read-side critical section, no lock): load the
  * current table, then from the home bucket on load the control word
  * (acquire), check the slots whose tag matches, and stop after the first
- * bucket that counts no overflow.  A writer stores a slot (release)
+ * bucket that counts no overflow; an item match accepts is taken only if
+ * the control word, loaded again, still shows its tag (a slot freed and
+ * taken by an add of the same key that has not stored its tag yet is not
+ * that add's item to give out).  A writer stores a slot (release)
  * before the control word that shows its tag, so a reader that sees the
  * tag sees the item; items are immutable and freed only after a grace
  * period, so a slot a reader loads is safe to read even if it was cleared
@@ -70,6 +73,10 @@ typedef bool (*fdn__map_match_fn)(const void *item, const void *arg);
 
 struct reg_map {
     _Atomic(struct reg_map_tbl *) cur; /* release store by the resizer */
+    /* cur's bucket count, stored by the resizer under resize_mutex; read
+     * relaxed as a hint (fdn__map_fit, which may run outside read-side
+     * critical sections, where cur may be freed under it). */
+    _Atomic uint64_t buckets;
     fdn__map_hash_fn hash;             /* immutable */
     const fdn_allocator_t *alloc;      /* immutable */
     pthread_mutex_t resize_mutex;      /* one resizer at a time */
@@ -84,8 +91,10 @@ struct reg_map_iter {
 /* An empty map of a few buckets.  FDN_OK or FDN_ENOMEM. */
 int fdn__map_init(struct reg_map *m, const fdn_allocator_t *alloc,
                   fdn__map_hash_fn hash);
-/* Frees the table; the map must be empty (returns false if not) and no
- * reader may still use it. */
+/* Frees the current table; returns false if the map was not empty (the
+ * items are the caller's).  No reader may still use it.  Retired tables
+ * are freed by RCU callbacks through the map's allocator: run
+ * fdn__rcu_barrier() before destroying the allocator. */
 bool fdn__map_fini(struct reg_map *m);
 
 /* The item with this hash that match accepts, or NULL.  Inside a
@@ -111,7 +120,8 @@ void *fdn__map_add_unique(struct reg_map *m, uint64_t hash,
 bool fdn__map_del(struct reg_map *m, uint64_t hash, const void *item);
 
 /* Puts item in old's place (both with hash): a reader sees one or the
- * other.  False if old is not in the map. */
+ * other.  False if old is not in the map.  Inside a read-side critical
+ * section. */
 bool fdn__map_replace(struct reg_map *m, uint64_t hash, const void *old,
                       void *item);
 
@@ -123,12 +133,12 @@ void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it);
 
 /* Resizes the map to fit count items if it no longer does (load kept in
  * [0.5, 4] items per bucket, never below the minimum size).  Does
- * nothing while another thread resizes it.  Any thread, any context but
- * holding a bucket lock (none outlives a map call).  False: out of
- * memory (the map stays as it was, and usable). */
+ * nothing while another thread resizes it.  Any thread, inside or outside
+ * a read-side critical section.  False: out of memory, or a count no
+ * table could hold (the map stays as it was, and usable). */
 bool fdn__map_fit(struct reg_map *m, uint64_t count);
 
-/* The current bucket count (statistics and tests). */
+/* The current bucket count (statistics and tests; any context). */
 uint64_t fdn__map_buckets(struct reg_map *m);
 
 #endif /* FDN_REGISTRY_MAP_H */
