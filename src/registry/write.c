@@ -296,8 +296,9 @@ static bool ns_over(const fdn_registry_ns_t *ns, uint64_t add_entries,
  * keys are in).  On error e was never visible and may be freed at once.
  */
 static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
-                         struct reg_owner *r, bool held, bool emit_now,
-                         uint64_t now, fdn_registry_reply_t *reply)
+                         uint64_t hash, struct reg_owner *r, bool held,
+                         bool emit_now, uint64_t now,
+                         fdn_registry_reply_t *reply)
 {
     int rc = index_add(ns, e);
     if (rc != FDN_OK)
@@ -321,7 +322,7 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     struct reg_key_ref k = {key, e->key_len, e->pid};
     /* The map's slot store publishes e. */
     struct reg_entry *won = fdn__map_add_unique(
-        &ns->table, fdn__reg_entry_hash(e),
+        &ns->table, hash,
         g != NULL ? fdn__reg_match_member : fdn__reg_match_entry, &k, e);
     if (won != e) {
         /* The winner's pid is immutable and it stays readable until the
@@ -481,19 +482,19 @@ static int owner_lock(fdn_registry_ns_t *ns, fdn_pid_t pid, uint32_t n,
     }
 }
 
-/* Registers or joins the unpublished e (taken: freed on error). */
-static int put(fdn_registry_ns_t *ns, struct reg_entry *e,
+/* Registers or joins the unpublished e, filed under hash (taken: freed on
+ * error).  Inside a read-side critical section. */
+static int put(fdn_registry_ns_t *ns, struct reg_entry *e, uint64_t hash,
                fdn_registry_reply_t *reply)
 {
-    fdn_registry_t *reg = ns->reg;
     struct reg_owner *r;
     bool created, held = false;
-    fdn__rcu_read_lock();
     int rc = owner_lock(ns, e->pid, 1, &r, &created, &held, reply);
     if (rc == FDN_OK) {
         rc = held ? limits_check(ns, 1, fdn__reg_meta_size(e)) : FDN_OK;
         if (rc == FDN_OK)
-            rc = insert_locked(ns, e, r, held, true, fdn__reg_now(reg), reply);
+            rc = insert_locked(ns, e, hash, r, held, true,
+                               fdn__reg_now(ns->reg), reply);
         if (rc != FDN_OK)
             fdn__reg_owner_refund(r, 1); /* a refused write costs nothing */
         pthread_mutex_unlock(&r->mutex);
@@ -506,8 +507,55 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e,
         if (r != NULL)
             fdn__reg_owner_release(r, created);
     }
+    return rc;
+}
+
+/* Checks a register's or join's arguments; *len is the key's length. */
+static int validate(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
+                    const fdn_meta_t *meta, fdn_registry_kind_t kind,
+                    size_t *len)
+{
+    int rc = fdn__reg_check_target(ns, key, pid, len);
+    if (rc != FDN_OK)
+        return rc;
+    if (ns->opts.kind != kind)
+        return FDN_ENOTSUP;
+    return schema_check(ns, meta != NULL ? meta->fields : NULL,
+                        meta != NULL ? meta->count : 0);
+}
+
+/* The new entry of a register or join whose arguments validate passed;
+ * NULL if out of memory. */
+static struct reg_entry *entry_for(fdn_registry_ns_t *ns, const char *key,
+                                   size_t len, fdn_pid_t pid,
+                                   const fdn_meta_t *meta)
+{
+    return entry_new(ns, key, len, pid, meta != NULL ? meta->fields : NULL,
+                     meta != NULL ? meta->count : 0);
+}
+
+/* One register or join, in one read-side critical section. */
+static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
+                   const fdn_meta_t *meta, fdn_registry_kind_t kind,
+                   fdn_registry_reply_t *reply)
+{
+    size_t len;
+    int rc = validate(ns, key, pid, meta, kind, &len);
+    if (rc != FDN_OK)
+        return rc;
+    fdn__rcu_thread_enter();
+    uint64_t hash = kind == FDN_REGISTRY_DUPLICATE
+                        ? fdn__reg_hash_member(key, len, pid)
+                        : fdn__reg_hash_key(key, len);
+    fdn__rcu_read_lock();
+    /* The insert's first cache miss, its home bucket, overlaps the
+     * allocation and the owner lookup. */
+    fdn__map_prefetch(&ns->table, hash);
+    struct reg_entry *e = entry_for(ns, key, len, pid, meta);
+    rc = e != NULL ? put(ns, e, hash, reply) : FDN_ENOMEM;
     fdn__rcu_read_unlock();
     /* Outside the critical section: the tables may need to grow. */
+    fdn_registry_t *reg = ns->reg;
     fdn__map_fit(&ns->table, fdn_registry_count(ns));
     if (ns->member_off >= 0)
         fdn__reg_table_fit(&ns->groups, fdn_registry_count(ns));
@@ -515,41 +563,11 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e,
     return rc;
 }
 
-/* Validates and builds the entry of a register or join. */
-static int prepare(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
-                   const fdn_meta_t *meta, fdn_registry_kind_t kind,
-                   struct reg_entry **out)
-{
-    size_t len;
-    int rc = fdn__reg_check_target(ns, key, pid, &len);
-    if (rc != FDN_OK)
-        return rc;
-    if (ns->opts.kind != kind)
-        return FDN_ENOTSUP;
-    uint32_t n = meta != NULL ? meta->count : 0;
-    rc = schema_check(ns, meta != NULL ? meta->fields : NULL, n);
-    if (rc != FDN_OK)
-        return rc;
-    fdn__rcu_thread_enter();
-    /* The insert's first cache miss, its home bucket, overlaps the
-     * allocation and the owner lookup. */
-    fdn__rcu_read_lock();
-    fdn__map_prefetch(&ns->table,
-                      kind == FDN_REGISTRY_DUPLICATE
-                          ? fdn__reg_hash_member(key, len, pid)
-                          : fdn__reg_hash_key(key, len));
-    fdn__rcu_read_unlock();
-    *out = entry_new(ns, key, len, pid, meta != NULL ? meta->fields : NULL, n);
-    return *out != NULL ? FDN_OK : FDN_ENOMEM;
-}
-
 FDN_API int fdn_registry_register_ex(fdn_registry_ns_t *ns, const char *key,
                                      fdn_pid_t pid, const fdn_meta_t *meta,
                                      fdn_registry_reply_t *reply)
 {
-    struct reg_entry *e;
-    int rc = prepare(ns, key, pid, meta, FDN_REGISTRY_UNIQUE, &e);
-    return rc == FDN_OK ? put(ns, e, reply) : rc;
+    return put_one(ns, key, pid, meta, FDN_REGISTRY_UNIQUE, reply);
 }
 
 FDN_API int fdn_registry_register(fdn_registry_ns_t *ns, const char *key,
@@ -567,9 +585,7 @@ FDN_API int fdn_registry_join(fdn_registry_ns_t *ns, const char *key,
                               fdn_pid_t pid, const fdn_meta_t *meta,
                               fdn_registry_reply_t *reply)
 {
-    struct reg_entry *e;
-    int rc = prepare(ns, key, pid, meta, FDN_REGISTRY_DUPLICATE, &e);
-    return rc == FDN_OK ? put(ns, e, reply) : rc;
+    return put_one(ns, key, pid, meta, FDN_REGISTRY_DUPLICATE, reply);
 }
 
 FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
@@ -590,8 +606,14 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
     size_t i;
     uint64_t bytes = 0;
     for (i = 0; i < n && rc == FDN_OK; i++) {
-        rc = prepare(ns, keys[i], pid, metas != NULL ? &metas[i] : NULL,
-                     FDN_REGISTRY_UNIQUE, &es[i]);
+        size_t len;
+        const fdn_meta_t *meta = metas != NULL ? &metas[i] : NULL;
+        rc = validate(ns, keys[i], pid, meta, FDN_REGISTRY_UNIQUE, &len);
+        if (rc == FDN_OK) {
+            fdn__rcu_thread_enter();
+            es[i] = entry_for(ns, keys[i], len, pid, meta);
+            rc = es[i] != NULL ? FDN_OK : FDN_ENOMEM;
+        }
         if (rc == FDN_OK)
             bytes += fdn__reg_meta_size(es[i]);
     }
@@ -612,7 +634,8 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
         rc = held ? limits_check(ns, n, bytes) : FDN_OK;
         uint64_t now = fdn__reg_now(reg);
         for (; done < n && rc == FDN_OK; done++) {
-            rc = insert_locked(ns, es[done], r, held, false, now, reply);
+            rc = insert_locked(ns, es[done], fdn__reg_entry_hash(es[done]),
+                               r, held, false, now, reply);
             if (rc != FDN_OK)
                 break;
         }
