@@ -669,9 +669,9 @@ static void bench_cleanup(void)
 #define MEM_KEY_BYTES (MEM_KEY_LEN + 8)
 
 /* Every byte malloc has handed out and not taken back, in every arena,
- * including blocks it mmapped (large bucket arrays): this also counts
- * what liburcu allocates for the hash tables, which bypasses our
- * allocator. */
+ * including blocks it mmapped (large bucket arrays): the entry table's
+ * buckets, and what liburcu allocates for the owner table, which
+ * bypasses our allocator. */
 static int64_t heap_in_use(void)
 {
     struct mallinfo2 mi = mallinfo2();
