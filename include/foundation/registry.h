@@ -8,8 +8,9 @@
  * fields); a DUPLICATE namespace maps a key to a group of members, each with
  * its own metadata (process groups: join, leave, members, dispatch).
  * Entries are immutable once published (an update publishes a new one in
- * its place); lookups are lock-free (liburcu RCU hash tables), O(1), and
- * never see a half-written entry or a half-applied update.
+ * its place); lookups are lock-free (RCU, and the registry's own hash
+ * table of entries), O(1), and never see a half-written entry or a
+ * half-applied update.
  *
  * Owners.  Registering needs a live owner: the registry watches each owner
  * with a callback monitor (fdn_monitor_fn) and removes every entry of a dead
@@ -209,14 +210,17 @@ FDN_API int fdn_registry_ns_opts_field(fdn_registry_ns_opts_t *opts,
                                        const char *name, fdn_meta_type_t type,
                                        bool required, bool indexed);
 
-/* Gets the namespace called name, creating it (UNIQUE, no limits, no
- * schema) if needed.  The handle stays valid until fdn_registry_destroy.
+/* Gets the namespace called name, whatever its options, creating it
+ * (UNIQUE, no limits, no schema) if there is none.  To insist on options,
+ * use fdn_registry_namespace_opts.  The handle stays valid until
+ * fdn_registry_destroy.
  * Errors: FDN_EINVAL (NULL or empty), FDN_ETOOBIG, FDN_ELIMIT
  * (max_namespaces), FDN_ENOMEM. */
 FDN_API int fdn_registry_namespace(fdn_registry_t *reg, const char *name,
                                    fdn_registry_ns_t **out);
 /* The same with options.  If the namespace exists, its options must equal
- * opts, else FDN_EEXIST.  Also FDN_EINVAL for bad opts (unknown kind or
+ * opts, else FDN_EEXIST; opts NULL means fdn_registry_namespace (any
+ * options).  Also FDN_EINVAL for bad opts (unknown kind or
  * on_full, a bad schema field, EVICT_LRU without a limit). */
 FDN_API int fdn_registry_namespace_opts(fdn_registry_t *reg, const char *name,
                                         const fdn_registry_ns_opts_t *opts,

@@ -292,7 +292,11 @@ void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it)
         if (slot_tag(ctl, s) == 0)
             continue;
         uint64_t w = atomic_load_explicit(&b->slot[s], memory_order_acquire);
-        if (w != 0)
+        /* As in probe: an item whose tag is gone was freed from the slot
+         * and may be an add's that has not taken effect yet. */
+        if (w != 0 &&
+            slot_tag(atomic_load_explicit(&b->ctl, memory_order_acquire),
+                     s) != 0)
             return slot_item(w);
     }
     return NULL;

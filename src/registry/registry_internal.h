@@ -221,6 +221,7 @@ struct fdn_registry {
     fdn_clock_t *clock;              /* immutable: the runtime's */
     struct reg_table owners;
     _Atomic uint64_t owner_count;    /* relaxed statistic */
+    uint64_t seed;                   /* immutable: the key hash's seed */
     uint32_t max_namespaces;         /* immutable */
     uint32_t owner_rate, owner_burst; /* immutable */
     uint64_t sweep_interval_ns;      /* immutable */
@@ -256,11 +257,16 @@ struct reg_owner {
 
 /* ---- registry.c -------------------------------------------------------- */
 
-unsigned long fdn__reg_hash_key(const char *key, size_t len);
+/* A key's hash, seeded with reg->seed: keys chosen to collide in one
+ * process (a flood of names that share a bucket) do not collide in
+ * another.  Not a cryptographic PRF: it defeats keys computed ahead,
+ * not an attacker who can time lookups for hours. */
+unsigned long fdn__reg_hash_key(const fdn_registry_t *reg, const char *key,
+                                size_t len);
 unsigned long fdn__reg_hash_pid(fdn_pid_t pid);
 /* The hash of (key, pid) for DUPLICATE tables. */
-unsigned long fdn__reg_hash_member(const char *key, size_t len,
-                                   fdn_pid_t pid);
+unsigned long fdn__reg_hash_member(const fdn_registry_t *reg,
+                                   const char *key, size_t len, fdn_pid_t pid);
 /* FDN_OK and the key's length, or FDN_EINVAL / FDN_ETOOBIG. */
 int fdn__reg_check_key(const char *key, size_t *len);
 /* The arguments naming one entry: FDN_EINVAL for a NULL ns or no pid,

@@ -206,7 +206,7 @@ static struct reg_group *group_find(fdn_registry_ns_t *ns, const char *key,
 {
     struct reg_key_ref k = {key, len, FDN_PID_NONE};
     struct cds_lfht_iter iter;
-    cds_lfht_lookup(ns->groups.ht, fdn__reg_hash_key(key, len),
+    cds_lfht_lookup(ns->groups.ht, fdn__reg_hash_key(ns->reg, key, len),
                     fdn__reg_match_group, &k, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node == NULL)
@@ -337,7 +337,7 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     e->in_map = true;
     if (g_new) {
         fdn__rcu_publish(&g->node);
-        cds_lfht_add(ns->groups.ht, fdn__reg_hash_key(key, e->key_len),
+        cds_lfht_add(ns->groups.ht, fdn__reg_hash_key(ns->reg, key, e->key_len),
                      &g->node);
     }
     if (g != NULL) {
@@ -545,8 +545,8 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
         return rc;
     fdn__rcu_thread_enter();
     uint64_t hash = kind == FDN_REGISTRY_DUPLICATE
-                        ? fdn__reg_hash_member(key, len, pid)
-                        : fdn__reg_hash_key(key, len);
+                        ? fdn__reg_hash_member(ns->reg, key, len, pid)
+                        : fdn__reg_hash_key(ns->reg, key, len);
     fdn__rcu_read_lock();
     /* The insert's first cache miss, its home bucket, overlaps the
      * allocation and the owner lookup. */
@@ -686,8 +686,8 @@ static int find_locked(fdn_registry_ns_t *ns, const char *key, size_t len,
 {
     bool dup = ns->opts.kind == FDN_REGISTRY_DUPLICATE;
     struct reg_key_ref k = {key, len, pid};
-    uint64_t hash = dup ? fdn__reg_hash_member(key, len, pid)
-                        : fdn__reg_hash_key(key, len);
+    uint64_t hash = dup ? fdn__reg_hash_member(ns->reg, key, len, pid)
+                        : fdn__reg_hash_key(ns->reg, key, len);
     *held = ns_lock(ns);
     for (;;) {
         struct reg_entry *e = fdn__map_lookup(

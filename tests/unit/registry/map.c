@@ -12,6 +12,7 @@
  * its counters measure them exactly.
  */
 #include "registry/map.h"
+#include "registry/registry_internal.h"
 #include "unit/registry/reg_helpers.h"
 
 #include <pthread.h>
@@ -1352,4 +1353,41 @@ Test(registry_map, fit_with_a_count_no_table_holds)
     cr_assert_eq(map_buckets(&m), 8);
     cr_assert(fdn__map_fini(&m));
     cr_assert_eq(lim_live(&la), 0);
+}
+
+/*
+ * Keys are hashed with a seed each registry draws at creation: keys found
+ * to share a home bucket (the low 16 bits of the hash) under one
+ * registry's seed are spread under another's, so a flood of names
+ * computed ahead cannot make one process's lookups walk a long chain.
+ * Checks: REG-S14
+ */
+Test(registry_map, key_hash_is_seeded_per_registry)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_t *other;
+    cr_assert_eq(fdn_registry_create(fx.rt, NULL, &other), FDN_OK);
+    cr_assert_neq(fx.reg->seed, other->seed);
+    enum { WANT = 40 };
+    char key[32];
+    size_t len = (size_t)snprintf(key, sizeof key, "x0");
+    uint64_t home = fdn__reg_hash_key(fx.reg, key, len) & 0xffff;
+    int found = 0, still = 0;
+    for (uint32_t i = 1; found < WANT && i < 20000000U; i++) {
+        len = (size_t)snprintf(key, sizeof key, "x%u", i);
+        if ((fdn__reg_hash_key(fx.reg, key, len) & 0xffff) != home)
+            continue;
+        found++;
+        snprintf(key, sizeof key, "x0");
+        uint64_t other_home = fdn__reg_hash_key(other, key, 2) & 0xffff;
+        len = (size_t)snprintf(key, sizeof key, "x%u", i);
+        still += (fdn__reg_hash_key(other, key, len) & 0xffff) == other_home;
+    }
+    cr_assert_eq(found, WANT, "found %d keys sharing x0's bucket", found);
+    /* By chance each would share it with probability 2^-16. */
+    cr_assert_leq(still, 2, "%d of %d colliding keys still collide", still,
+                  WANT);
+    fdn_registry_destroy(other);
+    reg_fixture_down(&fx);
 }
