@@ -453,57 +453,60 @@ void *fdn__map_add_unique(struct reg_map *m, uint64_t hash,
     }
 }
 
-bool fdn__map_del(struct reg_map *m, uint64_t hash, const void *item)
+/*
+ * Locks the probe path of item (added with hash) in the current table,
+ * retrying while a bucket on it is busy or the table is resized.  True:
+ * the path [*h, *h + *held) of *t is locked and item is in its last
+ * bucket's slot *slot.  False: item is not in the map (nothing held).
+ */
+static bool locate_locked(struct reg_map *m, uint64_t hash, const void *item,
+                          struct reg_map_tbl **t, uint64_t *h,
+                          uint64_t *held, int *slot)
 {
     for (unsigned spins = 0;; spins++) {
-        struct reg_map_tbl *t =
-            atomic_load_explicit(&m->cur, memory_order_acquire);
-        uint64_t h = hash & t->mask, held;
-        int s;
-        if (!home_lock(m, t, bucket(t, h)))
+        *t = atomic_load_explicit(&m->cur, memory_order_acquire);
+        *h = hash & (*t)->mask;
+        if (!home_lock(m, *t, bucket(*t, *h)))
             continue;
-        int r = locate(t, h, item, &held, &s);
-        if (r == MAP_NONE)
-            return false;
-        if (r == MAP_DONE) {
-            /* The tag goes first: from then on no reader finds it. */
-            struct map_bucket *b = bucket(t, h + held - 1);
-            held_set(b, held_ctl(b) & ~(UINT64_C(0xff) << (8 * (s + 1))));
-            atomic_store_explicit(&b->slot[s], 0, memory_order_relaxed);
-            for (uint64_t k = 0; k + 1 < held; k++) {
-                struct map_bucket *p = bucket(t, h + k);
-                held_set(p, ovf_add(held_ctl(p), -1));
-            }
-            path_unlock(t, h, held);
-            return true;
-        }
+        int r = locate(*t, *h, item, held, slot);
+        if (r != MAP_BUSY)
+            return r == MAP_DONE;
         backoff(spins);
     }
+}
+
+bool fdn__map_del(struct reg_map *m, uint64_t hash, const void *item)
+{
+    struct reg_map_tbl *t;
+    uint64_t h, held;
+    int s;
+    if (!locate_locked(m, hash, item, &t, &h, &held, &s))
+        return false;
+    /* The tag goes first: from then on no reader finds it. */
+    struct map_bucket *b = bucket(t, h + held - 1);
+    held_set(b, held_ctl(b) & ~(UINT64_C(0xff) << (8 * (s + 1))));
+    atomic_store_explicit(&b->slot[s], 0, memory_order_relaxed);
+    for (uint64_t k = 0; k + 1 < held; k++) {
+        struct map_bucket *p = bucket(t, h + k);
+        held_set(p, ovf_add(held_ctl(p), -1));
+    }
+    path_unlock(t, h, held);
+    return true;
 }
 
 bool fdn__map_replace(struct reg_map *m, uint64_t hash, const void *old,
                       void *item)
 {
-    for (unsigned spins = 0;; spins++) {
-        struct reg_map_tbl *t =
-            atomic_load_explicit(&m->cur, memory_order_acquire);
-        uint64_t h = hash & t->mask, held;
-        int s;
-        if (!home_lock(m, t, bucket(t, h)))
-            continue;
-        int r = locate(t, h, old, &held, &s);
-        if (r == MAP_NONE)
-            return false;
-        if (r == MAP_DONE) {
-            /* Release: publishes item; the tag (same hash) stays. */
-            atomic_store_explicit(&bucket(t, h + held - 1)->slot[s],
-                                  slot_word(item, hash),
-                                  memory_order_release);
-            path_unlock(t, h, held);
-            return true;
-        }
-        backoff(spins);
-    }
+    struct reg_map_tbl *t;
+    uint64_t h, held;
+    int s;
+    if (!locate_locked(m, hash, old, &t, &h, &held, &s))
+        return false;
+    /* Release: publishes item; the tag (same hash) stays. */
+    atomic_store_explicit(&bucket(t, h + held - 1)->slot[s],
+                          slot_word(item, hash), memory_order_release);
+    path_unlock(t, h, held);
+    return true;
 }
 
 /* ---- resizing ---------------------------------------------------------- */

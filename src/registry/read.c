@@ -27,12 +27,8 @@ static void meta_out(const struct reg_entry *e, fdn_meta_t *meta)
 static const struct reg_entry *find(fdn_registry_ns_t *ns, const char *key,
                                     size_t len, fdn_pid_t pid)
 {
-    bool dup = ns->opts.kind == FDN_REGISTRY_DUPLICATE;
-    struct reg_key_ref k = {key, len, pid};
-    const struct reg_entry *e = fdn__map_lookup(
-        &ns->table,
-        dup ? fdn__reg_hash_member(ns->reg, key, len, pid) : fdn__reg_hash_key(ns->reg, key, len),
-        dup ? fdn__reg_match_member : fdn__reg_match_entry, &k);
+    const struct reg_entry *e = fdn__reg_table_find(
+        ns, key, len, pid, fdn__reg_hash_target(ns, key, len, pid));
     if (e == NULL)
         return NULL;
     if (ns->opts.ttl_ns != 0 && fdn__reg_expired(e, fdn__reg_now(ns->reg)))

@@ -149,12 +149,29 @@ bool fdn__reg_match_member(const void *item, const void *arg)
            memcmp(fdn__reg_key(e), k->key, k->len) == 0;
 }
 
+uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns, const char *key,
+                              size_t len, fdn_pid_t pid)
+{
+    return ns->opts.kind == FDN_REGISTRY_DUPLICATE
+               ? fdn__reg_hash_member(ns->reg, key, len, pid)
+               : fdn__reg_hash_key(ns->reg, key, len);
+}
+
+struct reg_entry *fdn__reg_table_find(fdn_registry_ns_t *ns, const char *key,
+                                      size_t len, fdn_pid_t pid,
+                                      uint64_t hash)
+{
+    struct reg_key_ref k = {key, len, pid};
+    return fdn__map_lookup(&ns->table, hash,
+                           ns->opts.kind == FDN_REGISTRY_DUPLICATE
+                               ? fdn__reg_match_member
+                               : fdn__reg_match_entry,
+                           &k);
+}
+
 uint64_t fdn__reg_entry_hash(const struct reg_entry *e)
 {
-    return e->ns->opts.kind == FDN_REGISTRY_DUPLICATE
-               ? fdn__reg_hash_member(e->ns->reg, fdn__reg_key(e), e->key_len,
-                                      e->pid)
-               : fdn__reg_hash_key(e->ns->reg, fdn__reg_key(e), e->key_len);
+    return fdn__reg_hash_target(e->ns, fdn__reg_key(e), e->key_len, e->pid);
 }
 
 /* ns->table's hash function (map.h), for resizes. */

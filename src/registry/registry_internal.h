@@ -286,8 +286,17 @@ struct reg_key_ref {
 /* Match functions for ns->table (map.h): by key; by key and pid. */
 bool fdn__reg_match_entry(const void *item, const void *arg);
 bool fdn__reg_match_member(const void *item, const void *arg);
-/* The hash ns->table files an entry under: of its key (UNIQUE), of its
- * key and pid (DUPLICATE). */
+/* The hash ns->table files (key, pid) under: of the key (UNIQUE; pid
+ * unused), of the key and pid (DUPLICATE). */
+uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns, const char *key,
+                              size_t len, fdn_pid_t pid);
+/* The entry ns->table holds under (key, pid) — UNIQUE: under key, pid
+ * unused — whose hash is hash (fdn__reg_hash_target), or NULL, expired
+ * or not.  Inside a read-side critical section. */
+struct reg_entry *fdn__reg_table_find(fdn_registry_ns_t *ns, const char *key,
+                                      size_t len, fdn_pid_t pid,
+                                      uint64_t hash);
+/* The hash ns->table files an entry under. */
 uint64_t fdn__reg_entry_hash(const struct reg_entry *e);
 int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg);
 /* The runtime clock's now. */

@@ -544,9 +544,7 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
     if (rc != FDN_OK)
         return rc;
     fdn__rcu_thread_enter();
-    uint64_t hash = kind == FDN_REGISTRY_DUPLICATE
-                        ? fdn__reg_hash_member(ns->reg, key, len, pid)
-                        : fdn__reg_hash_key(ns->reg, key, len);
+    uint64_t hash = fdn__reg_hash_target(ns, key, len, pid);
     fdn__rcu_read_lock();
     /* The insert's first cache miss, its home bucket, overlaps the
      * allocation and the owner lookup. */
@@ -556,9 +554,10 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
     fdn__rcu_read_unlock();
     /* Outside the critical section: the tables may need to grow. */
     fdn_registry_t *reg = ns->reg;
-    fdn__map_fit(&ns->table, fdn_registry_count(ns));
+    uint64_t count = fdn_registry_count(ns);
+    fdn__map_fit(&ns->table, count);
     if (ns->member_off >= 0)
-        fdn__reg_table_fit(&ns->groups, fdn_registry_count(ns));
+        fdn__reg_table_fit(&ns->groups, count);
     fdn__reg_table_fit(&reg->owners, fdn_registry_owner_count(reg));
     return rc;
 }
@@ -684,15 +683,10 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
 static int find_locked(fdn_registry_ns_t *ns, const char *key, size_t len,
                        fdn_pid_t pid, struct reg_entry **out, bool *held)
 {
-    bool dup = ns->opts.kind == FDN_REGISTRY_DUPLICATE;
-    struct reg_key_ref k = {key, len, pid};
-    uint64_t hash = dup ? fdn__reg_hash_member(ns->reg, key, len, pid)
-                        : fdn__reg_hash_key(ns->reg, key, len);
+    uint64_t hash = fdn__reg_hash_target(ns, key, len, pid);
     *held = ns_lock(ns);
     for (;;) {
-        struct reg_entry *e = fdn__map_lookup(
-            &ns->table, hash,
-            dup ? fdn__reg_match_member : fdn__reg_match_entry, &k);
+        struct reg_entry *e = fdn__reg_table_find(ns, key, len, pid, hash);
         if (e == NULL || e->pid != pid)
             break;
         /* The record outlives the entry (freed only after its callback
