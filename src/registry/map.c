@@ -532,11 +532,20 @@ static bool needs_resize(uint64_t buckets, uint64_t count)
 
 /*
  * Replaces t (the current table; caller holds the resize mutex) by a copy
- * sized for max(count, the items t holds).  False if out of memory: t is
- * unfrozen and stays current.
+ * sized for max(count, the items t holds).  False if out of memory: t
+ * stays current (and unfrozen).
+ *
+ * The new table is allocated and zeroed before t freezes, sized for count,
+ * so writers go on while its pages are faulted in; only if more items
+ * arrived meanwhile than it holds at its target load is a bigger one
+ * allocated with t frozen.
  */
 static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
 {
+    uint64_t want = buckets_for(count);
+    struct reg_map_tbl *n = tbl_new(m->alloc, want);
+    if (n == NULL)
+        return false;
     /* Writers that see this and find a bucket locked wait for us. */
     atomic_store_explicit(&t->frozen, true, memory_order_seq_cst);
     uint64_t items = 0;
@@ -548,12 +557,14 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
         for (int s = 0; s < MAP_SLOTS; s++)
             items += slot_tag(ctl, s) != 0;
     }
-    struct reg_map_tbl *n =
-        tbl_new(m->alloc, buckets_for(items > count ? items : count));
-    if (n == NULL) {
-        atomic_store_explicit(&t->frozen, false, memory_order_relaxed);
-        path_unlock(t, 0, t->mask + 1);
-        return false;
+    if (items > count && buckets_for(items) > want) {
+        fdn__free(m->alloc, n);
+        n = tbl_new(m->alloc, buckets_for(items));
+        if (n == NULL) {
+            atomic_store_explicit(&t->frozen, false, memory_order_relaxed);
+            path_unlock(t, 0, t->mask + 1);
+            return false;
+        }
     }
     for (uint64_t i = 0; i <= t->mask; i++) {
         struct map_bucket *b = &t->b[i];

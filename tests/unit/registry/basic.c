@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <unistd.h>
 
 /* Checks: REG-C1 */
 Test(registry_basic, bad_input_gets_clear_codes)
@@ -556,4 +557,30 @@ Test(registry_basic, removed_entries_are_reclaimed)
               "live %lld, expected %lld",
               (long long)fdn_failing_allocator_live(fx.fa), (long long)base);
     reg_fixture_down(&fx); /* checks live == 0 after destroy */
+}
+
+/* Checks: REG-S15 */
+Test(registry_basic, last_seen_is_the_clock_at_the_write)
+{
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 1);
+    fdn_registry_ns_t *ns;
+    cr_assert_eq(fdn_registry_namespace(fx.reg, "ns", &ns), FDN_OK);
+    fdn_pid_t p = reg_spawn_idle(fx.rt);
+    const fdn_clock_t *clk = fdn_runtime_clock(fx.rt);
+    cr_assert_eq(fdn_registry_register(ns, "k", p, NULL, NULL), FDN_OK);
+    /* Enough rounds, with pauses, to cross several kernel ticks: a
+     * clock that lags by up to a tick (CLOCK_MONOTONIC_COARSE) fails. */
+    for (int i = 0; i < 2000; i++) {
+        uint64_t before = fdn_clock_now(clk), seen;
+        cr_assert_eq(fdn_registry_touch(ns, "k", p), FDN_OK);
+        uint64_t after = fdn_clock_now(clk);
+        cr_assert_eq(fdn_registry_get(ns, "k", p, NULL, &seen), FDN_OK);
+        cr_assert(seen >= before && seen <= after,
+                  "round %d: last-seen %" PRIu64 " outside [%" PRIu64
+                  ", %" PRIu64 "]", i, seen, before, after);
+        if (i % 100 == 0)
+            usleep(500);
+    }
+    reg_fixture_down(&fx);
 }

@@ -62,7 +62,7 @@ static fdn_registry_ns_t *ns_with(uint64_t max_entries, uint64_t max_bytes,
     return ns;
 }
 
-/* Checks: REG-C9 */
+/* Checks: REG-C9 REG-S15 */
 Test(registry_limits, touch_sets_last_seen, .init = setup,
      .fini = teardown)
 {
