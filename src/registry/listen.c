@@ -146,7 +146,7 @@ void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
              * neighbours are still allocated (frees are deferred). */
             e->in_map = false;
             cds_list_del(&e->u.owner_link);
-            atomic_fetch_sub_explicit(&ns->count, 1, memory_order_relaxed);
+            fdn__reg_count_add(ns, -1, 0);
             fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
         }
     }

@@ -631,7 +631,7 @@ static void rq_execute(struct rq_ctx *c, uint32_t nq,
         rq_plan_sources(c, nq);
         /* Exact under ns->lock in an indexed namespace (see write.c);
          * relaxed like every read of it. */
-        uint64_t all = atomic_load_explicit(&ns->count, memory_order_relaxed);
+        uint64_t all = fdn__reg_ns_count(ns);
         uint64_t scan_cost = rq_add_sat(all, 1);
         use_index = c->has_source[c->root] &&
                     rq_est(c, c->root, scan_cost) < scan_cost;

@@ -632,8 +632,10 @@ static int ns_create(fdn_registry_t *reg, const char *name, size_t len,
                      o->max_meta_bytes != 0 || ns->lru_off >= 0 ||
                      ns->nindexes != 0;
     atomic_init(&ns->is_locked, is_locked);
-    atomic_init(&ns->count, 0);
-    atomic_init(&ns->meta_bytes, 0);
+    for (int i = 0; i < REG_STRIPES; i++) {
+        atomic_init(&ns->stripes[i].count, 0);
+        atomic_init(&ns->stripes[i].meta_bytes, 0);
+    }
     reg->namespaces[n] = ns;
     /* Release: pairs with the acquire in registry_namespace_find and
      * fdn_registry_total; publishes the slot and the namespace. */
@@ -703,20 +705,68 @@ FDN_API const char *fdn_registry_ns_name(const fdn_registry_ns_t *ns)
 /* Counts and sizes                                                         */
 /* ------------------------------------------------------------------------ */
 
+_Thread_local struct reg_thread fdn__reg_thread;
+
+uint32_t fdn__reg_stripe_assign(void)
+{
+    static _Atomic uint32_t next;
+    /* Relaxed: any stripe is correct; taking them in turn only spreads
+     * the threads. */
+    uint32_t id =
+        atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) %
+            REG_STRIPES +
+        1;
+    fdn__reg_thread.stripe = id;
+    return id;
+}
+
+/* The sum of one counter over ns's stripes, at least 0. */
+static uint64_t stripes_sum(const fdn_registry_ns_t *ns, bool bytes)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < REG_STRIPES; i++)
+        /* Relaxed: statistics (write.c, Counts). */
+        sum += atomic_load_explicit(bytes ? &ns->stripes[i].meta_bytes
+                                          : &ns->stripes[i].count,
+                                    memory_order_relaxed);
+    return sum > 0 ? (uint64_t)sum : 0;
+}
+
+uint64_t fdn__reg_ns_count(const fdn_registry_ns_t *ns)
+{
+    return stripes_sum(ns, false);
+}
+
+uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns)
+{
+    return stripes_sum(ns, true);
+}
+
+bool fdn__reg_fit_due(fdn_registry_ns_t *ns)
+{
+    /* Buckets are a power of two, so is the period: one check per 64
+     * buckets' worth of writes, at most every 64th.  A table of b buckets
+     * grows at 4b entries, so n writing threads overshoot that by at most
+     * 64 n (and a full table grows at once whatever the count says,
+     * map.c). */
+    uint64_t b = fdn__map_buckets(&ns->table);
+    uint64_t period = b >= 64 * 64 ? 64 : b >= 64 ? b / 64 : 1;
+    uint32_t w = ++fdn__reg_thread.writes;
+    return (w & (period - 1)) == 0;
+}
+
 FDN_API uint64_t fdn_registry_count(const fdn_registry_ns_t *ns)
 {
     if (ns == NULL)
         return 0;
-    /* Relaxed: a statistic (see write.c). */
-    return atomic_load_explicit(&ns->count, memory_order_relaxed);
+    return fdn__reg_ns_count(ns);
 }
 
 FDN_API uint64_t fdn_registry_meta_bytes(const fdn_registry_ns_t *ns)
 {
     if (ns == NULL)
         return 0;
-    /* Relaxed: a statistic (see write.c). */
-    return atomic_load_explicit(&ns->meta_bytes, memory_order_relaxed);
+    return fdn__reg_ns_meta_bytes(ns);
 }
 
 FDN_API uint64_t fdn_registry_total(const fdn_registry_t *reg)

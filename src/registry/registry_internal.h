@@ -176,6 +176,18 @@ struct reg_listener {
     int state;                     /* NEW, LISTED, GONE (listen.c); lock */
 };
 
+/* Stripes of a namespace's counts: enough that writers on different
+ * cores rarely share one (threads take them in turn, reg_stripe_of). */
+#define REG_STRIPES 8
+
+struct reg_stripe {
+    _Atomic int64_t count;         /* entries added less removed here */
+    _Atomic int64_t meta_bytes;    /* likewise, metadata bytes */
+    char pad[48];
+};
+
+_Static_assert(sizeof(struct reg_stripe) == 64, "a stripe is a line");
+
 struct fdn_registry_ns {
     fdn_registry_t *reg;           /* immutable */
     fdn_registry_ns_opts_t opts;   /* immutable copy */
@@ -192,16 +204,14 @@ struct fdn_registry_ns {
      */
     _Atomic bool is_locked;
     pthread_mutex_t lock;
-    /* Entries and their metadata bytes.  In a locked namespace exact
-     * under lock; otherwise relaxed statistics (see write.c).  Every
-     * write changes them, so they get cache lines of their own (the
-     * padding keeps the read-mostly fields around them, which every
-     * lookup and write reads, off those lines; malloc gives no 64-byte
-     * alignment, hence padding rather than _Alignas). */
+    /* Entries and their metadata bytes, in stripes (see write.c,
+     * Counts): a writer adds to its thread's stripe, a reader sums them.
+     * Every stripe sits on a cache line of its own whatever the struct's
+     * alignment (its 16 bytes of counters start 64 bytes after the last
+     * stripe's), and the padding keeps the read-mostly fields that every
+     * lookup and write reads off those lines. */
     char pad_before_count[64];
-    _Atomic uint64_t count;
-    _Atomic uint64_t meta_bytes;
-    char pad_after_count[64];
+    struct reg_stripe stripes[REG_STRIPES];
     /* Extras before each entry (ext area), and where each part is. */
     uint32_t ext_bytes;
     int32_t lru_off;               /* -1: no LRU list */
@@ -301,6 +311,49 @@ uint64_t fdn__reg_entry_hash(const struct reg_entry *e);
 int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg);
 /* The runtime clock's now. */
 uint64_t fdn__reg_now(const fdn_registry_t *reg);
+
+/* The calling thread's registry state: which count stripe it adds to
+ * (1 + index; 0 until its first write) and its writes so far (to space
+ * out table-size checks, fdn__reg_fit_due).  Initial-exec: the stripe
+ * is looked up on every write, and the general TLS model costs a call
+ * into the dynamic linker each time; the variable is 8 bytes of the
+ * static TLS surplus that glibc keeps for libraries loaded later. */
+struct reg_thread {
+    uint32_t stripe;
+    uint32_t writes;
+};
+extern _Thread_local struct reg_thread fdn__reg_thread
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+/* Gives the calling thread its stripe (threads take them in turn). */
+uint32_t fdn__reg_stripe_assign(void);
+
+/* Adds dcount entries and dbytes metadata bytes to ns's counts, on the
+ * calling thread's stripe (write.c, Counts). */
+static inline void fdn__reg_count_add(fdn_registry_ns_t *ns, int64_t dcount,
+                                      int64_t dbytes)
+{
+    uint32_t id = fdn__reg_thread.stripe;
+    if (id == 0)
+        id = fdn__reg_stripe_assign();
+    struct reg_stripe *st = &ns->stripes[id - 1];
+    /* Relaxed: counts order nothing (write.c, Counts). */
+    atomic_fetch_add_explicit(&st->count, dcount, memory_order_relaxed);
+    if (dbytes != 0)
+        atomic_fetch_add_explicit(&st->meta_bytes, dbytes,
+                                  memory_order_relaxed);
+}
+
+/* ns's entry count and metadata bytes: the sums of its stripes, read at
+ * zero if a sum is transiently negative (write.c, Counts). */
+uint64_t fdn__reg_ns_count(const fdn_registry_ns_t *ns);
+uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns);
+
+/* Whether the calling thread's write should check the sizes of ns's
+ * tables (fdn__map_fit and the cds_lfht fits): on every write while the
+ * entry table is small, on every k-th (k up to 64, growing with the
+ * table) once it is big, so that a write does not read every stripe of
+ * the count (write.c, Counts). */
+bool fdn__reg_fit_due(fdn_registry_ns_t *ns);
 /* True if e is expired at now (its namespace has a ttl). */
 static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
 {
