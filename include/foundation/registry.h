@@ -281,8 +281,10 @@ FDN_API int fdn_registry_lookup(fdn_registry_ns_t *ns, const char *key,
 
 /* Lock-free, O(1), both kinds: pid's entry under key.  *meta (if non-NULL)
  * gets its metadata, *last_seen_ns (if non-NULL) its last-seen time on the
- * runtime's clock (fdn_clock_now at the write).  FDN_ENOENT if absent or
- * expired. */
+ * runtime's clock: fdn_clock_now at the write in a namespace with a ttl
+ * or EVICT_LRU; elsewhere, on the real clock, the coarse clock (the last
+ * kernel tick: never later than fdn_clock_now, usually a few ms behind,
+ * unbounded by the kernel; REG-S15).  FDN_ENOENT if absent or expired. */
 FDN_API int fdn_registry_get(fdn_registry_ns_t *ns, const char *key,
                              fdn_pid_t pid, fdn_meta_t *meta,
                              uint64_t *last_seen_ns);

@@ -80,6 +80,16 @@ FDN_API uint64_t fdn_clock_now(const fdn_clock_t *clock)
     return atomic_load_explicit(&clock->now_ns, memory_order_acquire);
 }
 
+uint64_t fdn__clock_now_coarse(const fdn_clock_t *clock)
+{
+    if (clock == NULL || !clock->is_virtual) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+        return (uint64_t)ts.tv_sec * FDN_NS_PER_S + (uint64_t)ts.tv_nsec;
+    }
+    return fdn_clock_now(clock);
+}
+
 FDN_API bool fdn_clock_is_virtual(const fdn_clock_t *clock)
 {
     return clock != NULL && clock->is_virtual;

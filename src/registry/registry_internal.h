@@ -311,6 +311,11 @@ uint64_t fdn__reg_entry_hash(const struct reg_entry *e);
 int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg);
 /* The runtime clock's now. */
 uint64_t fdn__reg_now(const fdn_registry_t *reg);
+/* The time a write stamps on an entry of ns as its last-seen time
+ * (REG-S15): the clock read in full where ttl expiry or LRU eviction
+ * decide on it (ns keeps an LRU list), the coarse clock where it is only
+ * reported (fdn__clock_now_coarse). */
+uint64_t fdn__reg_stamp(const fdn_registry_ns_t *ns);
 
 /* The calling thread's registry state: which count stripe it adds to
  * (1 + index; 0 until its first write) and its writes so far (to space

@@ -494,7 +494,7 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e, uint64_t hash,
         rc = held ? limits_check(ns, 1, fdn__reg_meta_size(e)) : FDN_OK;
         if (rc == FDN_OK)
             rc = insert_locked(ns, e, hash, r, held, true,
-                               fdn__reg_now(ns->reg), reply);
+                               fdn__reg_stamp(ns), reply);
         if (rc != FDN_OK)
             fdn__reg_owner_refund(r, 1); /* a refused write costs nothing */
         pthread_mutex_unlock(&r->mutex);
@@ -633,7 +633,7 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
     rc = owner_lock(ns, pid, (uint32_t)n, &r, &created, &held, reply);
     if (rc == FDN_OK) {
         rc = held ? limits_check(ns, n, bytes) : FDN_OK;
-        uint64_t now = fdn__reg_now(reg);
+        uint64_t now = fdn__reg_stamp(ns);
         for (; done < n && rc == FDN_OK; done++) {
             rc = insert_locked(ns, es[done], fdn__reg_entry_hash(es[done]),
                                r, held, false, now, reply);
@@ -843,7 +843,7 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
     }
     if (rc == FDN_OK) {
         e2->owner = r;
-        atomic_init(&e2->last_seen, fdn__reg_now(ns->reg));
+        atomic_init(&e2->last_seen, fdn__reg_stamp(ns));
         /* The map's slot store publishes e2. */
         if (!fdn__map_replace(&ns->table, fdn__reg_entry_hash(e), e, e2))
             FDN_PANIC("registry: updated entry vanished under its locks");
@@ -884,7 +884,7 @@ FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
     bool held;
     int rc = change_begin(ns, key, pid, &len, &e, &held);
     if (rc == FDN_OK) {
-        uint64_t now = fdn__reg_now(ns->reg);
+        uint64_t now = fdn__reg_stamp(ns);
         if (fdn__reg_expired(e, now)) {
             rc = FDN_ENOENT; /* gone for readers already */
         } else {
