@@ -39,8 +39,12 @@
  *
  * Memory.  An entry costs a fixed header + the namespace's per-entry extras
  * + the metadata fields in use + the key (fdn_registry_entry_bytes_ns; the
- * numbers are in specs/registry.md).  Removed entries are freed after an
- * RCU grace period.
+ * numbers are in specs/registry.md), rounded up to 16 bytes: entries are
+ * blocks of the registry's own pool, which takes 64 KiB chunks from the
+ * runtime's allocator.  A removed entry's block goes back to the pool
+ * after an RCU grace period and serves later entries; the pool keeps its
+ * chunks (the memory of the registry's peak number of entries) until
+ * fdn_registry_destroy gives them back.
  *
  * Threads.  Every function may be called from any thread, concurrently with
  * every other, except fdn_registry_destroy, which must not race with any

@@ -39,6 +39,9 @@
  */
 #include "registry/registry_internal.h"
 
+/* How many namespaces an owner's death tracks to fit their tables. */
+#define OWNER_FIT_MAX 4
+
 static int match_owner(struct cds_lfht_node *node, const void *arg)
 {
     fdn__rcu_subscribe(node);
@@ -69,16 +72,29 @@ static void owner_unpublish_locked(struct reg_owner *r)
 static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
 {
     struct reg_owner *r = arg;
+    fdn_registry_t *reg = r->reg; /* r may be freed before we return */
     (void)pid;
     (void)reason;
     fdn__rcu_thread_enter();
     fdn__rcu_read_lock();
     pthread_mutex_lock(&r->mutex);
     r->is_dead = true;
+    /* The namespaces that lost entries (OWNER_FIT_MAX; past that, all),
+     * whose tables may now be too big. */
+    fdn_registry_ns_t *touched[OWNER_FIT_MAX];
+    int ntouched = 0;
     while (!cds_list_empty(&r->entries)) {
         struct reg_entry *e =
             cds_list_first_entry(&r->entries, struct reg_entry, u.owner_link);
         fdn_registry_ns_t *ns = e->ns;
+        if (ntouched <= OWNER_FIT_MAX) {
+            int i = 0;
+            while (i < ntouched && touched[i] != ns)
+                i++;
+            if (i == ntouched)
+                ntouched = i < OWNER_FIT_MAX ? (touched[i] = ns, i + 1)
+                                             : OWNER_FIT_MAX + 1;
+        }
         if (atomic_load_explicit(&ns->is_locked, memory_order_acquire)) {
             /* Lock order: the namespace first.  e stays readable (we are
              * in a critical section); if it left meanwhile (unregister,
@@ -102,6 +118,18 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
     if (is_published)
         fdn__rcu_call(&r->rcu, owner_free_rcu);
     fdn__rcu_read_unlock();
+    /* Shrink what the death emptied now, on the dying thread, rather than
+     * in the next registration, which would wait for the copy. */
+    if (ntouched <= OWNER_FIT_MAX) {
+        for (int i = 0; i < ntouched; i++)
+            fdn__map_fit(&touched[i]->table, fdn__reg_ns_count(touched[i]));
+    } else {
+        /* Acquire: pairs with the release in ns_create. */
+        uint32_t n = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
+        for (uint32_t i = 0; i < n; i++)
+            fdn__map_fit(&reg->namespaces[i]->table,
+                         fdn__reg_ns_count(reg->namespaces[i]));
+    }
 }
 
 int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,

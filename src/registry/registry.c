@@ -425,6 +425,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
     pthread_condattr_destroy(&ca);
     atomic_init(&reg->ns_count, 0);
     atomic_init(&reg->owner_count, 0);
+    fdn__slab_init(&reg->slab, a);
     /* fdn_process_names reports each process's keys through us. */
     if (fdn_runtime_name_source_add(rt, registry_names, reg,
                                     &reg->names_id) != FDN_OK) {
@@ -462,6 +463,7 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
         fdn__reg_ns_free(reg->namespaces[i]);
     fdn__reg_table_fini(&reg->owners,
                         "registry: owner table not empty at destroy");
+    fdn__slab_fini(&reg->slab);
     pthread_cond_destroy(&reg->janitor_cond);
     pthread_mutex_destroy(&reg->ns_mutex);
     fdn__free(reg->alloc, reg->namespaces);
@@ -561,6 +563,16 @@ static fdn_registry_ns_t *registry_namespace_find(const fdn_registry_t *reg,
     }
     return NULL;
 }
+
+/* The largest entry (every extra, the longest key, every field) is a
+ * slab block (slab.h). */
+_Static_assert(sizeof(struct cds_list_head) + sizeof(struct reg_member) +
+                       FDN_REGISTRY_INDEX_MAX * sizeof(struct reg_ix_link) +
+                       (offsetof(struct reg_entry, key) +
+                        FDN_REGISTRY_KEY_MAX + 1 + 7) / 8 * 8 +
+                       FDN_META_MAX * sizeof(fdn_meta_field_t) <=
+                   SLAB_MAX_BYTES,
+               "every entry fits a slab block");
 
 /* Lays out the ext area (see registry_internal.h) for ns's options. */
 static void ns_layout(fdn_registry_ns_t *ns)

@@ -31,6 +31,7 @@
 #include "internal/common.h"
 #include "internal/rcu.h"
 #include "registry/map.h"
+#include "registry/slab.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -246,6 +247,8 @@ struct fdn_registry {
     pthread_t janitor;
     bool has_janitor, janitor_stop;
     pthread_cond_t janitor_cond;
+    /* Entry blocks (slab.h); its chunks are freed by destroy. */
+    struct reg_slab slab;
 };
 
 /* ---- the owner record (owner.c) ---------------------------------------- */
@@ -332,15 +335,21 @@ extern _Thread_local struct reg_thread fdn__reg_thread
 /* Gives the calling thread its stripe (threads take them in turn). */
 uint32_t fdn__reg_stripe_assign(void);
 
+_Static_assert(REG_STRIPES == SLAB_STRIPES, "one stripe id for both");
+
+/* The calling thread's stripe, 1 to REG_STRIPES. */
+static inline uint32_t fdn__reg_stripe_id(void)
+{
+    uint32_t id = fdn__reg_thread.stripe;
+    return id != 0 ? id : fdn__reg_stripe_assign();
+}
+
 /* Adds dcount entries and dbytes metadata bytes to ns's counts, on the
  * calling thread's stripe (write.c, Counts). */
 static inline void fdn__reg_count_add(fdn_registry_ns_t *ns, int64_t dcount,
                                       int64_t dbytes)
 {
-    uint32_t id = fdn__reg_thread.stripe;
-    if (id == 0)
-        id = fdn__reg_stripe_assign();
-    struct reg_stripe *st = &ns->stripes[id - 1];
+    struct reg_stripe *st = &ns->stripes[fdn__reg_stripe_id() - 1];
     /* Relaxed: counts order nothing (write.c, Counts). */
     atomic_fetch_add_explicit(&st->count, dcount, memory_order_relaxed);
     if (dbytes != 0)
@@ -408,6 +417,8 @@ static inline struct reg_entry *fdn__reg_from_member(fdn_registry_ns_t *ns,
  * why if held, and defers the free. */
 void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
                            bool held);
+/* Gives e's block back to the registry's pool (no reader may hold it). */
+void fdn__reg_entry_free(struct reg_entry *e);
 /* call_rcu callbacks that free a removed entry and a removed group. */
 void fdn__reg_entry_free_rcu(struct rcu_head *head);
 void fdn__reg_group_free_rcu(struct rcu_head *head);

@@ -142,7 +142,7 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
                                    const fdn_meta_field_t *fields, uint32_t n)
 {
     size_t bytes = fdn_registry_entry_bytes_ns(ns, len, n);
-    char *block = fdn__alloc(ns->reg->alloc, bytes);
+    char *block = fdn__slab_alloc(&ns->reg->slab, fdn__reg_stripe_id(), bytes);
     if (block == NULL)
         return NULL;
     memset(block, 0, ns->ext_bytes);
@@ -164,14 +164,22 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
 /* Frees an entry that was never published. */
 static void entry_free_now(struct reg_entry *e)
 {
-    fdn__free(e->ns->reg->alloc, fdn__reg_block(e));
+    fdn__reg_entry_free(e);
+}
+
+void fdn__reg_entry_free(struct reg_entry *e)
+{
+    fdn_registry_ns_t *ns = e->ns;
+    fdn__slab_free(&ns->reg->slab, fdn__reg_stripe_id(), fdn__reg_block(e),
+                   fdn_registry_entry_bytes_ns(ns, e->key_len,
+                                               e->meta_count));
 }
 
 void fdn__reg_entry_free_rcu(struct rcu_head *head)
 {
     fdn__rcu_callback_begin();
     struct reg_entry *e = caa_container_of(head, struct reg_entry, u.rcu);
-    fdn__free(e->ns->reg->alloc, fdn__reg_block(e));
+    fdn__reg_entry_free(e);
     fdn__rcu_callback_end();
 }
 
