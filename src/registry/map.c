@@ -18,11 +18,6 @@
 
 #include <urcu/arch.h>
 
-#define MAP_SLOTS 7
-#define MAP_LOCK UINT64_C(1)
-#define MAP_OVF_SHIFT 1
-#define MAP_OVF_MAX UINT64_C(127)
-#define MAP_OVF_MASK (MAP_OVF_MAX << MAP_OVF_SHIFT)
 #define MAP_MIN_BUCKETS UINT64_C(8)
 /* Load kept in [1 / MAP_SHRINK_BELOW, MAP_GROW_ABOVE] items per bucket;
  * a resize aims at MAP_TARGET_LOAD (at most that many per bucket). */
@@ -34,37 +29,9 @@
  * no size computation overflows. */
 #define MAP_MAX_BUCKETS (UINT64_C(1) << 40)
 
-struct map_bucket {
-    _Atomic uint64_t ctl;
-    _Atomic uint64_t slot[MAP_SLOTS]; /* slot_word(item, hash); 0: empty */
-};
+/* ---- slots (the layout is in map.h) ------------------------------------ */
 
-_Static_assert(sizeof(struct map_bucket) == 64, "a bucket is a cache line");
-
-struct reg_map_tbl {
-    struct map_bucket *b;          /* 64-aligned, inside this block */
-    uint64_t mask;                 /* buckets - 1; immutable */
-    _Atomic bool frozen;           /* a resizer is copying it out */
-    const fdn_allocator_t *alloc;  /* immutable */
-    struct rcu_head rcu;
-};
-
-/* ---- slots ------------------------------------------------------------- */
-
-/*
- * A slot word is the item's address in bits 0-47 and the low 16 bits of
- * its hash in bits 48-63.  Those bits let a reader rule out a slot whose
- * tag matched by chance without loading the item, and let a resize place
- * items in tables of up to 2^16 buckets without loading them (the
- * entries are scattered over the heap; loading each was a cache miss per
- * item).  User-space addresses on x86-64 and AArch64 Linux are below
- * 2^48 unless a program maps memory above with an explicit hint, which
- * malloc never does; an address above is refused (place panics).
- */
-#define MAP_ADDR_BITS 48
-#define MAP_ADDR_MASK ((UINT64_C(1) << MAP_ADDR_BITS) - 1)
-#define MAP_LOW_MASK UINT64_C(0xffff)
-
+/* The slot word of item with hash (map.h). */
 static uint64_t slot_word(const void *item, uint64_t hash)
 {
     uint64_t a = (uint64_t)(uintptr_t)item;
@@ -73,39 +40,13 @@ static uint64_t slot_word(const void *item, uint64_t hash)
     return a | ((hash & MAP_LOW_MASK) << MAP_ADDR_BITS);
 }
 
-static void *slot_item(uint64_t w)
-{
-    return (void *)(uintptr_t)(w & MAP_ADDR_MASK);
-}
-
-static uint64_t slot_low(uint64_t w)
-{
-    return w >> MAP_ADDR_BITS;
-}
-
 /* ---- control words ----------------------------------------------------- */
-
-static uint64_t tag_of(uint64_t hash)
-{
-    uint64_t t = hash >> 56;
-    return t != 0 ? t : 1;
-}
-
-static uint64_t slot_tag(uint64_t ctl, int s)
-{
-    return (ctl >> (8 * (s + 1))) & 0xff;
-}
-
-static uint64_t ovf_of(uint64_t ctl)
-{
-    return (ctl & MAP_OVF_MASK) >> MAP_OVF_SHIFT;
-}
 
 /* The first empty slot of a bucket whose control word is ctl, or -1. */
 static int free_slot(uint64_t ctl)
 {
     for (int s = 0; s < MAP_SLOTS; s++)
-        if (slot_tag(ctl, s) == 0)
+        if (fdn__map_slot_tag(ctl, s) == 0)
             return s;
     return -1;
 }
@@ -114,7 +55,7 @@ static int free_slot(uint64_t ctl)
  * stays saturated (readers then merely probe further). */
 static uint64_t ovf_add(uint64_t ctl, int d)
 {
-    uint64_t o = ovf_of(ctl);
+    uint64_t o = fdn__map_ovf_of(ctl);
     if (o == MAP_OVF_MAX)
         return ctl;
     o = d > 0 ? o + 1 : o - 1;
@@ -150,10 +91,6 @@ static void tbl_free_rcu(struct rcu_head *head)
     fdn__rcu_callback_end();
 }
 
-static struct map_bucket *bucket(struct reg_map_tbl *t, uint64_t i)
-{
-    return &t->b[i & t->mask];
-}
 
 /* ---- bucket locks ------------------------------------------------------ */
 
@@ -219,14 +156,14 @@ static bool home_lock(struct reg_map *m, struct reg_map_tbl *t,
 static void path_unlock(struct reg_map_tbl *t, uint64_t h, uint64_t held)
 {
     for (uint64_t k = 0; k < held; k++)
-        bucket_unlock(bucket(t, h + k));
+        bucket_unlock(fdn__map_bucket(t, h + k));
 }
 
 /* Locks the bucket after the locked path [h, h + *held) without waiting;
  * false if it is busy (the caller drops the path and starts again). */
 static bool path_extend(struct reg_map_tbl *t, uint64_t h, uint64_t *held)
 {
-    if (!bucket_trylock(bucket(t, h + *held)))
+    if (!bucket_trylock(fdn__map_bucket(t, h + *held)))
         return false;
     (*held)++;
     return true;
@@ -234,46 +171,7 @@ static bool path_extend(struct reg_map_tbl *t, uint64_t h, uint64_t *held)
 
 /* ---- reads ------------------------------------------------------------- */
 
-static void *probe(struct reg_map_tbl *t, uint64_t hash,
-                   fdn__map_match_fn match, const void *arg)
-{
-    uint64_t tag = tag_of(hash), low = hash & MAP_LOW_MASK;
-    uint64_t i = hash;
-    for (uint64_t n = 0; n <= t->mask; n++, i++) {
-        struct map_bucket *b = bucket(t, i);
-        uint64_t ctl = atomic_load_explicit(&b->ctl, memory_order_acquire);
-        for (int s = 0; s < MAP_SLOTS; s++) {
-            if (slot_tag(ctl, s) != tag)
-                continue;
-            uint64_t w = atomic_load_explicit(&b->slot[s],
-                                              memory_order_acquire);
-            if (w == 0 || slot_low(w) != low || !match(slot_item(w), arg))
-                continue;
-            /* The slot may have been freed and taken again, by an add of
-             * this very key that has stored the slot but not yet the tag
-             * (its linearization point): returning that item, a later
-             * lookup could miss the key again.  So take it only if the
-             * tag still shows.  Acquire: the slot load acquired the new
-             * item's store, which follows the old tag's clear, so this
-             * load sees the clear or a later store. */
-            uint64_t again =
-                atomic_load_explicit(&b->ctl, memory_order_acquire);
-            if (slot_tag(again, s) == tag)
-                return slot_item(w);
-        }
-        if (ovf_of(ctl) == 0)
-            return NULL;
-    }
-    return NULL;
-}
 
-void *fdn__map_lookup(struct reg_map *m, uint64_t hash,
-                      fdn__map_match_fn match, const void *arg)
-{
-    /* Acquire: pairs with the resizer's publication. */
-    return probe(atomic_load_explicit(&m->cur, memory_order_acquire), hash,
-                 match, arg);
-}
 
 void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it)
 {
@@ -289,15 +187,15 @@ void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it)
         it->pos++;
         struct map_bucket *b = &t->b[i];
         uint64_t ctl = atomic_load_explicit(&b->ctl, memory_order_acquire);
-        if (slot_tag(ctl, s) == 0)
+        if (fdn__map_slot_tag(ctl, s) == 0)
             continue;
         uint64_t w = atomic_load_explicit(&b->slot[s], memory_order_acquire);
         /* As in probe: an item whose tag is gone was freed from the slot
          * and may be an add's that has not taken effect yet. */
         if (w != 0 &&
-            slot_tag(atomic_load_explicit(&b->ctl, memory_order_acquire),
+            fdn__map_slot_tag(atomic_load_explicit(&b->ctl, memory_order_acquire),
                      s) != 0)
-            return slot_item(w);
+            return fdn__map_slot_item(w);
     }
     return NULL;
 }
@@ -310,13 +208,13 @@ void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it)
 static bool place_private(struct reg_map_tbl *t, uint64_t hash, void *item)
 {
     for (uint64_t d = 0; d <= t->mask; d++) {
-        struct map_bucket *b = bucket(t, hash + d);
+        struct map_bucket *b = fdn__map_bucket(t, hash + d);
         uint64_t ctl = atomic_load_explicit(&b->ctl, memory_order_relaxed);
         int s = free_slot(ctl);
         if (s < 0)
             continue;
         for (uint64_t k = 0; k < d; k++) {
-            struct map_bucket *p = bucket(t, hash + k);
+            struct map_bucket *p = fdn__map_bucket(t, hash + k);
             atomic_store_explicit(
                 &p->ctl,
                 ovf_add(atomic_load_explicit(&p->ctl, memory_order_relaxed),
@@ -326,7 +224,7 @@ static bool place_private(struct reg_map_tbl *t, uint64_t hash, void *item)
         atomic_store_explicit(&b->slot[s], slot_word(item, hash),
                               memory_order_relaxed);
         atomic_store_explicit(&b->ctl,
-                              ctl | (tag_of(hash) << (8 * (s + 1))),
+                              ctl | (fdn__map_tag_of(hash) << (8 * (s + 1))),
                               memory_order_relaxed);
         return true;
     }
@@ -348,17 +246,17 @@ static int place(struct reg_map_tbl *t, uint64_t h, uint64_t hash,
 {
     uint64_t held = 1;
     for (;;) {
-        struct map_bucket *b = bucket(t, h + held - 1);
+        struct map_bucket *b = fdn__map_bucket(t, h + held - 1);
         uint64_t ctl = held_ctl(b);
         int s = free_slot(ctl);
         if (s >= 0) {
             for (uint64_t k = 0; k + 1 < held; k++) {
-                struct map_bucket *p = bucket(t, h + k);
+                struct map_bucket *p = fdn__map_bucket(t, h + k);
                 held_set(p, ovf_add(held_ctl(p), 1));
             }
             atomic_store_explicit(&b->slot[s], slot_word(item, hash),
                                   memory_order_release);
-            held_set(b, ctl | (tag_of(hash) << (8 * (s + 1))));
+            held_set(b, ctl | (fdn__map_tag_of(hash) << (8 * (s + 1))));
             path_unlock(t, h, held);
             return MAP_DONE;
         }
@@ -384,18 +282,18 @@ static int locate(struct reg_map_tbl *t, uint64_t h, const void *item,
 {
     *held = 1;
     for (;;) {
-        struct map_bucket *b = bucket(t, h + *held - 1);
+        struct map_bucket *b = fdn__map_bucket(t, h + *held - 1);
         uint64_t ctl = held_ctl(b);
         for (int s = 0; s < MAP_SLOTS; s++) {
-            if (slot_tag(ctl, s) != 0 &&
-                slot_item(atomic_load_explicit(&b->slot[s],
+            if (fdn__map_slot_tag(ctl, s) != 0 &&
+                fdn__map_slot_item(atomic_load_explicit(&b->slot[s],
                                                memory_order_relaxed)) ==
                     item) {
                 *slot = s;
                 return MAP_DONE;
             }
         }
-        if (ovf_of(ctl) == 0 || *held > t->mask) {
+        if (fdn__map_ovf_of(ctl) == 0 || *held > t->mask) {
             path_unlock(t, h, *held);
             return MAP_NONE;
         }
@@ -412,7 +310,7 @@ void fdn__map_prefetch(struct reg_map *m, uint64_t hash)
 {
     struct reg_map_tbl *t =
         atomic_load_explicit(&m->cur, memory_order_acquire);
-    __builtin_prefetch(bucket(t, hash), 1);
+    __builtin_prefetch(fdn__map_bucket(t, hash), 1);
 }
 
 /* Grows a full table t (the caller's writes found no free slot): false
@@ -435,13 +333,13 @@ void *fdn__map_add_unique(struct reg_map *m, uint64_t hash,
         struct reg_map_tbl *t =
             atomic_load_explicit(&m->cur, memory_order_acquire);
         uint64_t h = hash & t->mask;
-        if (!home_lock(m, t, bucket(t, h)))
+        if (!home_lock(m, t, fdn__map_bucket(t, h)))
             continue;
         /* Every change to this key holds its home bucket, which we hold:
          * what probe finds cannot change until we unlock. */
-        void *found = probe(t, hash, match, arg);
+        void *found = fdn__map_probe(t, hash, match, arg);
         if (found != NULL) {
-            bucket_unlock(bucket(t, h));
+            bucket_unlock(fdn__map_bucket(t, h));
             return found;
         }
         int r = place(t, h, hash, item);
@@ -466,7 +364,7 @@ static bool locate_locked(struct reg_map *m, uint64_t hash, const void *item,
     for (unsigned spins = 0;; spins++) {
         *t = atomic_load_explicit(&m->cur, memory_order_acquire);
         *h = hash & (*t)->mask;
-        if (!home_lock(m, *t, bucket(*t, *h)))
+        if (!home_lock(m, *t, fdn__map_bucket(*t, *h)))
             continue;
         int r = locate(*t, *h, item, held, slot);
         if (r != MAP_BUSY)
@@ -483,11 +381,11 @@ bool fdn__map_del(struct reg_map *m, uint64_t hash, const void *item)
     if (!locate_locked(m, hash, item, &t, &h, &held, &s))
         return false;
     /* The tag goes first: from then on no reader finds it. */
-    struct map_bucket *b = bucket(t, h + held - 1);
+    struct map_bucket *b = fdn__map_bucket(t, h + held - 1);
     held_set(b, held_ctl(b) & ~(UINT64_C(0xff) << (8 * (s + 1))));
     atomic_store_explicit(&b->slot[s], 0, memory_order_relaxed);
     for (uint64_t k = 0; k + 1 < held; k++) {
-        struct map_bucket *p = bucket(t, h + k);
+        struct map_bucket *p = fdn__map_bucket(t, h + k);
         held_set(p, ovf_add(held_ctl(p), -1));
     }
     path_unlock(t, h, held);
@@ -503,7 +401,7 @@ bool fdn__map_replace(struct reg_map *m, uint64_t hash, const void *old,
     if (!locate_locked(m, hash, old, &t, &h, &held, &s))
         return false;
     /* Release: publishes item; the tag (same hash) stays. */
-    atomic_store_explicit(&bucket(t, h + held - 1)->slot[s],
+    atomic_store_explicit(&fdn__map_bucket(t, h + held - 1)->slot[s],
                           slot_word(item, hash), memory_order_release);
     path_unlock(t, h, held);
     return true;
@@ -555,7 +453,7 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
             backoff(spins);
         uint64_t ctl = held_ctl(b);
         for (int s = 0; s < MAP_SLOTS; s++)
-            items += slot_tag(ctl, s) != 0;
+            items += fdn__map_slot_tag(ctl, s) != 0;
     }
     if (items > count && buckets_for(items) > want) {
         fdn__free(m->alloc, n);
@@ -570,16 +468,16 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
         struct map_bucket *b = &t->b[i];
         uint64_t ctl = held_ctl(b);
         for (int s = 0; s < MAP_SLOTS; s++) {
-            if (slot_tag(ctl, s) == 0)
+            if (fdn__map_slot_tag(ctl, s) == 0)
                 continue;
             uint64_t w =
                 atomic_load_explicit(&b->slot[s], memory_order_relaxed);
-            void *item = slot_item(w);
+            void *item = fdn__map_slot_item(w);
             /* The home bucket of a table of at most 2^16 buckets needs
              * only the hash's low 16 bits, which the slot keeps; the tag
              * is the hash's top byte. */
             uint64_t hash = n->mask <= MAP_LOW_MASK
-                                ? (slot_tag(ctl, s) << 56) | slot_low(w)
+                                ? (fdn__map_slot_tag(ctl, s) << 56) | fdn__map_slot_low(w)
                                 : m->hash(item);
             if (!place_private(n, hash, item))
                 FDN_PANIC("registry map: new table too small");

@@ -101,10 +101,6 @@ int fdn__map_init(struct reg_map *m, const fdn_allocator_t *alloc,
  * fdn__rcu_barrier() before destroying the allocator. */
 bool fdn__map_fini(struct reg_map *m);
 
-/* The item with this hash that match accepts, or NULL.  Inside a
- * read-side critical section; the item stays readable until it ends. */
-void *fdn__map_lookup(struct reg_map *m, uint64_t hash,
-                      fdn__map_match_fn match, const void *arg);
 
 /* Starts loading hash's home bucket for a write that follows soon, so
  * that the cache miss overlaps the caller's other work.  Inside a
@@ -144,5 +140,135 @@ bool fdn__map_fit(struct reg_map *m, uint64_t count);
 
 /* The current bucket count (statistics and tests; any context). */
 uint64_t fdn__map_buckets(struct reg_map *m);
+
+/* ---- the table's layout, shared with the inline lookup ------------------ */
+
+#define MAP_SLOTS 7
+#define MAP_LOCK UINT64_C(1)
+#define MAP_OVF_SHIFT 1
+#define MAP_OVF_MAX UINT64_C(127)
+#define MAP_OVF_MASK (MAP_OVF_MAX << MAP_OVF_SHIFT)
+
+struct map_bucket {
+    _Atomic uint64_t ctl;
+    _Atomic uint64_t slot[MAP_SLOTS]; /* slot_word(item, hash); 0: empty */
+};
+
+_Static_assert(sizeof(struct map_bucket) == 64, "a bucket is a cache line");
+
+struct reg_map_tbl {
+    struct map_bucket *b;          /* 64-aligned, inside this block */
+    uint64_t mask;                 /* buckets - 1; immutable */
+    _Atomic bool frozen;           /* a resizer is copying it out */
+    const fdn_allocator_t *alloc;  /* immutable */
+    struct rcu_head rcu;
+};
+
+/*
+ * A slot word is the item's address in bits 0-47 and the low 16 bits of
+ * its hash in bits 48-63.  Those bits let a reader rule out a slot whose
+ * tag matched by chance without loading the item, and let a resize place
+ * items in tables of up to 2^16 buckets without loading them (the
+ * entries are scattered over the heap; loading each was a cache miss per
+ * item).  User-space addresses on x86-64 and AArch64 Linux are below
+ * 2^48 unless a program maps memory above with an explicit hint, which
+ * malloc never does; an address above is refused (place panics).
+ */
+#define MAP_ADDR_BITS 48
+#define MAP_ADDR_MASK ((UINT64_C(1) << MAP_ADDR_BITS) - 1)
+#define MAP_LOW_MASK UINT64_C(0xffff)
+
+static inline void *fdn__map_slot_item(uint64_t w)
+{
+    return (void *)(uintptr_t)(w & MAP_ADDR_MASK);
+}
+
+static inline uint64_t fdn__map_slot_low(uint64_t w)
+{
+    return w >> MAP_ADDR_BITS;
+}
+
+/* An item's tag: the top byte of its hash, never 0 (an empty slot). */
+static inline uint64_t fdn__map_tag_of(uint64_t hash)
+{
+    uint64_t t = hash >> 56;
+    return t != 0 ? t : 1;
+}
+
+static inline uint64_t fdn__map_slot_tag(uint64_t ctl, int s)
+{
+    return (ctl >> (8 * (s + 1))) & 0xff;
+}
+
+static inline uint64_t fdn__map_ovf_of(uint64_t ctl)
+{
+    return (ctl & MAP_OVF_MASK) >> MAP_OVF_SHIFT;
+}
+
+static inline struct map_bucket *fdn__map_bucket(struct reg_map_tbl *t,
+                                                 uint64_t i)
+{
+    return &t->b[i & t->mask];
+}
+
+/* The slots of a control word whose tag is tag: bit 8 s + 15 set for
+ * each such slot s, nothing else.  The tag bytes (1 to 7) XOR the tag
+ * repeated are zero exactly where they match; the zero test is the exact
+ * one (no borrow runs between bytes), so no slot is reported falsely. */
+static inline uint64_t fdn__map_tag_hits(uint64_t ctl, uint64_t tag)
+{
+    const uint64_t lo7 = UINT64_C(0x7f7f7f7f7f7f7f7f);
+    uint64_t x = ctl ^ (tag * UINT64_C(0x0101010101010100));
+    uint64_t y = ~(((x & lo7) + lo7) | x | lo7);
+    return y & UINT64_C(0x8080808080808000);
+}
+
+/*
+ * The item with this hash that match accepts in t, or NULL (map.h's
+ * reader protocol, at the top of this file).  Inline, so that a caller
+ * passing a constant match gets it inlined.  An item match accepts is
+ * taken only if the control word, loaded again, still shows its tag: the
+ * slot may have been freed and taken again by an add of this very key
+ * that has stored the slot but not yet the tag (its linearization point);
+ * returning that item, a later lookup could miss the key again.  That
+ * second load is acquire: the slot load acquired the new item's store,
+ * which follows the old tag's clear, so it sees the clear or later.
+ */
+static inline void *fdn__map_probe(struct reg_map_tbl *t, uint64_t hash,
+                                   fdn__map_match_fn match, const void *arg)
+{
+    uint64_t tag = fdn__map_tag_of(hash), low = hash & MAP_LOW_MASK;
+    uint64_t i = hash;
+    for (uint64_t n = 0; n <= t->mask; n++, i++) {
+        struct map_bucket *b = fdn__map_bucket(t, i);
+        uint64_t ctl = atomic_load_explicit(&b->ctl, memory_order_acquire);
+        for (uint64_t hits = fdn__map_tag_hits(ctl, tag); hits != 0;
+             hits &= hits - 1) {
+            int s = __builtin_ctzll(hits) / 8 - 1;
+            uint64_t w = atomic_load_explicit(&b->slot[s],
+                                              memory_order_acquire);
+            if (w == 0 || fdn__map_slot_low(w) != low ||
+                !match(fdn__map_slot_item(w), arg))
+                continue;
+            uint64_t again =
+                atomic_load_explicit(&b->ctl, memory_order_acquire);
+            if (fdn__map_slot_tag(again, s) == tag)
+                return fdn__map_slot_item(w);
+        }
+        if (fdn__map_ovf_of(ctl) == 0)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* The item with this hash that match accepts, or NULL.  Inside a
+ * read-side critical section; the item stays readable until it ends. */
+static inline void *fdn__map_lookup(struct reg_map *m, uint64_t hash,
+                                    fdn__map_match_fn match, const void *arg)
+{
+    /* Acquire: pairs with the resizer's publication. */
+    return fdn__map_probe(atomic_load_explicit(&m->cur, memory_order_acquire),
+                          hash, match, arg);
+}
 
 #endif /* FDN_REGISTRY_MAP_H */

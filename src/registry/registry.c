@@ -131,23 +131,7 @@ unsigned long fdn__reg_hash_member(const fdn_registry_t *reg,
         (pid * UINT64_C(0x9e3779b97f4a7c15)));
 }
 
-/* Match functions for ns->table: the map hands over entries it loaded
- * with acquire, so their fields are readable. */
-bool fdn__reg_match_entry(const void *item, const void *arg)
-{
-    const struct reg_entry *e = item;
-    const struct reg_key_ref *k = arg;
-    return e->key_len == k->len &&
-           memcmp(fdn__reg_key(e), k->key, k->len) == 0;
-}
 
-bool fdn__reg_match_member(const void *item, const void *arg)
-{
-    const struct reg_entry *e = item;
-    const struct reg_key_ref *k = arg;
-    return e->pid == k->pid && e->key_len == k->len &&
-           memcmp(fdn__reg_key(e), k->key, k->len) == 0;
-}
 
 uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns, const char *key,
                               size_t len, fdn_pid_t pid)
@@ -157,17 +141,6 @@ uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns, const char *key,
                : fdn__reg_hash_key(ns->reg, key, len);
 }
 
-struct reg_entry *fdn__reg_table_find(fdn_registry_ns_t *ns, const char *key,
-                                      size_t len, fdn_pid_t pid,
-                                      uint64_t hash)
-{
-    struct reg_key_ref k = {key, len, pid};
-    return fdn__map_lookup(&ns->table, hash,
-                           ns->opts.kind == FDN_REGISTRY_DUPLICATE
-                               ? fdn__reg_match_member
-                               : fdn__reg_match_entry,
-                           &k);
-}
 
 uint64_t fdn__reg_entry_hash(const struct reg_entry *e)
 {
@@ -190,16 +163,6 @@ int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg)
     return g->key_len == k->len && memcmp(g->key, k->key, k->len) == 0;
 }
 
-int fdn__reg_check_key(const char *key, size_t *len)
-{
-    if (key == NULL || key[0] == '\0')
-        return FDN_EINVAL;
-    size_t n = strnlen(key, FDN_REGISTRY_KEY_MAX + 1);
-    if (n > FDN_REGISTRY_KEY_MAX)
-        return FDN_ETOOBIG;
-    *len = n;
-    return FDN_OK;
-}
 
 int fdn__reg_check_target(const fdn_registry_ns_t *ns, const char *key,
                           fdn_pid_t pid, size_t *len)
