@@ -12,7 +12,8 @@
  * Creating a record.  The callback monitor is established (fdn_monitor_fn)
  * before the record is published and without any registry lock held, so
  * the runtime is never called while we hold a lock its callback needs.
- * Then, under the record's mutex, it is published with cds_lfht_add_unique.
+ * Then, under the record's mutex, it is published with fdn__map_add_unique
+ * (reg->owners is the registry's own table, map.h).
  * If the owner died in between, the callback has already marked the
  * unpublished record dead and the caller gets FDN_ENOPROC.  If another
  * thread published a record for the same pid first, ours is cancelled
@@ -42,11 +43,9 @@
 /* How many namespaces an owner's death tracks to fit their tables. */
 #define OWNER_FIT_MAX 4
 
-static int match_owner(struct cds_lfht_node *node, const void *arg)
+uint64_t fdn__reg_owner_hash(const void *item)
 {
-    fdn__rcu_subscribe(node);
-    const struct reg_owner *r = caa_container_of(node, struct reg_owner, node);
-    return r->pid == *(const fdn_pid_t *)arg;
+    return fdn__reg_hash_pid(((const struct reg_owner *)item)->pid);
 }
 
 static void owner_free_rcu(struct rcu_head *head)
@@ -64,7 +63,7 @@ static void owner_unpublish_locked(struct reg_owner *r)
     r->is_published = false;
     /* Relaxed: a statistic, used to size the owner table. */
     atomic_fetch_sub_explicit(&r->reg->owner_count, 1, memory_order_relaxed);
-    if (cds_lfht_del(r->reg->owners.ht, &r->node) != 0)
+    if (!fdn__map_del(&r->reg->owners, fdn__reg_hash_pid(r->pid), r))
         FDN_PANIC("registry: owner record missing from the owner table");
 }
 
@@ -135,15 +134,11 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
 int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
                        struct reg_owner **out, bool *created)
 {
-    unsigned long hash = fdn__reg_hash_pid(pid);
     *created = false;
     for (;;) {
-        struct cds_lfht_iter iter;
-        cds_lfht_lookup(reg->owners.ht, hash, match_owner, &pid, &iter);
-        struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-        if (node != NULL) {
-            fdn__rcu_subscribe(node);
-            *out = caa_container_of(node, struct reg_owner, node);
+        struct reg_owner *found = fdn__reg_owner_find(reg, pid);
+        if (found != NULL) {
+            *out = found;
             return FDN_OK; /* the caller checks dead / retired */
         }
 
@@ -162,7 +157,6 @@ int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
         r->tokens_at = fdn__reg_now(reg);
         pthread_mutex_init(&r->mutex, NULL);
         CDS_INIT_LIST_HEAD(&r->entries);
-        cds_lfht_node_init(&r->node);
         int rc = fdn_monitor_fn(reg->rt, pid, owner_down, r, &r->ref);
         fdn__rcu_read_lock();
         if (rc != FDN_OK) {
@@ -178,10 +172,11 @@ int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
             fdn__rcu_call(&r->rcu, owner_free_rcu);
             return FDN_ENOPROC;
         }
-        fdn__rcu_publish(&r->node);
-        struct cds_lfht_node *won = cds_lfht_add_unique(
-            reg->owners.ht, hash, match_owner, &pid, &r->node);
-        if (won == &r->node) {
+        /* The slot's release store publishes r. */
+        struct reg_owner *won =
+            fdn__map_add_unique(&reg->owners, fdn__reg_hash_pid(pid),
+                                fdn__reg_match_owner, &pid, r);
+        if (won == r) {
             r->is_published = true;
             /* Relaxed: a statistic, used to size the owner table. */
             atomic_fetch_add_explicit(&reg->owner_count, 1,
@@ -192,13 +187,16 @@ int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
             return FDN_OK;
         }
         /* Another thread published a record for pid first: drop ours and
-         * use theirs.  Cancel outside the critical section: it may wait
-         * for our callback. */
+         * use theirs (or, NULL, the table was full and could not grow).
+         * Cancel outside the critical section: it may wait for our
+         * callback. */
         pthread_mutex_unlock(&r->mutex);
         fdn__rcu_read_unlock();
         fdn_monitor_fn_cancel(reg->rt, pid, r->ref);
         fdn__rcu_read_lock();
         fdn__rcu_call(&r->rcu, owner_free_rcu);
+        if (won == NULL)
+            return FDN_ENOMEM;
     }
 }
 
@@ -258,7 +256,7 @@ void fdn__reg_owner_refund(struct reg_owner *r, uint32_t n)
 
 void fdn__reg_owners_teardown(fdn_registry_t *reg)
 {
-    struct cds_lfht_iter iter;
+    struct reg_map_iter it = {0};
     struct reg_owner *r;
     /*
      * 1. Cancel every owner monitor.  No write runs concurrently (the
@@ -268,11 +266,8 @@ void fdn__reg_owners_teardown(fdn_registry_t *reg)
      * that was inside its read-side critical section during the walk.
      */
     fdn__rcu_read_lock();
-    REG_FOR_EACH(reg->owners.ht, &iter, r, node)
-    {
-        fdn__rcu_subscribe(&r->node);
+    while ((r = fdn__map_next(&reg->owners, &it)) != NULL)
         fdn_monitor_fn_cancel(reg->rt, r->pid, r->ref);
-    }
     fdn__rcu_read_unlock();
     /* 2. Wait for in-flight callbacks to leave their critical sections. */
     fdn__rcu_synchronize();
@@ -280,13 +275,11 @@ void fdn__reg_owners_teardown(fdn_registry_t *reg)
 
 void fdn__reg_owners_free(fdn_registry_t *reg)
 {
-    struct cds_lfht_iter iter;
+    struct reg_map_iter it = {0};
     struct reg_owner *r;
     fdn__rcu_read_lock();
-    REG_FOR_EACH(reg->owners.ht, &iter, r, node)
-    {
-        fdn__rcu_subscribe(&r->node);
-        if (cds_lfht_del(reg->owners.ht, &r->node) == 0) {
+    while ((r = fdn__map_next(&reg->owners, &it)) != NULL) {
+        if (fdn__map_del(&reg->owners, fdn__reg_hash_pid(r->pid), r)) {
             atomic_fetch_sub_explicit(&reg->owner_count, 1,
                                       memory_order_relaxed);
             fdn__rcu_call(&r->rcu, owner_free_rcu);

@@ -214,12 +214,6 @@ FDN_API int64_t fdn_registry_foreach(fdn_registry_ns_t *ns,
     return n;
 }
 
-static int match_owner_pid(struct cds_lfht_node *node, const void *arg)
-{
-    fdn__rcu_subscribe(node);
-    const struct reg_owner *r = caa_container_of(node, struct reg_owner, node);
-    return r->pid == *(const fdn_pid_t *)arg;
-}
 
 FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
                               fdn_registry_key_fn fn, void *arg)
@@ -228,14 +222,9 @@ FDN_API int fdn_registry_keys(fdn_registry_t *reg, fdn_pid_t pid,
         return FDN_EINVAL;
     fdn__rcu_thread_enter();
     int n = 0;
-    struct cds_lfht_iter iter;
     fdn__rcu_read_lock();
-    cds_lfht_lookup(reg->owners.ht, fdn__reg_hash_pid(pid), match_owner_pid,
-                    &pid, &iter);
-    struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-    if (node != NULL) {
-        fdn__rcu_subscribe(node);
-        struct reg_owner *r = caa_container_of(node, struct reg_owner, node);
+    struct reg_owner *r = fdn__reg_owner_find(reg, pid);
+    if (r != NULL) {
         struct reg_entry *e;
         uint64_t now = fdn__reg_now(reg);
         pthread_mutex_lock(&r->mutex);

@@ -364,7 +364,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
         fdn__free(a, reg);
         return FDN_ENOMEM;
     }
-    if (!fdn__reg_table_init(&reg->owners)) {
+    if (fdn__map_init(&reg->owners, a, fdn__reg_owner_hash) != FDN_OK) {
         fdn__free(a, reg->namespaces);
         fdn__free(a, reg);
         return FDN_ENOMEM;
@@ -394,7 +394,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
                                     &reg->names_id) != FDN_OK) {
         pthread_cond_destroy(&reg->janitor_cond);
         pthread_mutex_destroy(&reg->ns_mutex);
-        fdn__reg_table_fini(&reg->owners, "registry: new owner table not empty");
+        fdn__map_fini(&reg->owners);
         fdn__free(a, reg->namespaces);
         fdn__free(a, reg);
         return FDN_ENOMEM;
@@ -424,8 +424,8 @@ FDN_API void fdn_registry_destroy(fdn_registry_t *reg)
     fdn__rcu_barrier();
     for (uint32_t i = 0; i < nns; i++)
         fdn__reg_ns_free(reg->namespaces[i]);
-    fdn__reg_table_fini(&reg->owners,
-                        "registry: owner table not empty at destroy");
+    if (!fdn__map_fini(&reg->owners))
+        FDN_PANIC("registry: owner table not empty at destroy");
     fdn__slab_fini(&reg->slab);
     pthread_cond_destroy(&reg->janitor_cond);
     pthread_mutex_destroy(&reg->ns_mutex);

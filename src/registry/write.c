@@ -567,7 +567,7 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
         fdn__map_fit(&ns->table, count);
         if (ns->member_off >= 0)
             fdn__reg_table_fit(&ns->groups, count);
-        fdn__reg_table_fit(&reg->owners, fdn_registry_owner_count(reg));
+        fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
     }
     return rc;
 }
@@ -676,7 +676,7 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
     fdn__rcu_read_unlock();
     fdn__free(reg->alloc, es);
     fdn__map_fit(&ns->table, fdn_registry_count(ns));
-    fdn__reg_table_fit(&reg->owners, fdn_registry_owner_count(reg));
+    fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
     return rc;
 }
 
