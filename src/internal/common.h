@@ -39,6 +39,17 @@ static inline void fdn__free(const fdn_allocator_t *a, void *p)
 }
 
 /*
+ * Asks the kernel to back the whole pages inside [p, p + n) with memory
+ * now, in one call (MADV_POPULATE_WRITE, Linux 5.14), instead of one page
+ * fault per page at first touch: on the build machine's VM a 2 MiB block
+ * took 500 us to fault in page by page and 270 us this way.  For blocks
+ * of many pages that are about to be written whole (a new table, a pool
+ * chunk).  A hint: where the kernel refuses, the pages fault in as
+ * before.  Data are not changed.
+ */
+void fdn__prefault(void *p, size_t n);
+
+/*
  * The clock's time where a timestamp is only reported, never decided on:
  * a virtual clock's time, or CLOCK_MONOTONIC_COARSE for the real clock
  * (4 ns a read here against 18 ns for CLOCK_MONOTONIC; both count from

@@ -28,6 +28,11 @@
 /* Far beyond any memory (2^40 buckets of 64 bytes), and low enough that
  * no size computation overflows. */
 #define MAP_MAX_BUCKETS (UINT64_C(1) << 40)
+/* Tables of at least this many bytes are faulted in at once
+ * (fdn__prefault); below, a table spans too few pages to gain. */
+#define MAP_PREFAULT_BYTES ((size_t)64 << 10)
+/* How many buckets ahead a resize prefetches. */
+#define MAP_AHEAD 8
 
 /* ---- slots (the layout is in map.h) ------------------------------------ */
 
@@ -71,9 +76,13 @@ static struct reg_map_tbl *tbl_new(const fdn_allocator_t *alloc,
         return NULL; /* as out of memory: the size would not fit */
     size_t bytes = sizeof(struct reg_map_tbl) + 63 +
                    (size_t)buckets * sizeof(struct map_bucket);
-    char *block = fdn__zalloc(alloc, bytes);
+    char *block = alloc->alloc(alloc->ctx, bytes);
     if (block == NULL)
         return NULL;
+    /* Every bucket is written now (zeroed) and soon (filled). */
+    if (bytes >= MAP_PREFAULT_BYTES)
+        fdn__prefault(block, bytes);
+    memset(block, 0, bytes);
     struct reg_map_tbl *t = (struct reg_map_tbl *)(void *)block;
     uintptr_t first = ((uintptr_t)(block + sizeof *t) + 63) & ~(uintptr_t)63;
     t->b = (struct map_bucket *)first;
@@ -438,6 +447,25 @@ static bool needs_resize(uint64_t buckets, uint64_t count)
  * arrived meanwhile than it holds at its target load is a bigger one
  * allocated with t frozen.
  */
+/* Starts loading the new table's home buckets of the items in t's
+ * (locked) bucket i, when the slots tell them (n of at most 2^16
+ * buckets): the copy writes to scattered buckets, a cache miss each if
+ * taken one after another. */
+static void prefetch_homes(struct reg_map_tbl *t, struct reg_map_tbl *n,
+                           uint64_t i)
+{
+    if (n->mask > MAP_LOW_MASK)
+        return;
+    struct map_bucket *b = &t->b[i];
+    uint64_t ctl = held_ctl(b);
+    for (int s = 0; s < MAP_SLOTS; s++) {
+        if (fdn__map_slot_tag(ctl, s) == 0)
+            continue;
+        uint64_t w = atomic_load_explicit(&b->slot[s], memory_order_relaxed);
+        __builtin_prefetch(&n->b[fdn__map_slot_low(w) & n->mask], 1);
+    }
+}
+
 static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
 {
     uint64_t want = buckets_for(count);
@@ -449,6 +477,10 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
     uint64_t items = 0;
     for (uint64_t i = 0; i <= t->mask; i++) {
         struct map_bucket *b = &t->b[i];
+        /* The buckets were last written on other cores: ask for the
+         * ones ahead while this one's lock is taken. */
+        if (i + MAP_AHEAD <= t->mask)
+            __builtin_prefetch(&t->b[i + MAP_AHEAD], 1);
         for (unsigned spins = 0; !bucket_trylock(b); spins++)
             backoff(spins);
         uint64_t ctl = held_ctl(b);
@@ -467,6 +499,8 @@ static bool resize(struct reg_map *m, struct reg_map_tbl *t, uint64_t count)
     for (uint64_t i = 0; i <= t->mask; i++) {
         struct map_bucket *b = &t->b[i];
         uint64_t ctl = held_ctl(b);
+        if (i + MAP_AHEAD <= t->mask)
+            prefetch_homes(t, n, i + MAP_AHEAD);
         for (int s = 0; s < MAP_SLOTS; s++) {
             if (fdn__map_slot_tag(ctl, s) == 0)
                 continue;

@@ -175,6 +175,8 @@ static bool stripe_refill(struct reg_slab *s, struct slab_stripe *st)
     char *c = fdn__alloc(s->alloc, SLAB_CHUNK_BYTES);
     if (c == NULL)
         return false;
+    /* Its blocks are written one after another from now on. */
+    fdn__prefault(c, SLAB_CHUNK_BYTES);
     SLAB_POISON(c + SLAB_CHUNK_HEADER, SLAB_CHUNK_BYTES - SLAB_CHUNK_HEADER);
     spin_lock(&s->depot.lock);
     memcpy(c, &s->depot.chunks, sizeof(void *));
