@@ -30,6 +30,15 @@ void fdn__prefault(void *p, size_t n)
         (void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
 }
 
+void fdn__advise_huge(void *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
+    uintptr_t to = ((uintptr_t)p + n) & ~(page - 1);
+    if (to > from)
+        (void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+}
+
 static void *default_alloc(void *ctx, size_t n)
 {
     (void)ctx;

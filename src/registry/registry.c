@@ -7,9 +7,10 @@
  * Tables.  Each namespace keeps its entries in one map (map.h: lock-free
  * reads, bucket locks for writers; UNIQUE: by key; DUPLICATE: by key and
  * pid), plus, for DUPLICATE, a liburcu lock-free hash table (cds_lfht,
- * flavour urcu-memb) of groups by key.  A registry-wide cds_lfht maps an
- * owner pid to its owner record (owner.c).  The map sizes itself
- * (fdn__map_fit, called after writes).
+ * flavour urcu-memb) of groups by key.  A registry-wide map maps an owner
+ * pid to its owner record (owner.c).  Maps are sized by fdn__map_fit,
+ * called after writes (every k-th write, fdn__reg_fit_due) and after an
+ * owner's death.
  *
  * Sizing the cds_lfht tables.  They are created without liburcu's
  * CDS_LFHT_AUTO_RESIZE and sized by us (fdn__reg_table_fit).  liburcu

@@ -2,7 +2,9 @@
  * registry/registry_internal.h — the registry's records and the functions
  * its files share.  Not installed.
  *
- * Files: registry.c (tables, hashing, registry and namespace lifecycle),
+ * Files: map.h and map.c (the tables of entries and owner records),
+ * slab.h and slab.c (the pool of entry blocks), registry.c (tables,
+ * hashing, registry and namespace lifecycle),
  * owner.c (owner records, owner death, rate limits), write.c (every change
  * to entries: register, join, unregister, update, touch, eviction, expiry,
  * listener events), listen.c (listeners; namespace teardown), read.c
@@ -14,7 +16,7 @@
  * called with an owner mutex held, except fdn_runtime_notify (which takes
  * no lock a monitor callback could hold).  See write.c for the protocol.
  *
- * Entry layout.  One allocation per entry:
+ * Entry layout.  One block of the registry's pool (slab.h) per entry:
  *     [ext: ns->ext_bytes][struct reg_entry: 53 bytes, then key, NUL][pad to 8][fields]
  * The entry pointer is the struct reg_entry; the per-namespace extras
  * (LRU link, group link, index links) sit before it at fixed negative

@@ -11,6 +11,21 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+/* A pool on a fresh counting allocator. */
+static void slab_up(fdn_failing_allocator_t **fa, struct reg_slab *s)
+{
+    cr_assert_eq(fdn_failing_allocator_create(0, false, fa), FDN_OK);
+    fdn__slab_init(s, fdn_failing_allocator_get(*fa));
+}
+
+/* Ends the pool and checks that it gave back every chunk. */
+static void slab_down(fdn_failing_allocator_t *fa, struct reg_slab *s)
+{
+    fdn__slab_fini(s);
+    cr_assert_eq(fdn_failing_allocator_live(fa), 0);
+    fdn_failing_allocator_destroy(fa);
+}
+
 /* Checks: REG-I4 */
 Test(registry_slab, blocks_are_the_size_rounded_up_to_16)
 {
@@ -19,9 +34,8 @@ Test(registry_slab, blocks_are_the_size_rounded_up_to_16)
         cr_assert(b % 16 == 0 && b >= n && b < n + 16, "%zu -> %zu", n, b);
     }
     fdn_failing_allocator_t *fa;
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
     struct reg_slab s;
-    fdn__slab_init(&s, fdn_failing_allocator_get(fa));
+    slab_up(&fa, &s);
     /* Blocks of one stripe are cut in order, each its class's size. */
     char *prev = fdn__slab_alloc(&s, 1, 70);
     cr_assert_not_null(prev);
@@ -37,18 +51,15 @@ Test(registry_slab, blocks_are_the_size_rounded_up_to_16)
     }
     cr_assert_eq(fdn__slab_chunks(&s), 1);
     cr_assert_eq(fdn_failing_allocator_live(fa), 1);
-    fdn__slab_fini(&s);
-    cr_assert_eq(fdn_failing_allocator_live(fa), 0);
-    fdn_failing_allocator_destroy(fa);
+    slab_down(fa, &s);
 }
 
 /* Checks: REG-L2 */
 Test(registry_slab, freed_blocks_move_through_the_depot)
 {
     fdn_failing_allocator_t *fa;
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
     struct reg_slab s;
-    fdn__slab_init(&s, fdn_failing_allocator_get(fa));
+    slab_up(&fa, &s);
     enum { N = 3 * SLAB_BATCH + 5 };
     void *blocks[N];
     /* Cut on stripe 1, freed on stripe 2 (as call_rcu frees entries). */
@@ -74,18 +85,15 @@ Test(registry_slab, freed_blocks_move_through_the_depot)
     void *q = fdn__slab_alloc(&s, 1, 100);
     cr_assert_eq((char *)q, bump);
     cr_assert_eq(fdn__slab_chunks(&s), 1);
-    fdn__slab_fini(&s);
-    cr_assert_eq(fdn_failing_allocator_live(fa), 0);
-    fdn_failing_allocator_destroy(fa);
+    slab_down(fa, &s);
 }
 
 /* Checks: REG-F1 */
 Test(registry_slab, a_chunk_that_cannot_be_had_is_null)
 {
     fdn_failing_allocator_t *fa;
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
     struct reg_slab s;
-    fdn__slab_init(&s, fdn_failing_allocator_get(fa));
+    slab_up(&fa, &s);
     fdn_failing_allocator_arm(fa, 1, true);
     cr_assert_null(fdn__slab_alloc(&s, 3, 64));
     cr_assert_eq(fdn__slab_chunks(&s), 0);
@@ -101,9 +109,7 @@ Test(registry_slab, a_chunk_that_cannot_be_had_is_null)
     fdn_failing_allocator_arm(fa, 0, false);
     cr_assert_not_null(fdn__slab_alloc(&s, 3, 512));
     cr_assert_eq(fdn__slab_chunks(&s), 2);
-    fdn__slab_fini(&s);
-    cr_assert_eq(fdn_failing_allocator_live(fa), 0);
-    fdn_failing_allocator_destroy(fa);
+    slab_down(fa, &s);
 }
 
 /*
@@ -172,9 +178,8 @@ static void *slab_thread(void *arg)
 Test(registry_slab, shared_stripes_never_hand_out_a_block_twice)
 {
     fdn_failing_allocator_t *fa;
-    cr_assert_eq(fdn_failing_allocator_create(0, false, &fa), FDN_OK);
     struct reg_slab s;
-    fdn__slab_init(&s, fdn_failing_allocator_get(fa));
+    slab_up(&fa, &s);
     pthread_barrier_t go;
     pthread_barrier_init(&go, NULL, SLAB_THREADS);
     struct slab_worker w[SLAB_THREADS];
@@ -196,7 +201,5 @@ Test(registry_slab, shared_stripes_never_hand_out_a_block_twice)
     uint64_t chunks = fdn__slab_chunks(&s);
     cr_log_info("slab stress: %llu chunks", (unsigned long long)chunks);
     cr_assert_leq(chunks, 64);
-    fdn__slab_fini(&s);
-    cr_assert_eq(fdn_failing_allocator_live(fa), 0);
-    fdn_failing_allocator_destroy(fa);
+    slab_down(fa, &s);
 }
