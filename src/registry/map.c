@@ -25,6 +25,9 @@
 #define MAP_SHRINK_BELOW 2
 #define MAP_TARGET_LOAD 2
 #define MAP_SPINS 64
+/* A writer meeting a resize spins (then yields) this many times before
+ * it sleeps on the resize mutex (wait_resize). */
+#define MAP_WAIT_SPINS 4096
 /* Far beyond any memory (2^40 buckets of 64 bytes), and low enough that
  * no size computation overflows. */
 #define MAP_MAX_BUCKETS (UINT64_C(1) << 40)
@@ -149,6 +152,25 @@ static void backoff(unsigned spins)
         sched_yield();
 }
 
+/* Waits until the resize that froze t has ended: spinning (and
+ * yielding) first, as a copy takes well under a millisecond up to tables
+ * of some 100,000 entries and a sleep on the mutex cost the waiter a
+ * futex wake-up and two context switches more; then on the resize mutex,
+ * which the resizer holds throughout. */
+static void wait_resize(struct reg_map *m, struct reg_map_tbl *t)
+{
+    /* Acquire: pairs with the resizer's publication (a new table) or
+     * its unfreezing store (out of memory); either ends the resize. */
+    for (unsigned spins = 0; spins < MAP_WAIT_SPINS; spins++) {
+        if (atomic_load_explicit(&m->cur, memory_order_acquire) != t ||
+            !atomic_load_explicit(&t->frozen, memory_order_acquire))
+            return;
+        backoff(spins);
+    }
+    pthread_mutex_lock(&m->resize_mutex);
+    pthread_mutex_unlock(&m->resize_mutex);
+}
+
 /* Locks t's bucket b, spinning while a writer holds it.  False if t froze
  * for a resize: this waited for the resize to end, and the caller starts
  * again on the new table.  Holds no other bucket lock. */
@@ -161,8 +183,7 @@ static bool home_lock(struct reg_map *m, struct reg_map_tbl *t,
         /* Acquire: pairs with the resizer's store; a frozen table's
          * buckets end up locked for good. */
         if (atomic_load_explicit(&t->frozen, memory_order_acquire)) {
-            pthread_mutex_lock(&m->resize_mutex);
-            pthread_mutex_unlock(&m->resize_mutex);
+            wait_resize(m, t);
             return false;
         }
         backoff(spins);
