@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# demo.sh — the main job (DESIGN.md section 6), run by `make demo`: wordfreq
+# demo.sh — the project's main job, run by `make demo`: wordfreq
 # counts the words of real text files with chaos on, and each result is
 # checked against the coreutils pipeline.
 #

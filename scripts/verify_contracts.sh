@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The contract gate (DESIGN.md section 7): every requirement id defined in
+# The contract gate (one of the project's three gates): every requirement id defined in
 # specs/*.md is named by at least one test or benchmark, and no test or
 # benchmark names an id that no spec defines.
 #

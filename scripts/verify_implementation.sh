@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The implementation gate (DESIGN.md section 7): the quick suite with the
+# The implementation gate (one of the project's three gates): the quick suite with the
 # spec and contract gates (make test), the stress tests (make stress), the
 # sanitizer builds (make sanitize: ASan+UBSan, then TSan) and the benchmark
 # checks of every P requirement (make bench), in that order, stopping at the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The specification gate (DESIGN.md section 7).  Checks that:
+# The specification gate (one of the project's three gates).  Checks that:
 #   1. every module with a public header include/foundation/<m>.h (except
 #      common.h) has a spec specs/<m>.md;
 #   2. every spec has the six sections: headings naming Invariants, Safety,

@@ -104,8 +104,8 @@ struct reg_entry {
     bool in_map;
     /* The key and its NUL, at offset 53 (LP64): the bytes the struct's
      * 8-alignment would pad go to the key, so that a 16-byte key's entry
-     * (70 bytes) fits malloc's 80-byte chunk; then, 8-aligned, the
-     * fields. */
+     * (70 bytes) fits the pool's 80-byte class (slab.h); then, 8-aligned,
+     * the fields. */
     char key[];
 };
 
