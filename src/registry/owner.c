@@ -121,14 +121,16 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
      * in the next registration, which would wait for the copy. */
     if (ntouched <= OWNER_FIT_MAX) {
         for (int i = 0; i < ntouched; i++)
-            fdn__map_fit(&touched[i]->table, fdn__reg_ns_count(touched[i]));
+            fdn__reg_fit(touched[i]);
     } else {
         /* Acquire: pairs with the release in ns_create. */
         uint32_t n = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
-            fdn__map_fit(&reg->namespaces[i]->table,
-                         fdn__reg_ns_count(reg->namespaces[i]));
+            fdn__reg_fit(reg->namespaces[i]);
     }
+    /* The owner table too (fdn__reg_fit does it with a namespace). */
+    if (ntouched == 0)
+        fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
 }
 
 int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,

@@ -8,9 +8,9 @@
  * reads, bucket locks for writers; UNIQUE: by key; DUPLICATE: by key and
  * pid), plus, for DUPLICATE, a liburcu lock-free hash table (cds_lfht,
  * flavour urcu-memb) of groups by key.  A registry-wide map maps an owner
- * pid to its owner record (owner.c).  Maps are sized by fdn__map_fit,
- * called after writes (every k-th write, fdn__reg_fit_due) and after an
- * owner's death.
+ * pid to its owner record (owner.c).  All of a namespace's tables and the
+ * owner table are sized together (fdn__reg_fit) after a write whose count
+ * change makes a check due (fdn__reg_fit_due) and after an owner's death.
  *
  * Sizing the cds_lfht tables.  They are created without liburcu's
  * CDS_LFHT_AUTO_RESIZE and sized by us (fdn__reg_table_fit).  liburcu
@@ -726,17 +726,14 @@ uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns)
     return stripes_sum(ns, true);
 }
 
-bool fdn__reg_fit_due(fdn_registry_ns_t *ns)
+void fdn__reg_fit(fdn_registry_ns_t *ns)
 {
-    /* Buckets are a power of two, so is the period: one check per 64
-     * buckets' worth of writes, at most every 64th.  A table of b buckets
-     * grows at 4b entries, so n writing threads overshoot that by at most
-     * 64 n (and a full table grows at once whatever the count says,
-     * map.c). */
-    uint64_t b = fdn__map_buckets(&ns->table);
-    uint64_t period = b >= 64 * 64 ? 64 : b >= 64 ? b / 64 : 1;
-    uint32_t w = ++fdn__reg_thread.writes;
-    return (w & (period - 1)) == 0;
+    fdn_registry_t *reg = ns->reg;
+    uint64_t count = fdn__reg_ns_count(ns);
+    fdn__map_fit(&ns->table, count);
+    if (ns->member_off >= 0)
+        fdn__reg_table_fit(&ns->groups, count);
+    fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
 }
 
 FDN_API uint64_t fdn_registry_count(const fdn_registry_ns_t *ns)

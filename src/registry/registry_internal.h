@@ -385,14 +385,15 @@ uint64_t fdn__reg_now(const fdn_registry_t *reg);
 uint64_t fdn__reg_stamp(const fdn_registry_ns_t *ns);
 
 /* The calling thread's registry state: which count stripe it adds to
- * (1 + index; 0 until its first write) and its writes so far (to space
- * out table-size checks, fdn__reg_fit_due).  Initial-exec: the stripe
- * is looked up on every write, and the general TLS model costs a call
- * into the dynamic linker each time; the variable is 8 bytes of the
- * static TLS surplus that glibc keeps for libraries loaded later. */
+ * (1 + index; 0 until its first write), and the namespace whose tables
+ * its last count change said to check (fdn__reg_fit_due; NULL: none).
+ * Initial-exec: the stripe is looked up on every write, and the general
+ * TLS model costs a call into the dynamic linker each time; the variable
+ * is 16 bytes of the static TLS surplus that glibc keeps for libraries
+ * loaded later. */
 struct reg_thread {
     uint32_t stripe;
-    uint32_t writes;
+    fdn_registry_ns_t *fit_ns;
 };
 extern _Thread_local struct reg_thread fdn__reg_thread
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -408,14 +409,33 @@ static inline uint32_t fdn__reg_stripe_id(void)
     return id != 0 ? id : fdn__reg_stripe_assign();
 }
 
+/* How often ns's tables are checked, as a mask: a table-size check is
+ * due when a stripe's entry count reaches a multiple of mask + 1 (every
+ * change while the entry table has under 128 buckets, every 64th from
+ * 4,096 buckets on; write.c, Counts). */
+static inline uint64_t fdn__reg_fit_mask(fdn_registry_ns_t *ns)
+{
+    uint64_t b = fdn__map_buckets(&ns->table);
+    return (b >= 64 * 64 ? 64 : b >= 128 ? b / 64 : 1) - 1;
+}
+
 /* Adds dcount entries and dbytes metadata bytes to ns's counts, on the
- * calling thread's stripe (write.c, Counts). */
+ * calling thread's stripe (write.c, Counts); notes ns for
+ * fdn__reg_fit_due when the stripe's count reaches a multiple of the
+ * check period. */
 static inline void fdn__reg_count_add(fdn_registry_ns_t *ns, int64_t dcount,
                                       int64_t dbytes)
 {
     struct reg_stripe *st = &ns->stripes[fdn__reg_stripe_id() - 1];
-    /* Relaxed: counts order nothing (write.c, Counts). */
-    atomic_fetch_add_explicit(&st->count, dcount, memory_order_relaxed);
+    if (dcount != 0) {
+        /* Relaxed: counts order nothing (write.c, Counts). */
+        uint64_t now = (uint64_t)(atomic_fetch_add_explicit(
+                                      &st->count, dcount,
+                                      memory_order_relaxed) +
+                                  dcount);
+        if ((now & fdn__reg_fit_mask(ns)) == 0)
+            fdn__reg_thread.fit_ns = ns;
+    }
     if (dbytes != 0)
         atomic_fetch_add_explicit(&st->meta_bytes, dbytes,
                                   memory_order_relaxed);
@@ -426,12 +446,21 @@ static inline void fdn__reg_count_add(fdn_registry_ns_t *ns, int64_t dcount,
 uint64_t fdn__reg_ns_count(const fdn_registry_ns_t *ns);
 uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns);
 
-/* Whether the calling thread's write should check the sizes of ns's
- * tables (fdn__map_fit and the cds_lfht fits): on every write while the
- * entry table is small, on every k-th (k up to 64, growing with the
- * table) once it is big, so that a write does not read every stripe of
- * the count (write.c, Counts). */
-bool fdn__reg_fit_due(fdn_registry_ns_t *ns);
+/* Whether the calling thread's last write to ns should check the sizes
+ * of its tables (fdn__reg_fit): its count change took a stripe's count
+ * to a multiple of the check period (fdn__reg_count_add).  Clears the
+ * note. */
+static inline bool fdn__reg_fit_due(fdn_registry_ns_t *ns)
+{
+    if (fdn__reg_thread.fit_ns != ns)
+        return false;
+    fdn__reg_thread.fit_ns = NULL;
+    return true;
+}
+/* Fits ns's tables (entries; groups, DUPLICATE) and the registry's owner
+ * table to their counts.  Outside read-side critical sections (the
+ * cds_lfht group table's resize waits for grace periods). */
+void fdn__reg_fit(fdn_registry_ns_t *ns);
 /* True if e is expired at now (its namespace has a ttl). */
 static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
 {

@@ -47,7 +47,14 @@
  * and meanwhile may lag or lead by the writes in flight; a sum that an
  * add on one stripe and a later remove on another make negative for a
  * moment reads as zero.  Writes check the tables' sizes only every so
- * often (fdn__reg_fit_due), so they do not read every stripe each time.
+ * often, so they do not read every stripe each time: when the count
+ * change takes its stripe's count to a multiple of a period (1 for small
+ * tables, up to 64; fdn__reg_count_add, fdn__reg_fit_due).  A stripe's
+ * count moves by one per change, so the total moves by less than
+ * REG_STRIPES periods between checks in either direction, however the
+ * writers spread over namespaces: a table of b buckets that grows at 4b
+ * entries is checked by 4b + 512, whatever the number of threads (a
+ * full table grows at once in any case, map.c).
  * Relaxed: statistics, limit checks under the lock and sizing hints;
  * they order nothing.
  */
@@ -561,14 +568,8 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
     rc = e != NULL ? put(ns, e, hash, reply) : FDN_ENOMEM;
     fdn__rcu_read_unlock();
     /* Outside the critical section: the tables may need to grow. */
-    if (fdn__reg_fit_due(ns)) {
-        fdn_registry_t *reg = ns->reg;
-        uint64_t count = fdn__reg_ns_count(ns);
-        fdn__map_fit(&ns->table, count);
-        if (ns->member_off >= 0)
-            fdn__reg_table_fit(&ns->groups, count);
-        fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
-    }
+    if (fdn__reg_fit_due(ns))
+        fdn__reg_fit(ns);
     return rc;
 }
 
@@ -748,9 +749,9 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
         pthread_mutex_unlock(&r->mutex);
         ns_unlock(ns, held);
         fdn__rcu_read_unlock();
-        /* Outside the critical section: the table may need to shrink. */
+        /* Outside the critical section: the tables may need to shrink. */
         if (fdn__reg_fit_due(ns))
-            fdn__map_fit(&ns->table, fdn__reg_ns_count(ns));
+            fdn__reg_fit(ns);
     }
     return rc;
 }
