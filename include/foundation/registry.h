@@ -41,10 +41,11 @@
  * + the metadata fields in use + the key (fdn_registry_entry_bytes_ns; the
  * numbers are in specs/registry.md), rounded up to 16 bytes: entries are
  * blocks of the registry's own pool, which takes 64 KiB chunks from the
- * runtime's allocator.  A removed entry's block goes back to the pool
- * after an RCU grace period and serves later entries; the pool keeps its
- * chunks (the memory of the registry's peak number of entries) until
- * fdn_registry_destroy gives them back.
+ * runtime's allocator.  A removed entry's block goes back to its chunk
+ * after an RCU grace period and serves later entries; an empty chunk goes
+ * back to the allocator, but for at most one kept per size in use and
+ * per stripe of the pool (8), so the pool holds about what its live
+ * entries occupy.  fdn_registry_destroy gives everything back.
  *
  * Threads.  Every function may be called from any thread, concurrently with
  * every other, except fdn_registry_destroy, which must not race with any

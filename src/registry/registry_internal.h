@@ -17,7 +17,7 @@
  * no lock a monitor callback could hold).  See write.c for the protocol.
  *
  * Entry layout.  One block of the registry's pool (slab.h) per entry:
- *     [ext: ns->ext_bytes][struct reg_entry: 53 bytes, then key, NUL][pad to 8][fields]
+ *     [ext: ns->ext_bytes][struct reg_entry: 55 bytes, then key, NUL][pad to 8][fields]
  * The entry pointer is the struct reg_entry; the per-namespace extras
  * (LRU link, group link, index links) sit before it at fixed negative
  * offsets, so an entry of a plain namespace pays for none of them.  The
@@ -98,13 +98,14 @@ struct reg_entry {
     uint8_t key_len;           /* at most FDN_REGISTRY_KEY_MAX */
     uint8_t meta_count;        /* at most FDN_META_MAX */
     uint16_t fields_off;       /* bytes from the entry to its fields */
+    uint16_t slab_where;       /* its block's place in its pool chunk */
     /* In ns->table: set when added, cleared when removed or replaced, both
      * under the owner mutex, so a writer holding it knows whether the entry
      * it found is still there. */
     bool in_map;
-    /* The key and its NUL, at offset 53 (LP64): the bytes the struct's
+    /* The key and its NUL, at offset 55 (LP64): the bytes the struct's
      * 8-alignment would pad go to the key, so that a 16-byte key's entry
-     * (70 bytes) fits the pool's 80-byte class (slab.h); then, 8-aligned,
+     * (72 bytes) fits the pool's 80-byte class (slab.h); then, 8-aligned,
      * the fields. */
     char key[];
 };

@@ -2,9 +2,9 @@
  * registry/slab.c — the registry's entry pool (see slab.h for the design).
  *
  * Orderings.  A stripe's lock is taken with an acquire exchange and given
- * back with a release store, so each holder sees the lists and the bump
- * pointer as the last holder left them; the depot's lock likewise.  A
- * block moves between threads only through these critical sections (or,
+ * back with a release store, so each holder sees its chunks' lists, cuts
+ * and counts as the last holder left them; the depot's lock likewise.  A
+ * block moves between threads only through these critical sections (and,
  * for an entry, through RCU: the call_rcu callback that frees it runs
  * after every reader), so its contents need no other ordering.
  */
@@ -35,8 +35,6 @@
 #endif
 
 #define SLAB_SPINS 64
-
-_Static_assert(SLAB_BATCH >= 2, "a batch is more than one block");
 
 static void spin_lock(_Atomic bool *l)
 {
@@ -69,75 +67,41 @@ static size_t class_of(size_t n)
     return (n + 15) / 16 - 1;
 }
 
-static void *list_pop(struct slab_list *l)
+static size_t block_bytes(const struct slab_chunk *c)
 {
-    void *p = l->head;
-    SLAB_UNPOISON(p, sizeof(void *));
-    memcpy(&l->head, p, sizeof(void *));
-    l->n--;
-    return p;
+    return ((size_t)c->k + 1) * 16;
 }
 
-static void list_push(struct slab_list *l, void *p)
+/* Whether c can hand out one more block (its stripe locked). */
+static bool has_room(const struct slab_chunk *c)
 {
-    memcpy(p, &l->head, sizeof(void *));
-    l->head = p;
-    l->n++;
+    return c->free != NULL ||
+           (size_t)((const char *)c + SLAB_CHUNK_BYTES - c->cut) >=
+               block_bytes(c);
 }
 
-/* The second word of a batch's first block links the depot's batches. */
-static void *batch_next(void *b)
+/* Lists c as having room (its stripe st locked). */
+static void avail_add(struct slab_stripe *st, struct slab_chunk *c)
 {
-    void *next;
-    SLAB_UNPOISON((char *)b + sizeof(void *), sizeof(void *));
-    memcpy(&next, (char *)b + sizeof(void *), sizeof next);
-    SLAB_POISON((char *)b + sizeof(void *), sizeof(void *));
-    return next;
+    c->prev = NULL;
+    c->next = st->avail[c->k];
+    if (c->next != NULL)
+        c->next->prev = c;
+    st->avail[c->k] = c;
+    st->navail[c->k]++;
+    c->listed = true;
 }
 
-static void batch_set_next(void *b, void *next)
+static void avail_del(struct slab_stripe *st, struct slab_chunk *c)
 {
-    SLAB_UNPOISON((char *)b + sizeof(void *), sizeof(void *));
-    memcpy((char *)b + sizeof(void *), &next, sizeof next);
-    SLAB_POISON((char *)b + sizeof(void *), sizeof(void *));
-}
-
-/* Takes a batch of class k from the depot into st's empty list (st
- * locked), if the depot has one. */
-static void depot_take(struct reg_slab *s, struct slab_stripe *st, size_t k)
-{
-    struct slab_depot *d = &s->depot;
-    spin_lock(&d->lock);
-    void *b = d->batches[k];
-    if (b != NULL) {
-        d->batches[k] = batch_next(b);
-        /* Relaxed: the hint (slab_depot.nbatches). */
-        atomic_store_explicit(
-            &d->nbatches[k],
-            atomic_load_explicit(&d->nbatches[k], memory_order_relaxed) - 1,
-            memory_order_relaxed);
-        st->free[k].head = b;
-        st->free[k].n = SLAB_BATCH;
-    }
-    spin_unlock(&d->lock);
-}
-
-/* Moves st's full list of class k to the depot (st locked). */
-static void depot_give(struct reg_slab *s, struct slab_stripe *st, size_t k)
-{
-    struct slab_depot *d = &s->depot;
-    void *b = st->free[k].head;
-    spin_lock(&d->lock);
-    batch_set_next(b, d->batches[k]);
-    d->batches[k] = b;
-    /* Relaxed: the hint (slab_depot.nbatches). */
-    atomic_store_explicit(
-        &d->nbatches[k],
-        atomic_load_explicit(&d->nbatches[k], memory_order_relaxed) + 1,
-        memory_order_relaxed);
-    spin_unlock(&d->lock);
-    st->free[k].head = NULL;
-    st->free[k].n = 0;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        st->avail[c->k] = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    st->navail[c->k]--;
+    c->listed = false;
 }
 
 void fdn__slab_init(struct reg_slab *s, const fdn_allocator_t *alloc)
@@ -147,92 +111,128 @@ void fdn__slab_init(struct reg_slab *s, const fdn_allocator_t *alloc)
     for (int i = 0; i < SLAB_STRIPES; i++)
         atomic_init(&s->stripe[i].lock, false);
     atomic_init(&s->depot.lock, false);
-    for (size_t k = 0; k < SLAB_CLASSES; k++)
-        atomic_init(&s->depot.nbatches[k], 0);
 }
 
 void fdn__slab_fini(struct reg_slab *s)
 {
-    void *c = s->depot.chunks;
+    struct slab_chunk *c = s->depot.all;
     while (c != NULL) {
+        struct slab_chunk *next = c->all_next;
         SLAB_UNPOISON(c, SLAB_CHUNK_BYTES);
-        void *next;
-        memcpy(&next, c, sizeof next);
         fdn__free(s->alloc, c);
         c = next;
     }
-    s->depot.chunks = NULL;
+    s->depot.all = NULL;
     s->depot.nchunks = 0;
 }
 
-/* Gives st a fresh chunk to cut blocks from (st locked on entry and on a
- * true return; unlocked on false, out of memory).  The allocator is
- * called unlocked: another thread of this stripe may meanwhile have
- * given it a chunk, whose tail is then left unused (freed at fini). */
-static bool stripe_refill(struct reg_slab *s, struct slab_stripe *st)
+/* A new chunk of class k for stripe index i, listed in the depot (no
+ * lock held); NULL if out of memory. */
+static struct slab_chunk *chunk_new(struct reg_slab *s, size_t k, uint32_t i)
 {
-    spin_unlock(&st->lock);
-    char *c = fdn__alloc(s->alloc, SLAB_CHUNK_BYTES);
-    if (c == NULL)
-        return false;
+    char *m = fdn__alloc(s->alloc, SLAB_CHUNK_BYTES);
+    if (m == NULL)
+        return NULL;
     /* Its blocks are written one after another from now on. */
-    fdn__prefault(c, SLAB_CHUNK_BYTES);
-    SLAB_POISON(c + SLAB_CHUNK_HEADER, SLAB_CHUNK_BYTES - SLAB_CHUNK_HEADER);
+    fdn__prefault(m, SLAB_CHUNK_BYTES);
+    SLAB_POISON(m + SLAB_CHUNK_HEADER, SLAB_CHUNK_BYTES - SLAB_CHUNK_HEADER);
+    struct slab_chunk *c = (struct slab_chunk *)(void *)m;
+    memset(c, 0, sizeof *c);
+    c->cut = m + SLAB_CHUNK_HEADER;
+    c->k = (uint16_t)k;
+    c->stripe = (uint8_t)i;
     spin_lock(&s->depot.lock);
-    memcpy(c, &s->depot.chunks, sizeof(void *));
-    s->depot.chunks = c;
+    c->all_next = s->depot.all;
+    if (c->all_next != NULL)
+        c->all_next->all_prev = c;
+    s->depot.all = c;
     s->depot.nchunks++;
     spin_unlock(&s->depot.lock);
-    spin_lock(&st->lock);
-    /* The old chunk's tail is left unused: under SLAB_MAX_BYTES, at
-     * most 1.6% of a chunk. */
-    st->bump = c + SLAB_CHUNK_HEADER;
-    st->end = c + SLAB_CHUNK_BYTES;
-    return true;
+    return c;
 }
 
-void *fdn__slab_alloc(struct reg_slab *s, uint32_t stripe, size_t n)
+/* Unlists c from the depot and gives it back (no lock held; c is no
+ * stripe's any more). */
+static void chunk_free(struct reg_slab *s, struct slab_chunk *c)
+{
+    spin_lock(&s->depot.lock);
+    if (c->all_prev != NULL)
+        c->all_prev->all_next = c->all_next;
+    else
+        s->depot.all = c->all_next;
+    if (c->all_next != NULL)
+        c->all_next->all_prev = c->all_prev;
+    s->depot.nchunks--;
+    spin_unlock(&s->depot.lock);
+    SLAB_UNPOISON(c, SLAB_CHUNK_BYTES);
+    fdn__free(s->alloc, c);
+}
+
+void *fdn__slab_alloc(struct reg_slab *s, uint32_t stripe, size_t n,
+                      uint16_t *where)
 {
     FDN_ASSERT(n > 0 && n <= SLAB_MAX_BYTES);
+    FDN_ASSERT(stripe >= 1 && stripe <= SLAB_STRIPES);
     size_t k = class_of(n), bytes = (k + 1) * 16;
     struct slab_stripe *st = &s->stripe[stripe - 1];
-    void *p;
     spin_lock(&st->lock);
-    /* Relaxed: a hint (slab_depot.nbatches); a stale answer only skips
-     * the depot once or takes its lock for nothing. */
-    if (st->free[k].n == 0 &&
-        atomic_load_explicit(&s->depot.nbatches[k], memory_order_relaxed) != 0)
-        depot_take(s, st, k);
-    if (st->free[k].n != 0) {
-        p = list_pop(&st->free[k]);
-        /* The next pop's block: freed on another core, its line is cold
-         * here, and the pop reads it. */
-        if (st->free[k].head != NULL)
-            __builtin_prefetch(st->free[k].head, 1);
-    } else {
-        if ((size_t)(st->end - st->bump) < bytes && !stripe_refill(s, st))
+    struct slab_chunk *c = st->avail[k];
+    if (c == NULL) {
+        /* The allocator is called unlocked; another thread of this
+         * stripe may meanwhile list a chunk too, and both serve. */
+        spin_unlock(&st->lock);
+        c = chunk_new(s, k, stripe - 1);
+        if (c == NULL)
             return NULL;
-        p = st->bump;
-        st->bump += bytes;
+        spin_lock(&st->lock);
+        avail_add(st, c);
     }
+    void *p;
+    if (c->free != NULL) {
+        p = c->free;
+        SLAB_UNPOISON(p, sizeof(void *));
+        memcpy(&c->free, p, sizeof(void *));
+        /* The next pop's block was freed on another core: its line is
+         * cold here, and the pop reads it. */
+        if (c->free != NULL)
+            __builtin_prefetch(c->free, 1);
+    } else {
+        p = c->cut;
+        c->cut += bytes;
+    }
+    c->live++;
+    if (!has_room(c))
+        avail_del(st, c);
     spin_unlock(&st->lock);
     SLAB_UNPOISON(p, bytes);
+    *where = (uint16_t)(((char *)p - (char *)c) / 16);
     return p;
 }
 
-void fdn__slab_free(struct reg_slab *s, uint32_t stripe, void *p, size_t n)
+void fdn__slab_free(struct reg_slab *s, void *p, uint16_t where)
 {
-    FDN_ASSERT(n > 0 && n <= SLAB_MAX_BYTES);
-    size_t k = class_of(n);
-    struct slab_stripe *st = &s->stripe[stripe - 1];
-    SLAB_POISON(p, (k + 1) * 16);
-    SLAB_UNPOISON(p, sizeof(void *));
+    struct slab_chunk *c = fdn__slab_chunk_of(p, where);
+    struct slab_stripe *st = &s->stripe[c->stripe];
+    SLAB_POISON(p, block_bytes(c));
+    bool give_back = false;
     spin_lock(&st->lock);
-    list_push(&st->free[k], p);
+    FDN_ASSERT(c->live > 0);
+    SLAB_UNPOISON(p, sizeof(void *));
+    memcpy(p, &c->free, sizeof(void *));
     SLAB_POISON(p, sizeof(void *));
-    if (st->free[k].n == SLAB_BATCH)
-        depot_give(s, st, k);
+    c->free = p;
+    c->live--;
+    if (!c->listed)
+        avail_add(st, c);
+    /* Empty: back to the allocator unless it is the stripe's only chunk
+     * of its class with room. */
+    if (c->live == 0 && st->navail[c->k] > 1) {
+        avail_del(st, c);
+        give_back = true;
+    }
     spin_unlock(&st->lock);
+    if (give_back)
+        chunk_free(s, c);
 }
 
 uint64_t fdn__slab_chunks(struct reg_slab *s)

@@ -149,7 +149,9 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
                                    const fdn_meta_field_t *fields, uint32_t n)
 {
     size_t bytes = fdn_registry_entry_bytes_ns(ns, len, n);
-    char *block = fdn__slab_alloc(&ns->reg->slab, fdn__reg_stripe_id(), bytes);
+    uint16_t where;
+    char *block =
+        fdn__slab_alloc(&ns->reg->slab, fdn__reg_stripe_id(), bytes, &where);
     if (block == NULL)
         return NULL;
     memset(block, 0, ns->ext_bytes);
@@ -161,6 +163,7 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
     e->key_len = (uint8_t)len;
     e->meta_count = (uint8_t)n;
     e->fields_off = (uint16_t)fdn__reg_fields_offset(len);
+    e->slab_where = where;
     memcpy(e->key, key, len);
     e->key[len] = '\0';
     if (n != 0)
@@ -176,10 +179,7 @@ static void entry_free_now(struct reg_entry *e)
 
 void fdn__reg_entry_free(struct reg_entry *e)
 {
-    fdn_registry_ns_t *ns = e->ns;
-    fdn__slab_free(&ns->reg->slab, fdn__reg_stripe_id(), fdn__reg_block(e),
-                   fdn_registry_entry_bytes_ns(ns, e->key_len,
-                                               e->meta_count));
+    fdn__slab_free(&e->ns->reg->slab, fdn__reg_block(e), e->slab_where);
 }
 
 void fdn__reg_entry_free_rcu(struct rcu_head *head)
