@@ -40,6 +40,8 @@
  */
 #include "registry/registry_internal.h"
 
+#include <sched.h>
+
 /* How many namespaces an owner's death tracks to fit their tables. */
 #define OWNER_FIT_MAX 4
 
@@ -74,6 +76,9 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
     fdn_registry_t *reg = r->reg; /* r may be freed before we return */
     (void)pid;
     (void)reason;
+    /* Relaxed: destroy reads it after a grace period that this callback's
+     * critical section below precedes (fdn__reg_owners_teardown). */
+    atomic_fetch_add_explicit(&reg->downs, 1, memory_order_relaxed);
     fdn__rcu_thread_enter();
     fdn__rcu_read_lock();
     pthread_mutex_lock(&r->mutex);
@@ -121,16 +126,20 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
      * in the next registration, which would wait for the copy. */
     if (ntouched <= OWNER_FIT_MAX) {
         for (int i = 0; i < ntouched; i++)
-            fdn__reg_fit(touched[i]);
+            fdn__reg_fit(touched[i], true);
     } else {
         /* Acquire: pairs with the release in ns_create. */
         uint32_t n = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
-            fdn__reg_fit(reg->namespaces[i]);
+            fdn__reg_fit(reg->namespaces[i], true);
     }
     /* The owner table too (fdn__reg_fit does it with a namespace). */
     if (ntouched == 0)
-        fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
+        fdn__reg_fit_owners(reg);
+    /* Release: pairs with the acquire in fdn__reg_owners_teardown, so a
+     * destroy that saw this frees nothing the fits above still use.  The
+     * last touch of reg. */
+    atomic_fetch_sub_explicit(&reg->downs, 1, memory_order_release);
 }
 
 int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
@@ -273,6 +282,16 @@ void fdn__reg_owners_teardown(fdn_registry_t *reg)
     fdn__rcu_read_unlock();
     /* 2. Wait for in-flight callbacks to leave their critical sections. */
     fdn__rcu_synchronize();
+    /*
+     * 3. And for them to return: after its critical section a callback
+     * fits the tables its owner emptied, which destroy is about to free.
+     * A callback the walk missed counted itself in before its critical
+     * section, which the grace period above followed, so its count is
+     * seen here; the ones the walk met were waited for by the cancel.
+     * Acquire: pairs with the callback's release at its end.
+     */
+    while (atomic_load_explicit(&reg->downs, memory_order_acquire) != 0)
+        sched_yield();
 }
 
 void fdn__reg_owners_free(fdn_registry_t *reg)

@@ -247,6 +247,21 @@ static unsigned long table_target(unsigned long buckets, uint64_t count)
  * nothing inside a read-side critical section (cds_lfht_resize must not run
  * there) or while another thread resizes t.  Cheap when nothing is to do.
  */
+/* Resizes t to fit count items (t's mutex held). */
+static void table_fit_locked(struct reg_table *t, uint64_t count)
+{
+    /* Relaxed: the mutex orders this against the last writer. */
+    unsigned long buckets =
+        atomic_load_explicit(&t->buckets, memory_order_relaxed);
+    unsigned long target = table_target(buckets, count);
+    if (target != buckets) {
+        cds_lfht_resize(t->ht, target);
+        /* Relaxed: readers use it only as a hint; writers hold the
+         * mutex. */
+        atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
+    }
+}
+
 void fdn__reg_table_fit(struct reg_table *t, uint64_t count)
 {
     /* Relaxed: a hint, re-read under the mutex (see reg_table.buckets). */
@@ -258,15 +273,19 @@ void fdn__reg_table_fit(struct reg_table *t, uint64_t count)
         return;
     if (pthread_mutex_trylock(&t->resize_mutex) != 0)
         return;
-    /* Relaxed: the mutex orders this against the last writer. */
-    buckets = atomic_load_explicit(&t->buckets, memory_order_relaxed);
-    unsigned long target = table_target(buckets, count);
-    if (target != buckets) {
-        cds_lfht_resize(t->ht, target);
-        /* Relaxed: readers use it only as a hint; writers hold the
-         * mutex. */
-        atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
-    }
+    table_fit_locked(t, count);
+    pthread_mutex_unlock(&t->resize_mutex);
+}
+
+/* fdn__reg_table_fit, waiting for the mutex and reading the count under
+ * it (as fdn__map_fit_to). */
+static void table_fit_to(struct reg_table *t, uint64_t (*count)(const void *),
+                         const void *arg)
+{
+    if (fdn__rcu_read_ongoing())
+        return;
+    pthread_mutex_lock(&t->resize_mutex);
+    table_fit_locked(t, count(arg));
     pthread_mutex_unlock(&t->resize_mutex);
 }
 
@@ -389,6 +408,7 @@ FDN_API int fdn_registry_create(fdn_runtime_t *rt,
     pthread_condattr_destroy(&ca);
     atomic_init(&reg->ns_count, 0);
     atomic_init(&reg->owner_count, 0);
+    atomic_init(&reg->downs, 0);
     fdn__slab_init(&reg->slab, a);
     /* fdn_process_names reports each process's keys through us. */
     if (fdn_runtime_name_source_add(rt, registry_names, reg,
@@ -726,14 +746,36 @@ uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns)
     return stripes_sum(ns, true);
 }
 
-void fdn__reg_fit(fdn_registry_ns_t *ns)
+static uint64_t ns_count_of(const void *ns)
+{
+    return fdn__reg_ns_count(ns);
+}
+
+static uint64_t owner_count_of(const void *reg)
+{
+    return fdn_registry_owner_count(reg);
+}
+
+void fdn__reg_fit(fdn_registry_ns_t *ns, bool wait)
 {
     fdn_registry_t *reg = ns->reg;
+    if (wait) {
+        fdn__map_fit_to(&ns->table, ns_count_of, ns);
+        if (ns->member_off >= 0)
+            table_fit_to(&ns->groups, ns_count_of, ns);
+        fdn__reg_fit_owners(reg);
+        return;
+    }
     uint64_t count = fdn__reg_ns_count(ns);
     fdn__map_fit(&ns->table, count);
     if (ns->member_off >= 0)
         fdn__reg_table_fit(&ns->groups, count);
     fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
+}
+
+void fdn__reg_fit_owners(fdn_registry_t *reg)
+{
+    fdn__map_fit_to(&reg->owners, owner_count_of, reg);
 }
 
 FDN_API uint64_t fdn_registry_count(const fdn_registry_ns_t *ns)

@@ -238,6 +238,9 @@ struct fdn_registry {
      * cost a third of cds_lfht's lookup. */
     struct reg_map owners;
     _Atomic uint64_t owner_count;    /* relaxed statistic */
+    /* owner_down callbacks running (owner.c): destroy waits for none, as
+     * a callback still fits tables after its critical section. */
+    _Atomic uint32_t downs;
     uint64_t seed;                   /* immutable: the key hash's seed */
     uint32_t max_namespaces;         /* immutable */
     uint32_t owner_rate, owner_burst; /* immutable */
@@ -460,8 +463,14 @@ static inline bool fdn__reg_fit_due(fdn_registry_ns_t *ns)
 }
 /* Fits ns's tables (entries; groups, DUPLICATE) and the registry's owner
  * table to their counts.  Outside read-side critical sections (the
- * cds_lfht group table's resize waits for grace periods). */
-void fdn__reg_fit(fdn_registry_ns_t *ns);
+ * cds_lfht group table's resize waits for grace periods).  !wait: a
+ * write's check, which skips a table another thread is resizing; wait:
+ * after removals (an owner's death), waiting for such a resize and
+ * reading each count under the table's resize mutex, so that the last
+ * of several deaths leaves the tables fitting the final counts. */
+void fdn__reg_fit(fdn_registry_ns_t *ns, bool wait);
+/* The owner table's part of fdn__reg_fit(ns, true). */
+void fdn__reg_fit_owners(fdn_registry_t *reg);
 /* True if e is expired at now (its namespace has a ttl). */
 static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
 {

@@ -569,7 +569,7 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
     fdn__rcu_read_unlock();
     /* Outside the critical section: the tables may need to grow. */
     if (fdn__reg_fit_due(ns))
-        fdn__reg_fit(ns);
+        fdn__reg_fit(ns, false);
     return rc;
 }
 
@@ -751,7 +751,7 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
         fdn__rcu_read_unlock();
         /* Outside the critical section: the tables may need to shrink. */
         if (fdn__reg_fit_due(ns))
-            fdn__reg_fit(ns);
+            fdn__reg_fit(ns, false);
     }
     return rc;
 }
