@@ -574,19 +574,6 @@ bool fdn__map_fit(struct reg_map *m, uint64_t count)
     return ok;
 }
 
-bool fdn__map_fit_to(struct reg_map *m, uint64_t (*count)(const void *),
-                     const void *arg)
-{
-    pthread_mutex_lock(&m->resize_mutex);
-    bool ok = true;
-    uint64_t n = count(arg);
-    struct reg_map_tbl *t = atomic_load_explicit(&m->cur, memory_order_acquire);
-    if (needs_resize(t->mask + 1, n))
-        ok = resize(m, t, n);
-    pthread_mutex_unlock(&m->resize_mutex);
-    return ok;
-}
-
 uint64_t fdn__map_buckets(struct reg_map *m)
 {
     return atomic_load_explicit(&m->buckets, memory_order_relaxed);

@@ -137,14 +137,6 @@ void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it);
  * a read-side critical section.  False: out of memory, or a count no
  * table could hold (the map stays as it was, and usable). */
 bool fdn__map_fit(struct reg_map *m, uint64_t count);
-/* Like fdn__map_fit, but waits for a resize under way, and reads the
- * count, count(arg), with the resize mutex held: the last of several
- * threads that shrink a map at once leaves it fitting the final count,
- * where one that read its count earlier could grow it back.  Outside
- * read-side critical sections (it may wait for a resize, which waits for
- * no reader). */
-bool fdn__map_fit_to(struct reg_map *m, uint64_t (*count)(const void *),
-                     const void *arg);
 
 /* The current bucket count (statistics and tests; any context). */
 uint64_t fdn__map_buckets(struct reg_map *m);

@@ -123,19 +123,24 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
         fdn__rcu_call(&r->rcu, owner_free_rcu);
     fdn__rcu_read_unlock();
     /* Shrink what the death emptied now, on the dying thread, rather than
-     * in the next registration, which would wait for the copy. */
+     * in the next registration, which would wait for the copy: the entry
+     * tables and the owner table, which are ours (map.h) and resize
+     * without waiting for anything (a try-lock, no grace period), as a
+     * callback monitor must not block.  Not the group tables: cds_lfht's
+     * resize waits for a grace period, which a destroy in a read-side
+     * critical section waiting for this callback would never give; they
+     * shrink at the next write whose check is due. */
     if (ntouched <= OWNER_FIT_MAX) {
         for (int i = 0; i < ntouched; i++)
-            fdn__reg_fit(touched[i], true);
+            fdn__reg_fit_maps(touched[i]);
     } else {
         /* Acquire: pairs with the release in ns_create. */
         uint32_t n = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
         for (uint32_t i = 0; i < n; i++)
-            fdn__reg_fit(reg->namespaces[i], true);
+            fdn__reg_fit_maps(reg->namespaces[i]);
     }
-    /* The owner table too (fdn__reg_fit does it with a namespace). */
     if (ntouched == 0)
-        fdn__reg_fit_owners(reg);
+        fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
     /* Release: pairs with the acquire in fdn__reg_owners_teardown, so a
      * destroy that saw this frees nothing the fits above still use.  The
      * last touch of reg. */
@@ -190,8 +195,14 @@ int fdn__reg_owner_get(fdn_registry_t *reg, fdn_pid_t pid,
         if (won == r) {
             r->is_published = true;
             /* Relaxed: a statistic, used to size the owner table. */
-            atomic_fetch_add_explicit(&reg->owner_count, 1,
-                                      memory_order_relaxed);
+            uint64_t owners = atomic_fetch_add_explicit(
+                                  &reg->owner_count, 1, memory_order_relaxed) +
+                              1;
+            /* Due for a size check each time the count reaches a
+             * multiple of the owner table's period (as a namespace's
+             * stripes do, fdn__reg_count_add): writes fit it then. */
+            if ((owners & fdn__reg_period_mask(fdn__map_buckets(&reg->owners))) == 0)
+                fdn__reg_thread.fit_owners = reg;
             pthread_mutex_unlock(&r->mutex);
             *out = r;
             *created = true;

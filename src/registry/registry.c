@@ -277,17 +277,6 @@ void fdn__reg_table_fit(struct reg_table *t, uint64_t count)
     pthread_mutex_unlock(&t->resize_mutex);
 }
 
-/* fdn__reg_table_fit, waiting for the mutex and reading the count under
- * it (as fdn__map_fit_to). */
-static void table_fit_to(struct reg_table *t, uint64_t (*count)(const void *),
-                         const void *arg)
-{
-    if (fdn__rcu_read_ongoing())
-        return;
-    pthread_mutex_lock(&t->resize_mutex);
-    table_fit_locked(t, count(arg));
-    pthread_mutex_unlock(&t->resize_mutex);
-}
 
 /* ------------------------------------------------------------------------ */
 /* The janitor                                                              */
@@ -746,36 +735,26 @@ uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns)
     return stripes_sum(ns, true);
 }
 
-static uint64_t ns_count_of(const void *ns)
-{
-    return fdn__reg_ns_count(ns);
-}
-
-static uint64_t owner_count_of(const void *reg)
-{
-    return fdn_registry_owner_count(reg);
-}
-
-void fdn__reg_fit(fdn_registry_ns_t *ns, bool wait)
+void fdn__reg_fit_maps(fdn_registry_ns_t *ns)
 {
     fdn_registry_t *reg = ns->reg;
-    if (wait) {
-        fdn__map_fit_to(&ns->table, ns_count_of, ns);
-        if (ns->member_off >= 0)
-            table_fit_to(&ns->groups, ns_count_of, ns);
-        fdn__reg_fit_owners(reg);
-        return;
-    }
-    uint64_t count = fdn__reg_ns_count(ns);
-    fdn__map_fit(&ns->table, count);
-    if (ns->member_off >= 0)
-        fdn__reg_table_fit(&ns->groups, count);
+    fdn__map_fit(&ns->table, fdn__reg_ns_count(ns));
     fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
 }
 
-void fdn__reg_fit_owners(fdn_registry_t *reg)
+void fdn__reg_fit(fdn_registry_ns_t *ns)
 {
-    fdn__map_fit_to(&reg->owners, owner_count_of, reg);
+    fdn__reg_fit_maps(ns);
+    if (ns->member_off >= 0)
+        fdn__reg_table_fit(&ns->groups, fdn__reg_ns_count(ns));
+}
+
+void fdn__reg_fit_owners_due(fdn_registry_t *reg)
+{
+    if (fdn__reg_thread.fit_owners != reg)
+        return;
+    fdn__reg_thread.fit_owners = NULL;
+    fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
 }
 
 FDN_API uint64_t fdn_registry_count(const fdn_registry_ns_t *ns)

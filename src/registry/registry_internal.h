@@ -393,11 +393,12 @@ uint64_t fdn__reg_stamp(const fdn_registry_ns_t *ns);
  * its last count change said to check (fdn__reg_fit_due; NULL: none).
  * Initial-exec: the stripe is looked up on every write, and the general
  * TLS model costs a call into the dynamic linker each time; the variable
- * is 16 bytes of the static TLS surplus that glibc keeps for libraries
+ * is 24 bytes of the static TLS surplus that glibc keeps for libraries
  * loaded later. */
 struct reg_thread {
     uint32_t stripe;
     fdn_registry_ns_t *fit_ns;
+    fdn_registry_t *fit_owners; /* likewise, for a registry's owner table */
 };
 extern _Thread_local struct reg_thread fdn__reg_thread
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -417,10 +418,15 @@ static inline uint32_t fdn__reg_stripe_id(void)
  * due when a stripe's entry count reaches a multiple of mask + 1 (every
  * change while the entry table has under 128 buckets, every 64th from
  * 4,096 buckets on; write.c, Counts). */
+static inline uint64_t fdn__reg_period_mask(uint64_t buckets)
+{
+    uint64_t b = buckets;
+    return (b >= 64 * 64 ? 64 : b >= 128 ? b / 64 : 1) - 1;
+}
+
 static inline uint64_t fdn__reg_fit_mask(fdn_registry_ns_t *ns)
 {
-    uint64_t b = fdn__map_buckets(&ns->table);
-    return (b >= 64 * 64 ? 64 : b >= 128 ? b / 64 : 1) - 1;
+    return fdn__reg_period_mask(fdn__map_buckets(&ns->table));
 }
 
 /* Adds dcount entries and dbytes metadata bytes to ns's counts, on the
@@ -462,15 +468,16 @@ static inline bool fdn__reg_fit_due(fdn_registry_ns_t *ns)
     return true;
 }
 /* Fits ns's tables (entries; groups, DUPLICATE) and the registry's owner
- * table to their counts.  Outside read-side critical sections (the
- * cds_lfht group table's resize waits for grace periods).  !wait: a
- * write's check, which skips a table another thread is resizing; wait:
- * after removals (an owner's death), waiting for such a resize and
- * reading each count under the table's resize mutex, so that the last
- * of several deaths leaves the tables fitting the final counts. */
-void fdn__reg_fit(fdn_registry_ns_t *ns, bool wait);
-/* The owner table's part of fdn__reg_fit(ns, true). */
-void fdn__reg_fit_owners(fdn_registry_t *reg);
+ * table to their counts, skipping a table another thread is resizing.
+ * Outside read-side critical sections (the cds_lfht group table's resize
+ * waits for grace periods). */
+void fdn__reg_fit(fdn_registry_ns_t *ns);
+/* fdn__reg_fit but for the group table: waits for nothing, so a callback
+ * monitor may call it (owner.c). */
+void fdn__reg_fit_maps(fdn_registry_ns_t *ns);
+/* Fits reg's owner table if the calling thread's last owner record made
+ * a check due (fdn__reg_owner_get). */
+void fdn__reg_fit_owners_due(fdn_registry_t *reg);
 /* True if e is expired at now (its namespace has a ttl). */
 static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
 {

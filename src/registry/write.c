@@ -569,7 +569,9 @@ static int put_one(fdn_registry_ns_t *ns, const char *key, fdn_pid_t pid,
     fdn__rcu_read_unlock();
     /* Outside the critical section: the tables may need to grow. */
     if (fdn__reg_fit_due(ns))
-        fdn__reg_fit(ns, false);
+        fdn__reg_fit(ns);
+    else
+        fdn__reg_fit_owners_due(ns->reg);
     return rc;
 }
 
@@ -751,7 +753,7 @@ FDN_API int fdn_registry_unregister(fdn_registry_ns_t *ns, const char *key,
         fdn__rcu_read_unlock();
         /* Outside the critical section: the tables may need to shrink. */
         if (fdn__reg_fit_due(ns))
-            fdn__reg_fit(ns, false);
+            fdn__reg_fit(ns);
     }
     return rc;
 }
@@ -947,6 +949,6 @@ FDN_API int64_t fdn_registry_sweep(fdn_registry_ns_t *ns)
     pthread_mutex_unlock(&ns->lock);
     fdn__rcu_read_unlock();
     if (n != 0)
-        fdn__map_fit(&ns->table, fdn_registry_count(ns));
+        fdn__reg_fit(ns); /* entries, groups, owners */
     return n;
 }

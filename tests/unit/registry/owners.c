@@ -278,6 +278,45 @@ Test(registry_owners, destroy_with_live_owners_cancels_monitors)
     fdn_failing_allocator_destroy(fx.fa);
 }
 
+/* Checks: REG-F2 REG-L2 */
+Test(registry_owners, destroy_while_an_owner_of_many_groups_dies,
+     .timeout = 120)
+{
+    /* A death used to shrink the group tables it emptied, and cds_lfht's
+     * resize waits for a grace period, while destroy waited for that
+     * callback inside a read-side critical section: both hung (the second
+     * review's case, 20,000 groups, destroy 0.5 ms after the kill). */
+    reg_fixture_t fx;
+    reg_fixture_up(&fx, 2);
+    fdn_registry_ns_opts_t o;
+    fdn_registry_ns_opts_init(&o);
+    o.kind = FDN_REGISTRY_DUPLICATE;
+    fdn_registry_ns_t *g;
+    cr_assert_eq(fdn_registry_namespace_opts(fx.reg, "g", &o, &g), FDN_OK);
+    for (int round = 0; round < 3; round++) {
+        if (round > 0) {
+            cr_assert_eq(fdn_registry_create(fx.rt, NULL, &fx.reg), FDN_OK);
+            cr_assert_eq(fdn_registry_namespace_opts(fx.reg, "g", &o, &g),
+                         FDN_OK);
+        }
+        fdn_pid_t p = reg_spawn_idle(fx.rt);
+        char key[32];
+        for (int i = 0; i < 20000; i++) {
+            snprintf(key, sizeof key, "g%d", i);
+            cr_assert_eq(fdn_registry_join(g, key, p, NULL, NULL), FDN_OK);
+        }
+        cr_assert_eq(fdn_exit(fx.rt, NULL, p, FDN_REASON_KILL), FDN_OK);
+        struct timespec ts = {0, 500000};
+        nanosleep(&ts, NULL);
+        fdn_registry_destroy(fx.reg);
+        fx.reg = NULL;
+        cr_assert(REG_POLL_UNTIL(!fdn_alive(fx.rt, p)));
+    }
+    fdn_runtime_destroy(fx.rt);
+    cr_assert_eq(fdn_failing_allocator_live(fx.fa), 0);
+    fdn_failing_allocator_destroy(fx.fa);
+}
+
 struct names_seen {
     int count;
     char all[256];
