@@ -21,22 +21,25 @@ _Noreturn void fdn__panic(const char *file, int line, const char *why)
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older headers lack it */
 #endif
 
-void fdn__prefault(void *p, size_t n)
+/* Gives advice for the whole pages inside [p, p + n) (none if there are
+ * none), ignoring a refusal: both callers' advice is a hint. */
+static void advise_pages(void *p, size_t n, int advice)
 {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
     uintptr_t to = ((uintptr_t)p + n) & ~(page - 1);
     if (to > from)
-        (void)madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+        (void)madvise((void *)from, to - from, advice);
+}
+
+void fdn__prefault(void *p, size_t n)
+{
+    advise_pages(p, n, MADV_POPULATE_WRITE);
 }
 
 void fdn__advise_huge(void *p, size_t n)
 {
-    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
-    uintptr_t to = ((uintptr_t)p + n) & ~(page - 1);
-    if (to > from)
-        (void)madvise((void *)from, to - from, MADV_HUGEPAGE);
+    advise_pages(p, n, MADV_HUGEPAGE);
 }
 
 static void *default_alloc(void *ctx, size_t n)
