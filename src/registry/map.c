@@ -111,7 +111,6 @@ static void tbl_free_rcu(struct rcu_head *head)
     fdn__rcu_callback_end();
 }
 
-
 /* ---- bucket locks ------------------------------------------------------ */
 
 static bool bucket_trylock(struct map_bucket *b)
@@ -208,8 +207,6 @@ static bool path_extend(struct reg_map_tbl *t, uint64_t h, uint64_t *held)
 }
 
 /* ---- reads ------------------------------------------------------------- */
-
-
 
 void *fdn__map_next(struct reg_map *m, struct reg_map_iter *it)
 {

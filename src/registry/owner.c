@@ -95,9 +95,10 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
             int i = 0;
             while (i < ntouched && touched[i] != ns)
                 i++;
-            if (i == ntouched)
-                ntouched = i < OWNER_FIT_MAX ? (touched[i] = ns, i + 1)
-                                             : OWNER_FIT_MAX + 1;
+            if (i == OWNER_FIT_MAX)
+                ntouched = OWNER_FIT_MAX + 1; /* too many: fit them all */
+            else if (i == ntouched)
+                touched[ntouched++] = ns;
         }
         if (atomic_load_explicit(&ns->is_locked, memory_order_acquire)) {
             /* Lock order: the namespace first.  e stays readable (we are
@@ -140,7 +141,7 @@ static void owner_down(void *arg, fdn_pid_t pid, fdn_reason_t reason)
             fdn__reg_fit_maps(reg->namespaces[i]);
     }
     if (ntouched == 0)
-        fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
+        fdn__reg_fit_owners(reg);
     /* Release: pairs with the acquire in fdn__reg_owners_teardown, so a
      * destroy that saw this frees nothing the fits above still use.  The
      * last touch of reg. */

@@ -123,7 +123,6 @@ unsigned long fdn__reg_hash_pid(fdn_pid_t pid)
     return (unsigned long)hash_mix64(pid);
 }
 
-
 unsigned long fdn__reg_hash_member(const fdn_registry_t *reg,
                                    const char *key, size_t len, fdn_pid_t pid)
 {
@@ -131,17 +130,6 @@ unsigned long fdn__reg_hash_member(const fdn_registry_t *reg,
         (uint64_t)fdn__reg_hash_key(reg, key, len) ^
         (pid * UINT64_C(0x9e3779b97f4a7c15)));
 }
-
-
-
-uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns, const char *key,
-                              size_t len, fdn_pid_t pid)
-{
-    return ns->opts.kind == FDN_REGISTRY_DUPLICATE
-               ? fdn__reg_hash_member(ns->reg, key, len, pid)
-               : fdn__reg_hash_key(ns->reg, key, len);
-}
-
 
 uint64_t fdn__reg_entry_hash(const struct reg_entry *e)
 {
@@ -163,7 +151,6 @@ int fdn__reg_match_group(struct cds_lfht_node *node, const void *arg)
     const struct reg_key_ref *k = arg;
     return g->key_len == k->len && memcmp(g->key, k->key, k->len) == 0;
 }
-
 
 int fdn__reg_check_target(const fdn_registry_ns_t *ns, const char *key,
                           fdn_pid_t pid, size_t *len)
@@ -247,21 +234,6 @@ static unsigned long table_target(unsigned long buckets, uint64_t count)
  * nothing inside a read-side critical section (cds_lfht_resize must not run
  * there) or while another thread resizes t.  Cheap when nothing is to do.
  */
-/* Resizes t to fit count items (t's mutex held). */
-static void table_fit_locked(struct reg_table *t, uint64_t count)
-{
-    /* Relaxed: the mutex orders this against the last writer. */
-    unsigned long buckets =
-        atomic_load_explicit(&t->buckets, memory_order_relaxed);
-    unsigned long target = table_target(buckets, count);
-    if (target != buckets) {
-        cds_lfht_resize(t->ht, target);
-        /* Relaxed: readers use it only as a hint; writers hold the
-         * mutex. */
-        atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
-    }
-}
-
 void fdn__reg_table_fit(struct reg_table *t, uint64_t count)
 {
     /* Relaxed: a hint, re-read under the mutex (see reg_table.buckets). */
@@ -273,10 +245,17 @@ void fdn__reg_table_fit(struct reg_table *t, uint64_t count)
         return;
     if (pthread_mutex_trylock(&t->resize_mutex) != 0)
         return;
-    table_fit_locked(t, count);
+    /* Relaxed: the mutex orders this against the last writer. */
+    buckets = atomic_load_explicit(&t->buckets, memory_order_relaxed);
+    unsigned long target = table_target(buckets, count);
+    if (target != buckets) {
+        cds_lfht_resize(t->ht, target);
+        /* Relaxed: readers use it only as a hint; writers hold the
+         * mutex. */
+        atomic_store_explicit(&t->buckets, target, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&t->resize_mutex);
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* The janitor                                                              */
@@ -735,24 +714,29 @@ uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns)
     return stripes_sum(ns, true);
 }
 
+/* Fits ns's entry table to count and reg's owner table to its count. */
+static void fit_maps(fdn_registry_ns_t *ns, uint64_t count)
+{
+    fdn__map_fit(&ns->table, count);
+    fdn__reg_fit_owners(ns->reg);
+}
+
 void fdn__reg_fit_maps(fdn_registry_ns_t *ns)
 {
-    fdn_registry_t *reg = ns->reg;
-    fdn__map_fit(&ns->table, fdn__reg_ns_count(ns));
-    fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
+    fit_maps(ns, fdn__reg_ns_count(ns));
 }
 
 void fdn__reg_fit(fdn_registry_ns_t *ns)
 {
-    fdn__reg_fit_maps(ns);
+    /* One sum of the stripes for both tables. */
+    uint64_t count = fdn__reg_ns_count(ns);
+    fit_maps(ns, count);
     if (ns->member_off >= 0)
-        fdn__reg_table_fit(&ns->groups, fdn__reg_ns_count(ns));
+        fdn__reg_table_fit(&ns->groups, count);
 }
 
-void fdn__reg_fit_owners_due(fdn_registry_t *reg)
+void fdn__reg_fit_owners(fdn_registry_t *reg)
 {
-    if (fdn__reg_thread.fit_owners != reg)
-        return;
     fdn__reg_thread.fit_owners = NULL;
     fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
 }

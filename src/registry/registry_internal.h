@@ -363,8 +363,14 @@ static inline bool fdn__reg_match_member(const void *item, const void *arg)
 }
 /* The hash ns->table files (key, pid) under: of the key (UNIQUE; pid
  * unused), of the key and pid (DUPLICATE). */
-uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns, const char *key,
-                              size_t len, fdn_pid_t pid);
+static inline uint64_t fdn__reg_hash_target(const fdn_registry_ns_t *ns,
+                                            const char *key, size_t len,
+                                            fdn_pid_t pid)
+{
+    return ns->opts.kind == FDN_REGISTRY_DUPLICATE
+               ? fdn__reg_hash_member(ns->reg, key, len, pid)
+               : fdn__reg_hash_key(ns->reg, key, len);
+}
 /* The entry ns->table holds under (key, pid) — UNIQUE: under key, pid
  * unused — whose hash is hash (fdn__reg_hash_target), or NULL, expired
  * or not.  Inside a read-side critical section. */
@@ -418,9 +424,8 @@ static inline uint32_t fdn__reg_stripe_id(void)
  * due when a stripe's entry count reaches a multiple of mask + 1 (every
  * change while the entry table has under 128 buckets, every 64th from
  * 4,096 buckets on; write.c, Counts). */
-static inline uint64_t fdn__reg_period_mask(uint64_t buckets)
+static inline uint64_t fdn__reg_period_mask(uint64_t b)
 {
-    uint64_t b = buckets;
     return (b >= 64 * 64 ? 64 : b >= 128 ? b / 64 : 1) - 1;
 }
 
@@ -475,9 +480,16 @@ void fdn__reg_fit(fdn_registry_ns_t *ns);
 /* fdn__reg_fit but for the group table: waits for nothing, so a callback
  * monitor may call it (owner.c). */
 void fdn__reg_fit_maps(fdn_registry_ns_t *ns);
+/* Fits reg's owner table to its count (skipping it while another thread
+ * resizes it), and clears the calling thread's note for it. */
+void fdn__reg_fit_owners(fdn_registry_t *reg);
 /* Fits reg's owner table if the calling thread's last owner record made
- * a check due (fdn__reg_owner_get). */
-void fdn__reg_fit_owners_due(fdn_registry_t *reg);
+ * a check due (fdn__reg_owner_get).  Inline: every registration asks. */
+static inline void fdn__reg_fit_owners_due(fdn_registry_t *reg)
+{
+    if (fdn__reg_thread.fit_owners == reg)
+        fdn__reg_fit_owners(reg);
+}
 /* True if e is expired at now (its namespace has a ttl). */
 static inline bool fdn__reg_expired(const struct reg_entry *e, uint64_t now)
 {

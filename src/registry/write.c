@@ -171,12 +171,6 @@ static struct reg_entry *entry_new(fdn_registry_ns_t *ns, const char *key,
     return e;
 }
 
-/* Frees an entry that was never published. */
-static void entry_free_now(struct reg_entry *e)
-{
-    fdn__reg_entry_free(e);
-}
-
 void fdn__reg_entry_free(struct reg_entry *e)
 {
     fdn__slab_free(&e->ns->reg->slab, fdn__reg_block(e), e->slab_where);
@@ -518,7 +512,7 @@ static int put(fdn_registry_ns_t *ns, struct reg_entry *e, uint64_t hash,
         ns_unlock(ns, held);
     }
     if (rc != FDN_OK) {
-        entry_free_now(e);
+        fdn__reg_entry_free(e);
         if (r != NULL)
             fdn__reg_owner_release(r, created);
     }
@@ -633,7 +627,7 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
         if (reply != NULL)
             reply->failed = i - 1;
         for (size_t j = 0; j + 1 < i; j++)
-            entry_free_now(es[j]);
+            fdn__reg_entry_free(es[j]);
         fdn__free(reg->alloc, es);
         return rc;
     }
@@ -672,14 +666,13 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
         /* Entries [0, done) were published and are freed by
          * remove_quiet; the rest never were. */
         for (size_t j = rc == FDN_OK ? n : done; j < n; j++)
-            entry_free_now(es[j]);
+            fdn__reg_entry_free(es[j]);
         if (r != NULL)
             fdn__reg_owner_release(r, created);
     }
     fdn__rcu_read_unlock();
     fdn__free(reg->alloc, es);
-    fdn__map_fit(&ns->table, fdn_registry_count(ns));
-    fdn__map_fit(&reg->owners, fdn_registry_owner_count(reg));
+    fdn__reg_fit(ns);
     return rc;
 }
 
@@ -850,7 +843,7 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
     if (rc == FDN_OK) {
         rc = index_add(ns, e2);
         if (rc != FDN_OK)
-            entry_free_now(e2);
+            fdn__reg_entry_free(e2);
     }
     if (rc == FDN_OK) {
         e2->owner = r;
