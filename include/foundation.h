@@ -8,5 +8,6 @@
 #include "foundation/runtime.h"
 #include "foundation/supervisor.h"
 #include "foundation/registry.h"
+#include "foundation/telemetry.h"
 
 #endif /* FOUNDATION_H */
