@@ -1,21 +1,94 @@
-/* telemetry/collect.c — collectors (placeholder). */
+/*
+ * telemetry/collect.c — collectors: callbacks that refresh metrics from
+ * elsewhere (the runtime's statistics, a registry's counts) just before an
+ * export reads them.
+ *
+ * One lock guards the list and serialises runs: an export runs every
+ * collector under it, so two scrapes at once never interleave a
+ * collector's updates, and removing a collector (which takes the lock)
+ * returns only after any run of it has finished, so its context may then
+ * be freed.  A collector must not add or remove collectors (it would
+ * deadlock on the lock); it may create metrics and record.
+ */
 #include "telemetry/internal.h"
+
+struct fdn__tel_collector {
+    struct fdn__tel_collector *next;
+    fdn_telemetry_collect_fn fn;
+    void *ctx;
+    uint64_t id;
+};
 
 int fdn__tel_collectors_init(fdn_telemetry_t *t)
 {
-    (void)t;
+    fdn__tel_collectors_t *c = &t->collectors;
+    if (pthread_mutex_init(&c->lock, NULL) != 0)
+        return FDN_ESYS;
+    c->head = NULL;
+    c->next_id = 1;
     return FDN_OK;
 }
-void fdn__tel_collectors_fini(fdn_telemetry_t *t) { (void)t; }
-void fdn__tel_collect(fdn_telemetry_t *t) { (void)t; }
+
+void fdn__tel_collectors_fini(fdn_telemetry_t *t)
+{
+    fdn__tel_collectors_t *c = &t->collectors;
+    while (c->head) {
+        struct fdn__tel_collector *x = c->head;
+        c->head = x->next;
+        fdn__free(t->alloc, x);
+    }
+    pthread_mutex_destroy(&c->lock);
+}
+
+void fdn__tel_collect(fdn_telemetry_t *t)
+{
+    fdn__tel_collectors_t *c = &t->collectors;
+    pthread_mutex_lock(&c->lock);
+    for (struct fdn__tel_collector *x = c->head; x; x = x->next)
+        x->fn(t, x->ctx);
+    pthread_mutex_unlock(&c->lock);
+}
+
 int fdn_telemetry_collector_add(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
                                 void *ctx, uint64_t *id)
 {
-    (void)t, (void)fn, (void)ctx, (void)id;
-    return FDN_ENOTSUP;
+    if (t == NULL || fn == NULL)
+        return FDN_EINVAL;
+    struct fdn__tel_collector *x = fdn__alloc(t->alloc, sizeof *x);
+    if (x == NULL)
+        return FDN_ENOMEM;
+    x->fn = fn;
+    x->ctx = ctx;
+    x->next = NULL;
+    fdn__tel_collectors_t *c = &t->collectors;
+    pthread_mutex_lock(&c->lock);
+    x->id = c->next_id++;
+    /* Appended, so collectors run in the order they were added. */
+    struct fdn__tel_collector **pp = &c->head;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = x;
+    pthread_mutex_unlock(&c->lock);
+    if (id)
+        *id = x->id;
+    return FDN_OK;
 }
+
 int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id)
 {
-    (void)t, (void)id;
-    return FDN_ENOTSUP;
+    if (t == NULL)
+        return FDN_EINVAL;
+    fdn__tel_collectors_t *c = &t->collectors;
+    pthread_mutex_lock(&c->lock);
+    for (struct fdn__tel_collector **pp = &c->head; *pp; pp = &(*pp)->next) {
+        if ((*pp)->id == id) {
+            struct fdn__tel_collector *x = *pp;
+            *pp = x->next;
+            pthread_mutex_unlock(&c->lock);
+            fdn__free(t->alloc, x);
+            return FDN_OK;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return FDN_ENOENT;
 }
