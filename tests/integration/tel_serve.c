@@ -14,6 +14,9 @@
  * recorded; change both together.  Label values and help texts include
  * the bytes the exposition must escape or repair (quote, backslash,
  * newline, invalid UTF-8), so a real parser sees them.
+ *
+ * Checks: TEL-C8, TEL-S7 (scripts/test_promtool.sh), TEL-L2
+ * (scripts/test_prometheus_scrape.sh)
  */
 #include "foundation/telemetry.h"
 

@@ -525,7 +525,7 @@ Test(telemetry_http, taken_port_and_bad_address_start_nothing)
     tel_down(&fx);
 }
 
-/* Checks: TEL-F1 */
+/* Checks: TEL-C10 (start out of memory: no TEL-F id covers it) */
 Test(telemetry_http, out_of_memory_at_start_is_enomem)
 {
     tel_fx_t fx;

@@ -191,7 +191,7 @@ Test(telemetry_prom, counter_at_uint64_max_prints_every_digit)
     tel_down(&fx);
 }
 
-/* Checks: TEL-C8, TEL-C4 */
+/* Checks: TEL-C8 */
 Test(telemetry_prom, empty_summary_quantiles_are_nan)
 {
     tel_fx_t fx;
@@ -550,7 +550,7 @@ static void sweep(tel_fx_t *fx, bool is_sticky, const char *want)
     cr_assert_fail("the export never succeeded");
 }
 
-/* Checks: TEL-F1, TEL-C8 */
+/* Checks: TEL-C8 (out of memory: no TEL-F id covers exports) */
 Test(telemetry_prom, out_of_memory_is_enomem_and_leaks_nothing)
 {
     tel_fx_t fx;
