@@ -250,6 +250,54 @@ Test(telemetry_prom, non_finite_values_are_spelled_as_prometheus_does)
     tel_down(&fx);
 }
 
+/* The text put_text writes for s in mode (freed by the caller). */
+static char *put_text(const char *s, fdn__tel_escape_t mode)
+{
+    fdn__tel_buf_t b = {.alloc = fdn_allocator_default()};
+    fdn__tel_buf_put_text(&b, s, mode);
+    fdn__tel_buf_put(&b, "", 0);
+    cr_assert(!b.failed);
+    return b.p;
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+/* Checks: TEL-S7 */
+Test(telemetry_prom, user_text_is_escaped_and_made_valid_utf8)
+{
+    static const struct {
+        const char *in, *out;
+    } utf8[] = {
+        {"plain", "plain"},
+        {"h\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80", /* 2, 3, 4 bytes */
+         "h\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x98\x80"},
+        {"\xef\xbf\xbf|\xf4\x8f\xbf\xbf", "\xef\xbf\xbf|\xf4\x8f\xbf\xbf"},
+        {"\xff", FFFD},
+        {"\x80x", FFFD "x"},                            /* stray continuation */
+        {"\xc0\xaf", FFFD FFFD},                        /* overlong "/" */
+        {"\xe0\x80\xaf", FFFD FFFD FFFD},               /* overlong */
+        {"\xed\xa0\x80", FFFD FFFD FFFD},               /* a surrogate */
+        {"\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD},      /* past U+10FFFF */
+        {"ab\xe2\x82", "ab" FFFD FFFD},                 /* cut short */
+        {"\xe2\x82z", FFFD FFFD "z"},
+    };
+    for (size_t i = 0; i < sizeof utf8 / sizeof utf8[0]; i++) {
+        char *got = put_text(utf8[i].in, FDN__TEL_LABEL);
+        cr_assert_str_eq(got, utf8[i].out, "case %zu", i);
+        free(got);
+    }
+    static const char nasty[] = "a\\b\"c\nd\te";
+    char *got = put_text(nasty, FDN__TEL_LABEL);
+    cr_assert_str_eq(got, "a\\\\b\\\"c\\nd\te");
+    free(got);
+    got = put_text(nasty, FDN__TEL_HELP);
+    cr_assert_str_eq(got, "a\\\\b\"c\\nd\te");
+    free(got);
+    got = put_text(nasty, FDN__TEL_RAW);
+    cr_assert_str_eq(got, nasty);
+    free(got);
+}
+
 /* Checks: TEL-C8 */
 Test(telemetry_prom, doubles_are_shortest_round_trip)
 {
