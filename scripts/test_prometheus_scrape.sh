@@ -67,11 +67,14 @@ fail() {
 samples="$("$serve" --print | grep -cv '^#')"
 
 coproc SERVE { exec "$serve" 2>"$tmp/serve.err"; }
+# shellcheck disable=SC2153  # SERVE_PID is set by coproc
 serve_pid="$SERVE_PID"
 line=""
 read -r -t 10 -u "${SERVE[0]}" line || fail "tel_serve printed no port"
 port="${line#port }"
-[[ "$port" =~ ^[0-9]+$ ]] && [ "$port" -gt 0 ] || fail "tel_serve printed '$line'"
+if ! [[ "$port" =~ ^[1-9][0-9]*$ ]]; then
+    fail "tel_serve printed '$line'"
+fi
 
 # A free port for Prometheus's own API: bound by the kernel, then released.
 free_port() {
@@ -118,7 +121,7 @@ if d.get("status") == "success" and len(r) == 1:
 }
 
 # Prometheus, on a fresh port; started again if that port got taken.
-for attempt in 1 2 3; do
+for _ in 1 2 3; do
     api="$(free_port)"
     prometheus --config.file="$tmp/prometheus.yml" \
         --storage.tsdb.path="$tmp/data" \
