@@ -440,8 +440,14 @@ FDN_API int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id);
  * one line per series (label values with backslash, double quote and
  * newline escaped); histograms as cumulative _bucket lines ending with
  * le="+Inf", then _sum and _count; summaries as quantile lines, _sum and
- * _count.  *out is NUL-terminated, *len (may be NULL) its length; free it
- * with fdn_telemetry_free.  Errors: FDN_ENOMEM.
+ * _count.  Values are written as Prometheus reads them: counters and
+ * integer gauges as integers, doubles in the shortest form that reads back
+ * exactly, "+Inf", "-Inf", "NaN"; log-linear histograms list only their
+ * non-empty buckets and +Inf.  Help and label values that are not valid
+ * UTF-8 have each bad byte replaced by U+FFFD.  Collectors run first.
+ * *out is NUL-terminated, *len (may be NULL) its length; free it with
+ * fdn_telemetry_free.  Errors: FDN_EINVAL (NULL t or out), FDN_ENOMEM
+ * (*out is then NULL and nothing is held).
  */
 FDN_API int fdn_telemetry_prometheus(fdn_telemetry_t *t, char **out,
                                      size_t *len);
@@ -449,19 +455,25 @@ FDN_API int fdn_telemetry_prometheus(fdn_telemetry_t *t, char **out,
  * A JSON snapshot: {"metrics": [{"name", "type", "help", "labels": [...],
  * "series": [{"labels": {...}, "value" | "count", "sum", "min", "max",
  * "buckets": [[le, cumulative], ...], "quantiles": {"0.5": v, ...}}]}],
- * "stats": {...}}.  Non-finite numbers are written as the strings "NaN",
- * "+Inf", "-Inf".  Free with fdn_telemetry_free.  Errors: FDN_ENOMEM.
+ * "stats": {...}}: "value" for counters and gauges; "count", "sum", "min",
+ * "max" and "buckets" (the exposition's) for histograms, "quantiles" for
+ * summaries; "stats" holds fdn_telemetry_stats' fields.  Non-finite
+ * numbers are written as the strings "NaN", "+Inf", "-Inf", and counters
+ * above INT64_MAX as their exact decimal string.  Doubles are written with
+ * 17 significant digits (exact, not shortest).  Free with
+ * fdn_telemetry_free.  Errors: FDN_EINVAL (NULL t or out), FDN_ENOMEM.
  */
 FDN_API int fdn_telemetry_json(fdn_telemetry_t *t, char **out, size_t *len);
 
 typedef struct fdn_telemetry_http fdn_telemetry_http_t;
 typedef struct fdn_telemetry_http_opts {
     size_t size;               /* sizeof(fdn_telemetry_http_opts_t) */
-    const char *address;       /* borrows; IPv4 or IPv6 literal;
-                                * NULL = "127.0.0.1" */
+    const char *address;       /* borrows; IPv4 or IPv6 literal (no zone
+                                * id); NULL = "127.0.0.1" */
     uint16_t port;             /* 0 = any free port (see _http_port) */
-    const char *token;         /* borrows (copied); when set, requests need
-                                * "Authorization: Bearer <token>" (401) */
+    const char *token;         /* borrows (copied); when set (not empty),
+                                * requests need "Authorization: Bearer
+                                * <token>" (401) */
 } fdn_telemetry_http_opts_t;
 
 static inline void fdn_telemetry_http_opts_init(fdn_telemetry_http_opts_t *o)
@@ -474,16 +486,23 @@ static inline void fdn_telemetry_http_opts_init(fdn_telemetry_http_opts_t *o)
 
 /*
  * Serves t over HTTP on its own thread: GET (or HEAD) /metrics gives the
- * Prometheus text, /metrics.json the JSON snapshot; other paths 404, other
- * methods 405.  opts may be NULL.  Errors: FDN_EINVAL (bad address),
- * FDN_ESYS (could not bind or start), FDN_ENOMEM.
+ * Prometheus text (Content-Type "text/plain; version=0.0.4;
+ * charset=utf-8"), /metrics.json the JSON snapshot (application/json).
+ * Checked in this order: a missing or wrong token is 401 whatever was
+ * asked; a method other than GET and HEAD 405 (with Allow); another path
+ * 404; an export out of memory 503.  Requests are answered one at a time.
+ * t is kept until _http_stop.  opts may be NULL.  Errors: FDN_EINVAL (NULL
+ * t or out, bad opts size, an address that is not an IP literal, an empty
+ * token), FDN_ESYS (could not bind or start: the port is taken, the
+ * address is not this host's), FDN_ENOMEM; on error nothing was started.
  */
 FDN_API int fdn_telemetry_http_start(fdn_telemetry_t *t,
                                      const fdn_telemetry_http_opts_t *opts,
                                      fdn_telemetry_http_t **out);
 /* The port it listens on. */
 FDN_API uint16_t fdn_telemetry_http_port(const fdn_telemetry_http_t *h);
-/* Stops serving (waits for requests in flight).  NULL does nothing. */
+/* Stops serving (waits for the request in flight, closes the socket) and
+ * frees h.  NULL does nothing. */
 FDN_API void fdn_telemetry_http_stop(fdn_telemetry_http_t *h);
 
 /* ------------------------------------------------------------------------ */

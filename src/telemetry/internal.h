@@ -249,7 +249,21 @@ typedef struct fdn__tel_buf {
     size_t len, cap;
     bool failed; /* an allocation failed; the text is incomplete */
 } fdn__tel_buf_t;
+/* Appends n bytes of s (or s up to its NUL) and keeps the text
+ * NUL-terminated; once an allocation failed, appends nothing more.  The
+ * caller frees b->p with b->alloc (also after a failure). */
 void fdn__tel_buf_put(fdn__tel_buf_t *b, const char *s, size_t n);
 void fdn__tel_buf_puts(fdn__tel_buf_t *b, const char *s);
+
+/* How fdn__tel_buf_put_text escapes. */
+typedef enum fdn__tel_escape {
+    FDN__TEL_RAW,   /* nothing (JSON: jansson escapes) */
+    FDN__TEL_HELP,  /* backslash and newline, as a HELP line wants */
+    FDN__TEL_LABEL  /* backslash, newline and double quote (label values) */
+} fdn__tel_escape_t;
+/* Appends user text s as valid UTF-8 (each byte that starts no valid
+ * sequence becomes U+FFFD), escaped as mode says. */
+void fdn__tel_buf_put_text(fdn__tel_buf_t *b, const char *s,
+                           fdn__tel_escape_t mode);
 
 #endif /* FDN_TELEMETRY_INTERNAL_H */
