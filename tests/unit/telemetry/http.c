@@ -541,7 +541,7 @@ Test(telemetry_http, taken_port_and_bad_address_start_nothing)
     tel_down(&fx);
 }
 
-/* Checks: TEL-C10 (start out of memory: no TEL-F id covers it) */
+/* Checks: TEL-C10, TEL-F1 */
 Test(telemetry_http, out_of_memory_at_start_is_enomem)
 {
     tel_fx_t fx;

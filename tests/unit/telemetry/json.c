@@ -313,7 +313,7 @@ Test(telemetry_json, holds_every_metric_and_series_of_the_exposition)
     tel_down(&fx);
 }
 
-/* Checks: TEL-C9 (out of memory: no TEL-F id covers exports) */
+/* Checks: TEL-C9, TEL-F1 */
 Test(telemetry_json, out_of_memory_is_enomem_and_leaks_nothing)
 {
     tel_fx_t fx;

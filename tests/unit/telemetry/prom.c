@@ -598,7 +598,7 @@ static void sweep(tel_fx_t *fx, bool is_sticky, const char *want)
     cr_assert_fail("the export never succeeded");
 }
 
-/* Checks: TEL-C8 (out of memory: no TEL-F id covers exports) */
+/* Checks: TEL-C8, TEL-F1 */
 Test(telemetry_prom, out_of_memory_is_enomem_and_leaks_nothing)
 {
     tel_fx_t fx;
