@@ -1,6 +1,6 @@
 /*
- * export_helpers.h — what the export tests (test_prom.c, test_json.c,
- * test_http.c) share: a hub on a counting allocator whose teardown checks
+ * export_helpers.h — what the export tests (prom.c, json.c,
+ * http.c) share: a hub on a counting allocator whose teardown checks
  * that nothing is left, metric shorthands, and reading one number out of
  * an exposition.
  */

@@ -1,5 +1,5 @@
 /*
- * test_http.c — the HTTP endpoint, spoken to by a raw socket client:
+ * http.c — the HTTP endpoint, spoken to by a raw socket client:
  * status codes, content types, the bearer token, the bind address, errors
  * at start, and stopping while a request runs.
  */

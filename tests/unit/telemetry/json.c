@@ -1,5 +1,5 @@
 /*
- * test_json.c — the JSON snapshot: parsed back with jansson, every metric,
+ * json.c — the JSON snapshot: parsed back with jansson, every metric,
  * series and value checked, and held against the Prometheus exposition.
  */
 #include "unit/telemetry/export_helpers.h"

@@ -1,5 +1,5 @@
 /*
- * test_prom.c — the Prometheus text exposition: the exact text of every
+ * prom.c — the Prometheus text exposition: the exact text of every
  * kind of metric, escaping, cumulative buckets, number formatting, and
  * out-of-memory behaviour.
  */
