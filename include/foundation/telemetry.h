@@ -341,7 +341,7 @@ FDN_API int fdn_telemetry_attach(fdn_telemetry_t *t, const char *pattern,
 /*
  * Detaches handler id.  Outside a handler it returns after every call of
  * that handler running on another thread has returned, so ctx may be freed;
- * inside a handler (of this hub) it returns at once.  Errors: FDN_ENOENT.
+ * inside a handler (of any hub) it returns at once.  Errors: FDN_ENOENT.
  */
 FDN_API int fdn_telemetry_detach(fdn_telemetry_t *t, uint64_t id);
 /* True if some handler matches name (to skip building a costly event). */
