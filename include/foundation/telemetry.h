@@ -361,8 +361,13 @@ FDN_API void fdn_telemetry_emit(fdn_telemetry_t *t, const char *name,
 /* ------------------------------------------------------------------------ */
 
 /* A span lives in the caller's storage (usually the stack) from start to
- * stop or exception.  Its fields are the library's; read them, do not
- * write them. */
+ * stop or exception; it need not be initialised before start.  Its fields
+ * are the library's; read them, do not write them.  A span ends on the
+ * thread that started it. */
+
+/* Most metadata a span call passes on (md, n_md). */
+#define FDN_SPAN_MAX_META 32
+
 typedef struct fdn_span {
     fdn_telemetry_t *telemetry;
     const char *name;          /* borrowed until stop */
@@ -377,15 +382,17 @@ typedef struct fdn_span {
  * Starts a span: emits "<name>.start" with the measurement monotonic_time
  * (ns) and metadata span_id and parent_id, then md.  parent NULL means the
  * innermost open span of this thread (none: a root span).  The span becomes
- * this thread's current span.  Errors: FDN_EINVAL (NULL argument, a name
- * too long for the suffixes).
+ * this thread's current span.  Errors: FDN_EINVAL (NULL argument, an empty
+ * name or one too long for the suffixes, n_md over FDN_SPAN_MAX_META, a
+ * span already open on this thread).
  */
 FDN_API int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span,
                            const char *name, const fdn_span_t *parent,
                            const fdn_telemetry_meta_t *md, size_t n_md);
 /* Ends the span: emits "<name>.stop" with measurements duration (ns) and
- * monotonic_time, metadata span_id and parent_id, then md.  Errors:
- * FDN_EINVAL (NULL, or a span not open). */
+ * monotonic_time, metadata span_id and parent_id, then md.  Inner spans
+ * still open stay open.  Errors: FDN_EINVAL (NULL, a span not open, n_md
+ * over FDN_SPAN_MAX_META), FDN_ETHREAD (not the thread that started it). */
 FDN_API int fdn_span_stop(fdn_span_t *span, const fdn_telemetry_meta_t *md,
                           size_t n_md);
 /* Ends the span with a failure: "<name>.exception", as stop plus metadata
