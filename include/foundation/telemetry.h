@@ -413,11 +413,15 @@ FDN_API uint64_t fdn_span_current_id(void);
  * measurement (values < 0 and NaN are skipped and counted as misuse); a
  * gauge takes the measurement's last value; a histogram or summary observes
  * it.  The metric's labels take their values from the metadata keys
- * label_keys (one per label, in order; integers are written in decimal); an
- * event lacking one of them, or lacking the measurement, records nothing.
+ * label_keys (one per label, in order; integers are written in decimal,
+ * doubles in the shortest form that reads back); an event lacking one of
+ * them, or lacking the measurement, records nothing (nor does a label set
+ * the metric refuses, which fdn_metric_refused counts).  A counter adds
+ * the measurement rounded to the nearest integer, saturating.
  * *id (may be NULL) is the handler's id, for fdn_telemetry_detach.  Errors:
- * FDN_EINVAL (bad names, a label key count that is not the metric's),
- * FDN_ENOMEM.
+ * FDN_EINVAL (bad names, an event name that is not exact, a label key
+ * count that is not the metric's, a NULL measurement for a metric that is
+ * not a counter, m of another hub), FDN_ENOMEM.
  */
 FDN_API int fdn_telemetry_metric_from_event(fdn_telemetry_t *t,
                                             fdn_metric_t *m,
