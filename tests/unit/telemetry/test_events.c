@@ -613,6 +613,76 @@ Test(telemetry_events, after_detach_returns_the_handler_never_runs,
     cr_assert_eq(ev_handlers(fx.t), 0);
 }
 
+enum { FAILERS = 4 };
+
+struct fail_race {
+    fdn_telemetry_t *t;
+    pthread_barrier_t start;
+    _Atomic long bad_calls;
+    _Atomic long reports;
+};
+
+static int fail_always(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct fail_race *f = ctx;
+    atomic_fetch_add(&f->bad_calls, 1);
+    return -1;
+}
+
+static int count_reports(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct fail_race *f = ctx;
+    atomic_fetch_add(&f->reports, 1);
+    return 0;
+}
+
+static void *fail_emitter(void *arg)
+{
+    struct fail_race *f = arg;
+    pthread_barrier_wait(&f->start);
+    for (int i = 0; i < 200; i++)
+        fdn_telemetry_emit(f->t, "boom", NULL, 0, NULL, 0);
+    return NULL;
+}
+
+/* Checks: TEL-S5 TEL-F5 */
+Test(telemetry_events, a_handler_failing_on_many_threads_is_reported_once,
+     .init = setup, .fini = teardown)
+{
+    int rounds = FDN_TEST_ON_VALGRIND() ? 3 : 20;
+    for (int round = 0; round < rounds; round++) {
+        static struct fail_race f;
+        memset(&f, 0, sizeof f);
+        f.t = fx.t;
+        pthread_barrier_init(&f.start, NULL, FAILERS);
+        uint64_t bad, watch;
+        cr_assert_eq(fdn_telemetry_attach(fx.t, "boom", fail_always, &f,
+                                          &bad), FDN_OK);
+        cr_assert_eq(fdn_telemetry_attach(fx.t, "telemetry.handler.failure",
+                                          count_reports, &f, &watch),
+                     FDN_OK);
+        uint64_t failures = ev_failures(fx.t);
+        pthread_t th[FAILERS];
+        for (int i = 0; i < FAILERS; i++)
+            cr_assert_eq(pthread_create(&th[i], NULL, fail_emitter, &f), 0);
+        for (int i = 0; i < FAILERS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&f.start);
+        /* Threads that ran it before seeing the detach may each have
+         * called it once; the failure is counted and reported once. */
+        long calls = atomic_load(&f.bad_calls);
+        cr_assert(calls >= 1 && calls <= FAILERS, "round %d: %ld calls",
+                  round, calls);
+        cr_assert_eq(atomic_load(&f.reports), 1, "round %d", round);
+        cr_assert_eq(ev_failures(fx.t), failures + 1);
+        cr_assert_eq(fdn_telemetry_detach(fx.t, bad), FDN_ENOENT);
+        cr_assert_eq(fdn_telemetry_detach(fx.t, watch), FDN_OK);
+        cr_assert_eq(ev_handlers(fx.t), 0);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Out of memory, destroy                                                   */
 /* ------------------------------------------------------------------------ */
@@ -683,7 +753,7 @@ Test(telemetry_events, detach_without_memory_still_detaches,
     cr_assert_not(fdn_telemetry_is_listened(fx.t, "z"));
 }
 
-/* Checks: TEL-C5 */
+/* Checks: TEL-S6 */
 Test(telemetry_events, destroy_frees_handlers_and_deferred_lists)
 {
     ev_fixture_t f;
