@@ -52,7 +52,10 @@
  * (TEL-F5).
  *
  * Progress: emit and is_listened are wait-free apart from the handlers
- * they run; attach and detach take the lock and may wait a grace period.
+ * they run (and the detach of a handler that failed, which takes the
+ * lock but never waits for a grace period); attach and detach take the
+ * lock and, outside a read-side section, wait for one grace period,
+ * which ends once the emits running at the time have returned.
  */
 #include "telemetry/internal.h"
 
@@ -81,9 +84,12 @@ struct fdn__tel_handler {
 };
 
 struct fdn__tel_handlers {
-    struct rcu_head rcu;         /* for call_rcu */
+    /* Immutable once published, except rcu and dead. */
+    struct rcu_head rcu;         /* liburcu's, once queued by call_rcu */
     const fdn_allocator_t *alloc;
-    struct fdn__tel_handler *dead; /* records freed with this array */
+    struct fdn__tel_handler *dead; /* records freed with this array: set
+                                    * when it is retired (under the lock),
+                                    * then read only by its reclaimer */
     size_t n;
     struct fdn__tel_handler *at[];
 };
@@ -122,9 +128,10 @@ static int parse_pattern(const char *p, uint8_t *match, size_t *len)
                 return FDN_EINVAL;
             seg = 0;
         } else if (c == '*') {
-            /* Only as the whole last segment, after a dot (i > 0 holds:
-             * a leading "*" longer than one byte fails here, seg == 0
-             * with i == 0 and n > 1). */
+            /* Only as the whole last segment: right after a dot (seg ==
+             * 0) and at the end.  A "*" at i == 0 is either the whole
+             * pattern, taken above, or followed by more bytes; the test
+             * of i also keeps i - 1 below from wrapping. */
             if (seg != 0 || i != n - 1 || i == 0)
                 return FDN_EINVAL;
             *match = MATCH_PREFIX;
