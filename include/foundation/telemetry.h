@@ -341,7 +341,7 @@ FDN_API int fdn_telemetry_attach(fdn_telemetry_t *t, const char *pattern,
 /*
  * Detaches handler id.  Outside a handler it returns after every call of
  * that handler running on another thread has returned, so ctx may be freed;
- * inside a handler (of this hub) it returns at once.  Errors: FDN_ENOENT.
+ * inside a handler (of any hub) it returns at once.  Errors: FDN_ENOENT.
  */
 FDN_API int fdn_telemetry_detach(fdn_telemetry_t *t, uint64_t id);
 /* True if some handler matches name (to skip building a costly event). */
@@ -361,8 +361,13 @@ FDN_API void fdn_telemetry_emit(fdn_telemetry_t *t, const char *name,
 /* ------------------------------------------------------------------------ */
 
 /* A span lives in the caller's storage (usually the stack) from start to
- * stop or exception.  Its fields are the library's; read them, do not
- * write them. */
+ * stop or exception; it need not be initialised before start.  Its fields
+ * are the library's; read them, do not write them.  A span ends on the
+ * thread that started it. */
+
+/* Most metadata a span call passes on (md, n_md). */
+#define FDN_SPAN_MAX_META 32
+
 typedef struct fdn_span {
     fdn_telemetry_t *telemetry;
     const char *name;          /* borrowed until stop */
@@ -377,15 +382,17 @@ typedef struct fdn_span {
  * Starts a span: emits "<name>.start" with the measurement monotonic_time
  * (ns) and metadata span_id and parent_id, then md.  parent NULL means the
  * innermost open span of this thread (none: a root span).  The span becomes
- * this thread's current span.  Errors: FDN_EINVAL (NULL argument, a name
- * too long for the suffixes).
+ * this thread's current span.  Errors: FDN_EINVAL (NULL argument, an empty
+ * name or one too long for the suffixes, n_md over FDN_SPAN_MAX_META, a
+ * span already open on this thread).
  */
 FDN_API int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span,
                            const char *name, const fdn_span_t *parent,
                            const fdn_telemetry_meta_t *md, size_t n_md);
 /* Ends the span: emits "<name>.stop" with measurements duration (ns) and
- * monotonic_time, metadata span_id and parent_id, then md.  Errors:
- * FDN_EINVAL (NULL, or a span not open). */
+ * monotonic_time, metadata span_id and parent_id, then md.  Inner spans
+ * still open stay open.  Errors: FDN_EINVAL (NULL, a span not open, n_md
+ * over FDN_SPAN_MAX_META), FDN_ETHREAD (not the thread that started it). */
 FDN_API int fdn_span_stop(fdn_span_t *span, const fdn_telemetry_meta_t *md,
                           size_t n_md);
 /* Ends the span with a failure: "<name>.exception", as stop plus metadata
@@ -406,11 +413,15 @@ FDN_API uint64_t fdn_span_current_id(void);
  * measurement (values < 0 and NaN are skipped and counted as misuse); a
  * gauge takes the measurement's last value; a histogram or summary observes
  * it.  The metric's labels take their values from the metadata keys
- * label_keys (one per label, in order; integers are written in decimal); an
- * event lacking one of them, or lacking the measurement, records nothing.
+ * label_keys (one per label, in order; integers are written in decimal,
+ * doubles in the shortest form that reads back); an event lacking one of
+ * them, or lacking the measurement, records nothing (nor does a label set
+ * the metric refuses, which fdn_metric_refused counts).  A counter adds
+ * the measurement rounded to the nearest integer, saturating.
  * *id (may be NULL) is the handler's id, for fdn_telemetry_detach.  Errors:
- * FDN_EINVAL (bad names, a label key count that is not the metric's),
- * FDN_ENOMEM.
+ * FDN_EINVAL (bad names, an event name that is not exact, a label key
+ * count that is not the metric's, a NULL measurement for a metric that is
+ * not a counter, m of another hub), FDN_ENOMEM.
  */
 FDN_API int fdn_telemetry_metric_from_event(fdn_telemetry_t *t,
                                             fdn_metric_t *m,

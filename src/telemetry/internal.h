@@ -164,14 +164,43 @@ struct fdn__tel_handlers; /* an immutable, RCU-published handler list */
 
 typedef struct fdn__tel_events {
     pthread_mutex_t lock;                      /* attach, detach */
-    struct fdn__tel_handlers *_Atomic list;    /* RCU */
-    _Atomic uint64_t n;                        /* handlers attached */
+    struct fdn__tel_handlers *_Atomic list;    /* RCU; NULL when empty */
+    _Atomic uint64_t n;                        /* handlers attached; written
+                                                * under lock, read relaxed */
     uint64_t next_id;                          /* guarded by lock */
-    _Atomic uint64_t failures;
+    _Atomic uint64_t failures;                 /* a statistic (relaxed) */
+    bool has_deferred;                         /* guarded by lock: a list
+                                                * was left to call_rcu */
 } fdn__tel_events_t;
 
 int fdn__tel_events_init(fdn_telemetry_t *t);
 void fdn__tel_events_fini(fdn_telemetry_t *t);
+
+/* Frees an internal handler's ctx once the handler can no longer run
+ * (after a grace period, or at the hub's destroy); a is the hub's
+ * allocator. */
+typedef void (*fdn__tel_release_fn)(const fdn_allocator_t *a, void *ctx);
+
+/* fdn_telemetry_attach with a release function for ctx (NULL: none).
+ * When it fails, release is not called: ctx is still the caller's. */
+int fdn__tel_attach(fdn_telemetry_t *t, const char *pattern,
+                    fdn_telemetry_handler_fn fn, void *ctx,
+                    fdn__tel_release_fn release, uint64_t *id);
+
+/* fdn_telemetry_emit with the event's time given (spans pass the time
+ * they measured, so time_ns equals their monotonic_time). */
+void fdn__tel_emit_at(fdn_telemetry_t *t, const char *name, uint64_t time_ns,
+                      const fdn_telemetry_measurement_t *m, size_t n_m,
+                      const fdn_telemetry_meta_t *md, size_t n_md);
+
+/* True when no handler is attached: the caller may skip building an
+ * event.  Relaxed: a hint read racily by design; a handler attached
+ * concurrently may or may not see the event either way, and one
+ * attached earlier on this thread is seen (program order). */
+static inline bool fdn__tel_is_quiet(fdn__tel_events_t *e)
+{
+    return atomic_load_explicit(&e->n, memory_order_relaxed) == 0;
+}
 
 /* ------------------------------------------------------------------------ */
 /* Collectors (collect.c)                                                   */
