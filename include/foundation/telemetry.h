@@ -316,7 +316,11 @@ typedef struct fdn_telemetry_meta {
 
 typedef struct fdn_telemetry_event {
     const char *name;
-    uint64_t time_ns;          /* the hub's clock at emission */
+    uint64_t time_ns;          /* the hub's clock at emission: for the
+                                * real clock its coarse reading (within a
+                                * tick or so, never ahead); spans' events
+                                * carry the exact time their durations
+                                * use */
     const fdn_telemetry_measurement_t *measurements;
     size_t n_measurements;
     const fdn_telemetry_meta_t *metadata;

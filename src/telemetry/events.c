@@ -489,7 +489,10 @@ emit_slow(fdn_telemetry_t *t, const char *name, bool has_time,
         if (atomic_load_explicit(&h->is_detached, memory_order_relaxed))
             continue;
         if (!has_time) {
-            ev.time_ns = fdn_clock_now(t->clock);
+            /* Reported, never decided on: the coarse clock (4 ns here
+             * against 18 ns for CLOCK_MONOTONIC; a virtual clock reads
+             * exactly).  Spans pass their own exact time. */
+            ev.time_ns = fdn__clock_now_coarse(t->clock);
             has_time = true;
         }
         int rc = h->fn(&ev, h->ctx);

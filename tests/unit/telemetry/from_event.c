@@ -1,5 +1,5 @@
 /*
- * test_from_event.c — metrics fed by events: each metric kind, labels from
+ * from_event.c — metrics fed by events: each metric kind, labels from
  * string, integer and double metadata, events lacking what the metric
  * needs, refused label sets, bad arguments, detach, out of memory.
  */

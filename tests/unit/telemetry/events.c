@@ -1,5 +1,5 @@
 /*
- * test_events.c — event handlers: pattern matching, attach order, ids,
+ * events.c — event handlers: pattern matching, attach order, ids,
  * detach (from outside, from inside a handler, from another thread while
  * emits run), failing handlers and the failure event, bad input, and out
  * of memory.

@@ -1,5 +1,5 @@
 /*
- * test_spans.c — spans: start, stop and exception events, durations on a
+ * spans.c — spans: start, stop and exception events, durations on a
  * virtual clock, ids, implicit and explicit parents, out-of-order stops,
  * per-thread chains, and the error cases.
  */
