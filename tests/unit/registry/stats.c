@@ -252,14 +252,14 @@ Test(registry_stats, concurrent_writers_lose_no_count, .init = setup,
 Test(registry_stats, namespace_find_never_creates, .init = setup,
      .fini = teardown)
 {
-    cr_expect_null(fdn_registry_namespace_find(reg, "x"));
-    cr_expect_null(fdn_registry_namespace_find(NULL, "x"));
-    cr_expect_null(fdn_registry_namespace_find(reg, NULL));
+    cr_assert_null(fdn_registry_namespace_find(reg, "x"));
+    cr_assert_null(fdn_registry_namespace_find(NULL, "x"));
+    cr_assert_null(fdn_registry_namespace_find(reg, NULL));
     fdn_registry_stats_t s;
     fdn_registry_stats(reg, &s);
     cr_expect_eq(s.namespaces, 0);
     fdn_registry_ns_t *ns;
     cr_assert_eq(fdn_registry_namespace(reg, "x", &ns), FDN_OK);
     cr_expect_eq(fdn_registry_namespace_find(reg, "x"), ns);
-    cr_expect_null(fdn_registry_namespace_find(reg, "y"));
+    cr_assert_null(fdn_registry_namespace_find(reg, "y"));
 }
