@@ -331,7 +331,7 @@ static void *reg_thread(void *arg)
     return NULL;
 }
 
-/* Checks: REG-P2 */
+/* Checks: REG-P2 REG-C17 */
 static void bench_register(void)
 {
     char *keys = make_keys(REG_KEYS * REG_RUNS);
@@ -379,6 +379,13 @@ static void bench_register(void)
     }
     bench_result("reg_register_rate", REG_KEYS / ((double)best / 1e9),
                  "reg/s");
+    /* The counts the registrations kept on the way (REG-C17): every key
+     * registered once, and removed once when its owner detached. */
+    fdn_registry_stats_t rs;
+    fdn_registry_stats(reg, &rs);
+    if (rs.registrations != (uint64_t)REG_KEYS * REG_RUNS ||
+        rs.cleanups != rs.registrations || rs.entries != 0)
+        bench_fail("registry stats after registering", -1);
     stop();
     free(keys);
 }

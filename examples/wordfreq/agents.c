@@ -3,7 +3,9 @@
  * the coordinator hands chunks out and re-dispatches the work of mappers that
  * die, the reducer merges each chunk's result exactly once, and the chaos
  * process kills random mappers.  main.c starts and stops them; the protocol
- * is described at the top of main.c.
+ * is described at the top of main.c.  Each agent records what it does in
+ * the job's metrics (wf_shared_t.metrics) as it does it, so /metrics shows
+ * the job's progress while it runs.
  */
 #include "wordfreq.h"
 
@@ -60,9 +62,11 @@ typedef struct wf_mapper {
  * coordinator it is ready.  Runs on every (re)start by the supervisor. */
 static fdn_next_t wf_mapper_init(fdn_ctx_t *ctx, void *arg, void **state)
 {
-    const wf_mapper_arg_t *a = arg;
+    wf_mapper_arg_t *a = arg;
     fdn_registry_ns_t *ns = a->shared->ns;
     *state = NULL;
+    if (atomic_exchange_explicit(&a->started, true, memory_order_relaxed))
+        fdn_counter_inc(a->shared->metrics->restarts);
     wf_mapper_t *m = calloc(1, sizeof *m);
     if (!m)
         return fdn_stop(ctx, WF_REASON_NOMEM);
@@ -116,6 +120,8 @@ static fdn_next_t wf_mapper_handle(fdn_ctx_t *ctx, void *state,
         return fdn_stop(ctx, WF_REASON_NOMEM);
     res->chunk = cm.id;
     res->table = NULL;
+    fdn_clock_t *clock = fdn_runtime_clock(fdn_ctx_runtime(ctx));
+    uint64_t t0 = fdn_clock_now(clock);
     if (wf_words_count(&res->table, chunk->bytes, chunk->len, &m->scratch,
                        &m->scratch_cap) != 0) {
         /* Dying makes the supervisor restart this mapper and the
@@ -123,6 +129,8 @@ static fdn_next_t wf_mapper_handle(fdn_ctx_t *ctx, void *state,
         wf_result_free(res, sizeof *res, NULL);
         return fdn_stop(ctx, WF_REASON_NOMEM);
     }
+    fdn_metric_observe(m->shared->metrics->map_seconds,
+                       (double)(fdn_clock_now(clock) - t0) / 1e9);
     int rc = fdn_send_owned(ctx, m->reducer, WF_TAG_RESULT, res, sizeof *res,
                             wf_result_free, NULL);
     if (rc != FDN_OK) {
@@ -214,16 +222,21 @@ static fdn_next_t wf_reducer_result(fdn_ctx_t *ctx, wf_reducer_t *r,
         return FDN_CONTINUE;
     }
     uint8_t bit = (uint8_t)(1u << (id % 8));
+    const wf_metrics_t *mx = r->shared->metrics;
     if (r->counted[id / 8] & bit) {
         /* A re-dispatched chunk whose first result had already arrived. */
         r->duplicates++;
+        fdn_counter_inc(mx->duplicates);
     } else {
+        uint64_t words = wf_words_total(res->table);
         if (wf_words_merge(&r->table, &res->table) != 0) {
             wf_result_free(res, sizeof *res, NULL);
             return fdn_stop(ctx, WF_REASON_NOMEM);
         }
         r->counted[id / 8] |= bit;
         r->merged++;
+        fdn_counter_inc(mx->merged);
+        fdn_counter_add(mx->words, words);
     }
     wf_result_free(res, sizeof *res, NULL);
     if (r->coordinator == FDN_PID_NONE &&
@@ -382,6 +395,7 @@ static int wf_coord_dispatch(fdn_ctx_t *ctx, wf_coord_t *c)
         c->chunks[id].holder = target->pid;
         target->credits--;
         c->stats.dispatched++;
+        fdn_counter_inc(c->shared->metrics->dispatched);
     }
     return 0;
 }
@@ -432,6 +446,7 @@ static int wf_coord_down(fdn_ctx_t *ctx, wf_coord_t *c, const fdn_msg_t *msg)
             s->holder = FDN_PID_NONE;
             c->queue[c->nqueue++] = (uint32_t)id;
             c->stats.redispatched++;
+            fdn_counter_inc(c->shared->metrics->redispatched);
         }
     }
     return wf_coord_dispatch(ctx, c);
@@ -575,10 +590,12 @@ static void wf_chaos_strike(fdn_ctx_t *ctx, wf_chaos_t *k)
         fdn_exit(fdn_ctx_runtime(ctx), ctx, victim, FDN_REASON_KILL) !=
             FDN_OK) {
         k->stats.skipped++;
+        fdn_counter_inc(k->shared->metrics->strikes_skipped);
         return;
     }
     k->last_victim[index] = victim;
     k->stats.kills++;
+    fdn_counter_inc(k->shared->metrics->kills);
 }
 
 static fdn_next_t wf_chaos_handle(fdn_ctx_t *ctx, void *state,
@@ -600,7 +617,9 @@ static fdn_next_t wf_chaos_handle(fdn_ctx_t *ctx, void *state,
         }
         if (k->next_ns <= now) {
             /* Every strike still due is given up, and counted. */
-            k->stats.dropped += (now - k->next_ns) / k->period_ns + 1;
+            uint64_t dropped = (now - k->next_ns) / k->period_ns + 1;
+            k->stats.dropped += dropped;
+            fdn_counter_add(k->shared->metrics->strikes_dropped, dropped);
             k->next_ns = now + k->period_ns;
         }
         if (wf_chaos_arm(ctx, k) != FDN_OK)

@@ -102,10 +102,43 @@ done
 expect 64 '--agents wants a decimal' --agents ' 5' "$tmp/corpus/sub/a.txt"
 expect 64 '--agents wants a decimal' --agents '' "$tmp/corpus/sub/a.txt"
 
+for bad in "--metrics-port 65536" "--metrics-port 0x50" "--metrics-port -1" \
+           "--metrics-port 80a"; do
+    read -r flag value <<<"$bad"
+    expect 64 "$flag wants a decimal" "$flag" "$value" "$tmp/corpus/sub/a.txt"
+done
+expect 64 '--metrics-out wants a file name' --metrics-out '' \
+    "$tmp/corpus/sub/a.txt"
+
 # A missing value names the long option.
-for flag in --agents --chaos --top --seed; do
+for flag in --agents --chaos --top --seed --metrics-port --metrics-out; do
     expect 64 "$flag needs a value" "$flag"
 done
+
+# Telemetry: the report's figures come from the hub, and the optional
+# exports either work or say why not, without changing the exit status
+# (a.txt holds 6 words: hello x3, no, final, newline).
+expect 0 'words 6 (4 distinct)' --metrics-port 0 \
+    --metrics-out "$tmp/metrics.prom" "$tmp/corpus/sub/a.txt"
+grep -q '^wordfreq: map time per chunk over 1 chunks mapped' <<<"$err" ||
+    fail "no map time line: $err"
+grep -q '^wordfreq: runtime: processes spawned [1-9]' <<<"$err" ||
+    fail "no runtime line: $err"
+grep -q 'registry: registrations [1-9][0-9]*, unregistrations 0' <<<"$err" ||
+    fail "no registry line: $err"
+if grep -q 'warning: --metrics-out' <<<"$err"; then
+    echo "note: --metrics-out not available: $(grep 'warning: --metrics-out' <<<"$err")"
+else
+    grep -qx 'wordfreq_words_total 6' "$tmp/metrics.prom" ||
+        fail "--metrics-out: no wordfreq_words_total 6 in the file"
+    grep -q '^fdn_registry_cleanups_total [1-9]' "$tmp/metrics.prom" ||
+        fail "--metrics-out: no registry cleanups in the file"
+    echo "ok: --metrics-out wrote the exposition"
+fi
+grep -q 'serving metrics at http://127.0.0.1:[1-9][0-9]*/metrics\|warning: --metrics-port 0: cannot serve' \
+    <<<"$err" || fail "--metrics-port 0 said nothing: $err"
+expect 0 'warning: --metrics-out /nonexistent/dir/m.prom' \
+    --metrics-out /nonexistent/dir/m.prom "$tmp/corpus/sub/a.txt"
 expect 64 'unknown option or unexpected value: --bogus' --bogus
 
 # Special files are "not regular", never opened (a FIFO would hang), and

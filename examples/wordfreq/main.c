@@ -4,6 +4,17 @@
  * and still gets the exact answer.  This file parses the flags, runs the job
  * and prints the result and the report.
  *
+ * Telemetry.  One hub holds the job's own metrics (metrics.c; the agents
+ * record them as they work), the runtime's and the registry's
+ * (fdn_telemetry_instrument_runtime / _registry), and spans around the
+ * stages (wordfreq.job > wordfreq.read, .start, .count, .shutdown,
+ * .output), whose times the report also shows (wordfreq_stage_seconds).
+ * Every number of the report is read back from the hub; the checks at the
+ * end compare some of them with what the agents returned.  Optionally the
+ * hub is served at /metrics while the job runs (--metrics-port) and its
+ * final exposition written to a file (--metrics-out); these two only warn
+ * when they fail.
+ *
  * Design.
  *
  *   main (attached thread)      reads the files, splits them into chunks of
@@ -76,13 +87,17 @@ typedef struct wf_options {
     bool all;
     uint64_t seed;
     bool seed_given;
+    int32_t metrics_port;      /* -1: not asked */
+    const char *metrics_out;   /* NULL: not asked */
 } wf_options_t;
 
 static void wf_usage(FILE *out)
 {
     fprintf(out,
             "usage: wordfreq [--agents N] [--chaos RATE] [--top K] [--all] "
-            "[--seed S] PATH...\n"
+            "[--seed S]\n"
+            "                [--metrics-port PORT] [--metrics-out FILE] "
+            "PATH...\n"
             "  Counts the words (maximal runs of ASCII letters, lower-cased) "
             "of the files\n"
             "  under PATH (default /usr/share/common-licenses) and prints "
@@ -94,6 +109,13 @@ static void wf_usage(FILE *out)
             "  --top K       print the K most frequent words (default 20)\n"
             "  --all         print every word\n"
             "  --seed S      seed of the chaos process's choices\n"
+            "  --metrics-port PORT  serve the job's metrics (Prometheus "
+            "text) at\n"
+            "                http://127.0.0.1:PORT/metrics while it runs "
+            "(0: any free port)\n"
+            "  --metrics-out FILE   write the final metrics (Prometheus "
+            "text) to FILE\n"
+            "                (these two only warn if they fail)\n"
             "  Numbers are plain decimal (RATE may have a fraction).\n"
             "  Skipped, and reported: unreadable paths, binary files (holding "
             "a NUL byte),\n"
@@ -159,6 +181,8 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
         {"top", required_argument, NULL, 't'},
         {"all", no_argument, NULL, 'A'},
         {"seed", required_argument, NULL, 's'},
+        {"metrics-port", required_argument, NULL, 'p'},
+        {"metrics-out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -168,6 +192,8 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
     o->all = false;
     o->seed = 0;
     o->seed_given = false;
+    o->metrics_port = -1;
+    o->metrics_out = NULL;
     *stop = false;
     int ch;
     opterr = 0;
@@ -208,6 +234,22 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
             }
             o->seed_given = true;
             break;
+        case 'p':
+            if (!wf_parse_u64(optarg, &v) || v > 65535) {
+                fprintf(stderr, "wordfreq: --metrics-port wants a decimal "
+                                "port 0..65535\n");
+                goto usage;
+            }
+            o->metrics_port = (int32_t)v;
+            break;
+        case 'o':
+            if (optarg[0] == '\0') {
+                fprintf(stderr, "wordfreq: --metrics-out wants a file "
+                                "name\n");
+                goto usage;
+            }
+            o->metrics_out = optarg;
+            break;
         case 'h':
             wf_usage(stdout);
             *stop = true;
@@ -229,7 +271,7 @@ static int wf_parse(int argc, char **argv, wf_options_t *o, bool *stop)
              * optopt is an unknown short option's character (there are no
              * known ones), a known long option's val, or 0; the argument
              * just consumed names the culprit in the last two cases. */
-            if (optopt && !strchr("actAsh", optopt))
+            if (optopt && !strchr("actAshpo", optopt))
                 fprintf(stderr, "wordfreq: unknown option -%c\n", optopt);
             else
                 fprintf(stderr, "wordfreq: unknown option or unexpected "
@@ -343,25 +385,78 @@ static double wf_seconds(uint64_t ns)
     return (double)ns / 1e9;
 }
 
+/* Paths and files skipped, of every kind. */
+static uint64_t wf_skipped(const wf_corpus_t *c)
+{
+    return c->unreadable + c->binary + c->not_regular;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Telemetry                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Starts a span around a stage.  Spans only feed event handlers, so one
+ * that cannot start (telemetry without spans) is skipped silently. */
+static void wf_span_start(fdn_telemetry_t *tel, fdn_span_t *span,
+                          const char *name)
+{
+    memset(span, 0, sizeof *span);
+    (void)fdn_span_start(tel, span, name, NULL, NULL, 0);
+}
+
+/* Ends a span started by wf_span_start: stop, or exception if the stage
+ * failed. */
+static void wf_span_end(fdn_span_t *span, bool ok)
+{
+    if (!span->is_open)
+        return;
+    if (ok)
+        (void)fdn_span_stop(span, NULL, 0);
+    else
+        (void)fdn_span_exception(span, "error", "the stage failed", NULL, 0);
+}
+
+/* The collectors of the runtime's and the registry's metrics (0: none). */
+typedef struct wf_instrumented {
+    uint64_t runtime;
+    uint64_t registry;
+} wf_instrumented_t;
+
+/* Refreshes the runtime's and the registry's metrics one last time, then
+ * removes their collectors: the runtime and the registry are about to go,
+ * and the metrics keep these values. */
+static void wf_uninstrument(fdn_telemetry_t *tel, wf_instrumented_t *in)
+{
+    fdn_telemetry_collect(tel);
+    if (in->runtime != 0)
+        fdn_telemetry_collector_remove(tel, in->runtime);
+    if (in->registry != 0)
+        fdn_telemetry_collector_remove(tel, in->registry);
+    in->runtime = in->registry = 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The job                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* What wf_run learnt besides the metrics: the agents' own answers, which
+ * the final checks compare with the metrics. */
 typedef struct wf_report {
     wf_chaos_stats_t chaos;
-    uint64_t restarts;
     wf_coord_stats_t coord;
     uint64_t merged;
     uint64_t duplicates;
-    uint64_t entries_running;   /* registry total after chaos stopped */
+    uint64_t entries_running;   /* registry entries after chaos stopped
+                                 * (from the registry's metrics) */
     size_t mappers_registered;  /* of which capability "map" */
-    uint64_t entries_after;     /* registry total after shutdown */
-    uint64_t count_ns;          /* from starting the agents to DONE */
+    uint64_t entries_after;     /* likewise, after shutdown */
 } wf_report_t;
 
-/* Runs the agents over corpus.  On 0, *totals holds the merged table (the
- * caller frees it).  On -1 an error was reported. */
+/* Runs the agents over corpus, recording into tel (mx: the job's
+ * metrics).  On 0, *totals holds the merged table (the caller frees it).
+ * On -1 an error was reported. */
 static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
+                  fdn_telemetry_t *tel, const wf_metrics_t *mx,
                   wf_word_t **totals, wf_report_t *rep)
 {
     int result = -1;
@@ -379,27 +474,42 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
     char (*ids)[32] = NULL;
     wf_chaos_arg_t chaos_arg;
     fdn_clock_t *clock = fdn_clock_monotonic();
+    wf_instrumented_t in = {0, 0};
+    static const char *const ns_names[] = {"wordfreq"};
+    fdn_span_t count_span, shutdown_span;
+    memset(&count_span, 0, sizeof count_span);
+    memset(&shutdown_span, 0, sizeof shutdown_span);
+    uint64_t t_start = fdn_clock_now(clock), t_done = 0;
+    fdn_span_t start_span;
+    wf_span_start(tel, &start_span, "wordfreq.start");
 
     int rc = fdn_runtime_create(NULL, &m.rt);
     if (rc != FDN_OK) {
         fprintf(stderr, "wordfreq: runtime: %s\n", fdn_strerror(rc));
+        wf_span_end(&start_span, false);
         return -1;
     }
+    const char *failed = NULL;
     if ((rc = fdn_registry_create(m.rt, NULL, &reg)) != FDN_OK ||
-        (rc = fdn_registry_namespace(reg, "wordfreq", &shared.ns)) !=
-            FDN_OK) {
-        fprintf(stderr, "wordfreq: registry: %s\n", fdn_strerror(rc));
+        (rc = fdn_registry_namespace(reg, "wordfreq", &shared.ns)) != FDN_OK)
+        failed = "registry";
+    else if ((rc = fdn_telemetry_instrument_runtime(tel, m.rt,
+                                                    &in.runtime)) != FDN_OK ||
+             (rc = fdn_telemetry_instrument_registry(
+                  tel, reg, ns_names, 1, &in.registry)) != FDN_OK)
+        failed = "telemetry";
+    else if ((rc = fdn_attach(m.rt, &m.ctx)) != FDN_OK)
+        failed = "attach";
+    if (failed != NULL) {
+        fprintf(stderr, "wordfreq: %s: %s\n", failed, fdn_strerror(rc));
+        wf_uninstrument(tel, &in);
         fdn_registry_destroy(reg);
         fdn_runtime_destroy(m.rt);
-        return -1;
-    }
-    if ((rc = fdn_attach(m.rt, &m.ctx)) != FDN_OK) {
-        fprintf(stderr, "wordfreq: attach: %s\n", fdn_strerror(rc));
-        fdn_registry_destroy(reg);
-        fdn_runtime_destroy(m.rt);
+        wf_span_end(&start_span, false);
         return -1;
     }
     shared.corpus = corpus;
+    shared.metrics = mx;
     shared.main_pid = fdn_self(m.ctx);
     shared.agents = o->agents;
 
@@ -408,10 +518,14 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
     ids = calloc(o->agents, sizeof *ids);
     if (!margs || !specs || !ids) {
         fprintf(stderr, "wordfreq: out of memory\n");
+        wf_span_end(&start_span, false);
         goto out;
     }
 
     uint64_t t0 = fdn_clock_now(clock);
+    fdn_gauge_set_double(mx->stage_start, wf_seconds(t0 - t_start));
+    wf_span_end(&start_span, true);
+    wf_span_start(tel, &count_span, "wordfreq.count");
     /* The reducer and the coordinator first: mappers look them up. */
     if (wf_main_spawn(&m, WF_W_REDUCER, &wf_reducer_behaviour, &shared) != 0 ||
         wf_main_spawn(&m, WF_W_COORD, &wf_coordinator_behaviour, &shared) !=
@@ -421,6 +535,7 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
     for (uint32_t i = 0; i < o->agents; i++) {
         margs[i].shared = &shared;
         margs[i].index = i;
+        atomic_init(&margs[i].started, false);
         snprintf(ids[i], sizeof ids[i], "mapper-%u", i);
         specs[i].id = ids[i];
         specs[i].behaviour = &wf_mapper_behaviour;
@@ -476,7 +591,10 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
             }
         }
     }
-    rep->count_ns = fdn_clock_now(clock) - t0;
+    t_done = fdn_clock_now(clock);
+    fdn_gauge_set_double(mx->stage_count, wf_seconds(t_done - t0));
+    wf_span_end(&count_span, true);
+    wf_span_start(tel, &shutdown_span, "wordfreq.shutdown");
 
     /* Stop chaos: its reply holds the final counts. */
     if (m.watch[WF_W_CHAOS].pid != FDN_PID_NONE) {
@@ -491,6 +609,8 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
         }
         memcpy(&rep->chaos, reply->data, sizeof rep->chaos);
         fdn_msg_free(m.ctx, reply);
+        fdn_gauge_set_double(mx->chaos_seconds,
+                             wf_seconds(rep->chaos.active_ns));
         if (wf_main_await_down(&m, WF_W_CHAOS) != 0)
             goto out;
     }
@@ -533,7 +653,11 @@ static int wf_run(const wf_options_t *o, const wf_corpus_t *corpus,
         nanosleep(&pause, NULL);
     }
     free(found_pids);
-    rep->restarts = st.restarts;
+    /* The report's figure comes from the registry's metrics, refreshed
+     * now, while everything is still. */
+    fdn_telemetry_collect(tel);
+    rep->entries_running =
+        (uint64_t)wf_metrics_gauge(tel, "fdn_registry_entries", "wordfreq");
 
     /* Stop the mappers; after this no result can still be on its way. */
     if (wf_main_stop(&m, WF_W_SUP) != 0)
@@ -573,10 +697,18 @@ out:
         wf_main_stop(&m, WF_W_COORD) != 0 ||
         wf_main_stop(&m, WF_W_REDUCER) != 0)
         result = -1;
-    rep->entries_after = fdn_registry_total(reg);
+    /* Before the registry and the runtime go: their last figures. */
+    wf_uninstrument(tel, &in);
+    rep->entries_after =
+        (uint64_t)wf_metrics_gauge(tel, "fdn_registry_entries", "wordfreq");
+    wf_span_end(&count_span, false); /* still open only on failure */
     fdn_detach(m.ctx);
     fdn_registry_destroy(reg);
     fdn_runtime_destroy(m.rt);
+    if (t_done != 0)
+        fdn_gauge_set_double(mx->stage_shutdown,
+                             wf_seconds(fdn_clock_now(clock) - t_done));
+    wf_span_end(&shutdown_span, result == 0);
     free(margs);
     free(specs);
     free(ids);
@@ -585,26 +717,214 @@ out:
     return result;
 }
 
-/* Paths and files skipped, of every kind. */
-static uint64_t wf_skipped(const wf_corpus_t *c)
+/* The first line of the report: what was read and what was skipped, from
+ * the job's metrics. */
+static void wf_report_corpus(const wf_metrics_t *mx, size_t distinct)
 {
-    return c->unreadable + c->binary + c->not_regular;
-}
-
-/* The first line of the report: what was read and what was skipped. */
-static void wf_report_corpus(const wf_corpus_t *c, uint64_t words,
-                             size_t distinct)
-{
+    uint64_t unreadable = fdn_counter_value(mx->skipped_unreadable);
+    uint64_t binary = fdn_counter_value(mx->skipped_binary);
+    uint64_t not_regular = fdn_counter_value(mx->skipped_not_regular);
     fprintf(stderr,
             "wordfreq: files %llu, bytes %llu, words %llu (%zu distinct), "
             "skipped %llu (%llu unreadable, %llu binary, %llu not "
             "regular)\n",
-            (unsigned long long)c->files, (unsigned long long)c->bytes,
-            (unsigned long long)words, distinct,
-            (unsigned long long)wf_skipped(c),
-            (unsigned long long)c->unreadable,
-            (unsigned long long)c->binary,
-            (unsigned long long)c->not_regular);
+            (unsigned long long)fdn_counter_value(mx->files),
+            (unsigned long long)fdn_counter_value(mx->bytes),
+            (unsigned long long)fdn_counter_value(mx->words), distinct,
+            (unsigned long long)(unreadable + binary + not_regular),
+            (unsigned long long)unreadable, (unsigned long long)binary,
+            (unsigned long long)not_regular);
+}
+
+/* The rest of the report, every figure read back from the hub. */
+static void wf_report_job(const wf_options_t *o, fdn_telemetry_t *tel,
+                          const wf_metrics_t *mx, const wf_report_t *rep,
+                          uint64_t bytes)
+{
+    uint64_t kills = fdn_counter_value(mx->kills);
+    uint64_t skipped = fdn_counter_value(mx->strikes_skipped);
+    fprintf(stderr,
+            "wordfreq: agents %lld, chunks %lld, kills %llu, restarts %llu, "
+            "re-dispatched chunks %llu, duplicate results dropped %llu\n",
+            (long long)fdn_gauge_value(mx->agents),
+            (long long)fdn_gauge_value(mx->chunks), (unsigned long long)kills,
+            (unsigned long long)fdn_counter_value(mx->restarts),
+            (unsigned long long)fdn_counter_value(mx->redispatched),
+            (unsigned long long)fdn_counter_value(mx->duplicates));
+    if (o->chaos > 0.0) {
+        double chaos_secs = fdn_gauge_value(mx->chaos_seconds);
+        fprintf(stderr,
+                "wordfreq: chaos requested %g kills/s, achieved %.1f "
+                "kills/s over %.3f s (seed %llu): strikes %llu = kills %llu "
+                "+ skipped %llu (target not running); strikes dropped "
+                "(chaos fell behind) %llu\n",
+                o->chaos, chaos_secs > 0 ? (double)kills / chaos_secs : 0.0,
+                chaos_secs, (unsigned long long)o->seed,
+                (unsigned long long)(kills + skipped),
+                (unsigned long long)kills, (unsigned long long)skipped,
+                (unsigned long long)fdn_counter_value(mx->strikes_dropped));
+    } else {
+        fprintf(stderr, "wordfreq: chaos off\n");
+    }
+    double secs = fdn_gauge_value(mx->elapsed);
+    double count_secs = fdn_gauge_value(mx->stage_count);
+    fprintf(stderr,
+            "wordfreq: elapsed %.3f s (read %.1f ms, start %.1f ms, count "
+            "%.1f ms, shutdown %.1f ms, output %.1f ms), %.1f MB/s overall, "
+            "%.1f MB/s counting\n",
+            secs, fdn_gauge_value(mx->stage_read) * 1e3,
+            fdn_gauge_value(mx->stage_start) * 1e3, count_secs * 1e3,
+            fdn_gauge_value(mx->stage_shutdown) * 1e3,
+            fdn_gauge_value(mx->stage_output) * 1e3,
+            secs > 0 ? (double)bytes / 1e6 / secs : 0.0,
+            count_secs > 0 ? (double)bytes / 1e6 / count_secs : 0.0);
+    fdn_series_value_t map;
+    double q[4] = {0, 0, 0, 0};
+    static const double qs[4] = {0.5, 0.9, 0.99, 1.0};
+    if (fdn_series_read(mx->map_seconds, &map) == FDN_OK && map.count > 0)
+        for (int i = 0; i < 4; i++)
+            (void)fdn_series_quantile(mx->map_seconds, qs[i], &q[i]);
+    else
+        map.count = 0;
+    fprintf(stderr,
+            "wordfreq: map time per chunk over %llu chunks mapped: p50 %.3f "
+            "ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+            (unsigned long long)map.count, q[0] * 1e3, q[1] * 1e3,
+            q[2] * 1e3, q[3] * 1e3);
+    const char *E = "fdn_process_exits_total";
+    const char *OP = "fdn_registry_operations_total";
+    fprintf(stderr,
+            "wordfreq: runtime: processes spawned %llu, exits normal %llu, "
+            "shutdown %llu, killed %llu, other %llu, messages sent %llu; "
+            "registry: registrations %llu, unregistrations %llu, cleanups "
+            "of dead owners %llu\n",
+            (unsigned long long)wf_metrics_counter(
+                tel, "fdn_processes_spawned_total", NULL),
+            (unsigned long long)wf_metrics_counter(tel, E, "normal"),
+            (unsigned long long)wf_metrics_counter(tel, E, "shutdown"),
+            (unsigned long long)wf_metrics_counter(tel, E, "killed"),
+            (unsigned long long)wf_metrics_counter(tel, E, "other"),
+            (unsigned long long)wf_metrics_counter(
+                tel, "fdn_messages_sent_total", NULL),
+            (unsigned long long)wf_metrics_counter(tel, OP, "register"),
+            (unsigned long long)wf_metrics_counter(tel, OP, "unregister"),
+            (unsigned long long)wf_metrics_counter(
+                tel, "fdn_registry_cleanups_total", NULL));
+    fprintf(stderr,
+            "wordfreq: registry entries at exit: %llu (after chaos stopped "
+            "and every mapper was running: %zu mappers + coordinator + "
+            "reducer; expected %u), %llu after shutdown\n",
+            (unsigned long long)rep->entries_running, rep->mappers_registered,
+            o->agents + 2, (unsigned long long)rep->entries_after);
+}
+
+/* The whole job with its telemetry: reads the corpus, counts it, prints
+ * the result and the report.  Returns the exit code. */
+static int wf_job(const wf_options_t *o, char **paths, int npaths,
+                  fdn_telemetry_t *tel, const wf_metrics_t *mx)
+{
+    fdn_clock_t *clock = fdn_clock_monotonic();
+    uint64_t t0 = fdn_clock_now(clock);
+    fdn_span_t job, stage;
+    wf_span_start(tel, &job, "wordfreq.job");
+    wf_span_start(tel, &stage, "wordfreq.read");
+
+    wf_corpus_t corpus;
+    wf_corpus_init(&corpus, WF_CHUNK_BYTES);
+    int read_failed = 0;
+    for (int i = 0; i < npaths && !read_failed; i++)
+        read_failed = wf_corpus_add(&corpus, paths[i]) != 0;
+    fdn_counter_add(mx->files, corpus.files);
+    fdn_counter_add(mx->bytes, corpus.bytes);
+    fdn_counter_add(mx->skipped_unreadable, corpus.unreadable);
+    fdn_counter_add(mx->skipped_binary, corpus.binary);
+    fdn_counter_add(mx->skipped_not_regular, corpus.not_regular);
+    fdn_gauge_set(mx->agents, o->agents);
+    fdn_gauge_set(mx->chunks, (int64_t)corpus.nchunks);
+    fdn_gauge_set_double(mx->stage_read,
+                         wf_seconds(fdn_clock_now(clock) - t0));
+    wf_span_end(&stage, !read_failed);
+    if (read_failed) {
+        wf_span_end(&job, false);
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
+    if (corpus.files == 0 && wf_skipped(&corpus) > 0) {
+        /* Every path was skipped: there is nothing to count, which is an
+         * error rather than an empty result. */
+        wf_report_corpus(mx, 0);
+        fprintf(stderr, "wordfreq: nothing could be read: every path was "
+                        "skipped\n");
+        wf_span_end(&job, false);
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
+
+    wf_word_t *totals = NULL;
+    wf_report_t rep;
+    memset(&rep, 0, sizeof rep);
+    if (wf_run(o, &corpus, tel, mx, &totals, &rep) != 0) {
+        wf_span_end(&job, false);
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
+
+    uint64_t t_out = fdn_clock_now(clock);
+    wf_span_start(tel, &stage, "wordfreq.output");
+    size_t n = 0;
+    wf_word_t **sorted = wf_words_sorted(totals, &n);
+    if (!sorted && totals) {
+        fprintf(stderr, "wordfreq: out of memory sorting\n");
+        wf_span_end(&stage, false);
+        wf_span_end(&job, false);
+        wf_words_free(&totals);
+        wf_corpus_free(&corpus);
+        return WF_EXIT_ERROR;
+    }
+    size_t shown = o->all || o->top > n ? n : (size_t)o->top;
+    for (size_t i = 0; i < shown; i++)
+        printf("%llu %.*s\n", (unsigned long long)sorted[i]->count,
+               (int)sorted[i]->len, sorted[i]->text);
+    int out_err = fflush(stdout) != 0 || ferror(stdout);
+    uint64_t now = fdn_clock_now(clock);
+    fdn_gauge_set_double(mx->stage_output, wf_seconds(now - t_out));
+    fdn_gauge_set_double(mx->elapsed, wf_seconds(now - t0));
+    wf_span_end(&stage, !out_err);
+
+    uint64_t words = wf_words_total(totals);
+    wf_report_corpus(mx, n);
+    wf_report_job(o, tel, mx, &rep, corpus.bytes);
+
+    int exit_code = wf_skipped(&corpus) ? WF_EXIT_SKIPPED : WF_EXIT_OK;
+    if (rep.merged != corpus.nchunks || rep.entries_after != 0 ||
+        rep.entries_running != (uint64_t)o->agents + 2) {
+        fprintf(stderr, "wordfreq: internal check failed (merged %llu of "
+                        "%zu chunks)\n",
+                (unsigned long long)rep.merged, corpus.nchunks);
+        exit_code = WF_EXIT_ERROR;
+    }
+    /* The metrics against what the agents answered and the result. */
+    if (fdn_counter_value(mx->words) != words ||
+        fdn_counter_value(mx->merged) != rep.merged ||
+        fdn_counter_value(mx->duplicates) != rep.duplicates ||
+        fdn_counter_value(mx->redispatched) != rep.coord.redispatched ||
+        fdn_counter_value(mx->kills) != rep.chaos.kills) {
+        fprintf(stderr, "wordfreq: internal check failed: the metrics "
+                        "disagree with the agents (words %llu, result "
+                        "%llu)\n",
+                (unsigned long long)fdn_counter_value(mx->words),
+                (unsigned long long)words);
+        exit_code = WF_EXIT_ERROR;
+    }
+    if (out_err) {
+        fprintf(stderr, "wordfreq: writing the output failed\n");
+        exit_code = WF_EXIT_ERROR;
+    }
+    wf_span_end(&job, exit_code != WF_EXIT_ERROR);
+    free(sorted);
+    wf_words_free(&totals);
+    wf_corpus_free(&corpus);
+    return exit_code;
 }
 
 int main(int argc, char **argv)
@@ -615,13 +935,9 @@ int main(int argc, char **argv)
     if (stop)
         return code;
 
-    fdn_clock_t *clock = fdn_clock_monotonic();
-    uint64_t t0 = fdn_clock_now(clock);
     if (!o.seed_given)
-        o.seed = t0 ^ ((uint64_t)getpid() << 32);
-
-    wf_corpus_t corpus;
-    wf_corpus_init(&corpus, WF_CHUNK_BYTES);
+        o.seed = fdn_clock_now(fdn_clock_monotonic()) ^
+                 ((uint64_t)getpid() << 32);
     static char *default_paths[] = {"/usr/share/common-licenses"};
     char **paths = argv + optind;
     int npaths = argc - optind;
@@ -629,101 +945,30 @@ int main(int argc, char **argv)
         paths = default_paths;
         npaths = 1;
     }
-    for (int i = 0; i < npaths; i++) {
-        if (wf_corpus_add(&corpus, paths[i]) != 0) {
-            wf_corpus_free(&corpus);
-            return WF_EXIT_ERROR;
-        }
-    }
-    uint64_t read_ns = fdn_clock_now(clock) - t0;
-    if (corpus.files == 0 && wf_skipped(&corpus) > 0) {
-        /* Every path was skipped: there is nothing to count, which is an
-         * error rather than an empty result. */
-        wf_report_corpus(&corpus, 0, 0);
-        fprintf(stderr, "wordfreq: nothing could be read: every path was "
-                        "skipped\n");
-        wf_corpus_free(&corpus);
+
+    /* The hub: a few dozen series, so a small cell reservation. */
+    fdn_telemetry_opts_t to;
+    fdn_telemetry_opts_init(&to);
+    to.max_cells = 1u << 14;
+    fdn_telemetry_t *tel = NULL;
+    wf_metrics_t mx;
+    int rc = fdn_telemetry_create(&to, &tel);
+    if (rc == FDN_OK)
+        rc = wf_metrics_create(tel, &mx);
+    if (rc != FDN_OK) {
+        fprintf(stderr, "wordfreq: telemetry: %s\n", fdn_strerror(rc));
+        fdn_telemetry_destroy(tel);
         return WF_EXIT_ERROR;
     }
+    fdn_telemetry_http_t *http =
+        o.metrics_port >= 0 ? wf_metrics_serve(tel, (unsigned)o.metrics_port)
+                            : NULL;
 
-    wf_word_t *totals = NULL;
-    wf_report_t rep;
-    memset(&rep, 0, sizeof rep);
-    if (wf_run(&o, &corpus, &totals, &rep) != 0) {
-        wf_corpus_free(&corpus);
-        return WF_EXIT_ERROR;
-    }
+    code = wf_job(&o, paths, npaths, tel, &mx);
 
-    size_t n = 0;
-    wf_word_t **sorted = wf_words_sorted(totals, &n);
-    if (!sorted && totals) {
-        fprintf(stderr, "wordfreq: out of memory sorting\n");
-        wf_words_free(&totals);
-        wf_corpus_free(&corpus);
-        return WF_EXIT_ERROR;
-    }
-    size_t shown = o.all || o.top > n ? n : (size_t)o.top;
-    for (size_t i = 0; i < shown; i++)
-        printf("%llu %.*s\n", (unsigned long long)sorted[i]->count,
-               (int)sorted[i]->len, sorted[i]->text);
-    int out_err = fflush(stdout) != 0 || ferror(stdout);
-    uint64_t elapsed_ns = fdn_clock_now(clock) - t0;
-
-    uint64_t words = wf_words_total(totals);
-    double secs = wf_seconds(elapsed_ns);
-    double count_secs = wf_seconds(rep.count_ns);
-    wf_report_corpus(&corpus, words, n);
-    fprintf(stderr,
-            "wordfreq: agents %u, chunks %zu, kills %llu, restarts %llu, "
-            "re-dispatched chunks %llu, duplicate results dropped %llu\n",
-            o.agents, corpus.nchunks, (unsigned long long)rep.chaos.kills,
-            (unsigned long long)rep.restarts,
-            (unsigned long long)rep.coord.redispatched,
-            (unsigned long long)rep.duplicates);
-    if (o.chaos > 0.0) {
-        double chaos_secs = wf_seconds(rep.chaos.active_ns);
-        fprintf(stderr,
-                "wordfreq: chaos requested %g kills/s, achieved %.1f "
-                "kills/s over %.3f s (seed %llu): strikes %llu = kills %llu "
-                "+ skipped %llu (target not running); strikes dropped "
-                "(chaos fell behind) %llu\n",
-                o.chaos,
-                chaos_secs > 0 ? (double)rep.chaos.kills / chaos_secs : 0.0,
-                chaos_secs, (unsigned long long)o.seed,
-                (unsigned long long)rep.chaos.strikes,
-                (unsigned long long)rep.chaos.kills,
-                (unsigned long long)rep.chaos.skipped,
-                (unsigned long long)rep.chaos.dropped);
-    } else {
-        fprintf(stderr, "wordfreq: chaos off\n");
-    }
-    fprintf(stderr,
-            "wordfreq: elapsed %.3f s (read %.3f s, count %.3f s), "
-            "%.1f MB/s overall, %.1f MB/s counting\n",
-            secs, wf_seconds(read_ns), count_secs,
-            secs > 0 ? (double)corpus.bytes / 1e6 / secs : 0.0,
-            count_secs > 0 ? (double)corpus.bytes / 1e6 / count_secs : 0.0);
-    fprintf(stderr,
-            "wordfreq: registry entries at exit: %llu (after chaos stopped "
-            "and every mapper was running: %zu mappers + coordinator + "
-            "reducer; expected %u), %llu after shutdown\n",
-            (unsigned long long)rep.entries_running, rep.mappers_registered,
-            o.agents + 2, (unsigned long long)rep.entries_after);
-
-    int exit_code = wf_skipped(&corpus) ? WF_EXIT_SKIPPED : WF_EXIT_OK;
-    if (rep.merged != corpus.nchunks || rep.entries_after != 0 ||
-        rep.entries_running != (uint64_t)o.agents + 2) {
-        fprintf(stderr, "wordfreq: internal check failed (merged %llu of "
-                        "%zu chunks)\n",
-                (unsigned long long)rep.merged, corpus.nchunks);
-        exit_code = WF_EXIT_ERROR;
-    }
-    if (out_err) {
-        fprintf(stderr, "wordfreq: writing the output failed\n");
-        exit_code = WF_EXIT_ERROR;
-    }
-    free(sorted);
-    wf_words_free(&totals);
-    wf_corpus_free(&corpus);
-    return exit_code;
+    if (o.metrics_out != NULL)
+        (void)wf_metrics_write(tel, o.metrics_out);
+    fdn_telemetry_http_stop(http);
+    fdn_telemetry_destroy(tel);
+    return code;
 }

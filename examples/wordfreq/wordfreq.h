@@ -1,7 +1,8 @@
 /*
  * wordfreq.h — the types and functions the parts of the wordfreq example
- * share: word tables (words.c), the corpus and its chunks (corpus.c), and the
- * agents that count it (agents.c).  Private to the example.
+ * share: word tables (words.c), the corpus and its chunks (corpus.c), the
+ * agents that count it (agents.c), and the job's telemetry (metrics.c).
+ * Private to the example.
  */
 #ifndef WORDFREQ_H
 #define WORDFREQ_H
@@ -9,7 +10,9 @@
 #include "foundation/registry.h"
 #include "foundation/runtime.h"
 #include "foundation/supervisor.h"
+#include "foundation/telemetry.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +103,63 @@ int wf_corpus_add(wf_corpus_t *c, const char *path);
 void wf_corpus_free(wf_corpus_t *c);
 
 /* ------------------------------------------------------------------------ */
+/* Telemetry (metrics.c)                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The job's own metrics: series of one telemetry hub, recorded by main and
+ * the agents from any thread (recording never locks nor allocates) and
+ * read back for the report.  Series live as long as the hub.
+ */
+typedef struct wf_metrics {
+    fdn_series_t *files;             /* wordfreq_files_total */
+    fdn_series_t *bytes;             /* wordfreq_bytes_total */
+    fdn_series_t *skipped_unreadable; /* wordfreq_skipped_total{why} */
+    fdn_series_t *skipped_binary;
+    fdn_series_t *skipped_not_regular;
+    fdn_series_t *agents;            /* wordfreq_agents (gauge) */
+    fdn_series_t *chunks;            /* wordfreq_chunks (gauge) */
+    fdn_series_t *dispatched;        /* wordfreq_chunks_dispatched_total */
+    fdn_series_t *redispatched;      /* wordfreq_chunks_redispatched_total */
+    fdn_series_t *merged;            /* wordfreq_results_total{outcome} */
+    fdn_series_t *duplicates;
+    fdn_series_t *words;             /* wordfreq_words_total */
+    fdn_series_t *restarts;          /* wordfreq_agent_restarts_total */
+    fdn_series_t *kills;             /* wordfreq_chaos_strikes_total{result} */
+    fdn_series_t *strikes_skipped;
+    fdn_series_t *strikes_dropped;
+    fdn_series_t *chaos_seconds;     /* wordfreq_chaos_active_seconds */
+    fdn_series_t *map_seconds;       /* wordfreq_map_duration_seconds
+                                      * (histogram, one per chunk mapped) */
+    fdn_series_t *stage_read;        /* wordfreq_stage_seconds{stage} */
+    fdn_series_t *stage_start;
+    fdn_series_t *stage_count;
+    fdn_series_t *stage_shutdown;
+    fdn_series_t *stage_output;
+    fdn_series_t *elapsed;           /* wordfreq_elapsed_seconds */
+} wf_metrics_t;
+
+/* Creates the job's metrics in t.  Returns FDN_OK or the error of the
+ * metric that could not be made. */
+int wf_metrics_create(fdn_telemetry_t *t, wf_metrics_t *m);
+
+/* The value of gauge name{label=value} (value NULL: a metric without
+ * labels), or 0 if there is no such metric. */
+int64_t wf_metrics_gauge(fdn_telemetry_t *t, const char *name,
+                         const char *value);
+/* Likewise, a counter. */
+uint64_t wf_metrics_counter(fdn_telemetry_t *t, const char *name,
+                            const char *value);
+
+/* Serves t's /metrics on 127.0.0.1:port (0: any free port) and says
+ * where on stderr; on failure warns and returns NULL (the job goes on). */
+fdn_telemetry_http_t *wf_metrics_serve(fdn_telemetry_t *t, unsigned port);
+
+/* Writes t's Prometheus exposition to path; on failure warns and returns
+ * -1 (the job's result stands). */
+int wf_metrics_write(fdn_telemetry_t *t, const char *path);
+
+/* ------------------------------------------------------------------------ */
 /* Agents (agents.c)                                                        */
 /* ------------------------------------------------------------------------ */
 
@@ -121,6 +181,7 @@ enum {
 typedef struct wf_shared {
     fdn_registry_ns_t *ns;       /* namespace "wordfreq" */
     const wf_corpus_t *corpus;
+    const wf_metrics_t *metrics; /* the job's metrics */
     fdn_pid_t main_pid;          /* told when the job is done */
     uint32_t agents;             /* number of mappers */
 } wf_shared_t;
@@ -129,6 +190,9 @@ typedef struct wf_shared {
 typedef struct wf_mapper_arg {
     const wf_shared_t *shared;
     uint32_t index;
+    /* Set by the mapper's first start: a later start is a restart.
+     * Exchanged relaxed: a flag that orders nothing. */
+    atomic_bool started;
 } wf_mapper_arg_t;
 
 /* The chaos process's start argument. */

@@ -230,6 +230,10 @@ FDN_API int fdn_registry_namespace(fdn_registry_t *reg, const char *name,
 FDN_API int fdn_registry_namespace_opts(fdn_registry_t *reg, const char *name,
                                         const fdn_registry_ns_opts_t *opts,
                                         fdn_registry_ns_t **out);
+/* The namespace called name, or NULL if there is none; never creates one
+ * (unlike fdn_registry_namespace).  Lock-free; NULL for a NULL argument. */
+FDN_API fdn_registry_ns_t *fdn_registry_namespace_find(const fdn_registry_t *reg,
+                                                       const char *name);
 FDN_API fdn_registry_kind_t fdn_registry_ns_kind(const fdn_registry_ns_t *ns);
 FDN_API const char *fdn_registry_ns_name(const fdn_registry_ns_t *ns);
 
@@ -522,6 +526,42 @@ FDN_API uint64_t fdn_registry_total(const fdn_registry_t *reg);
 FDN_API uint64_t fdn_registry_meta_bytes(const fdn_registry_ns_t *ns);
 /* Owner records (pids holding entries, with one monitor each). */
 FDN_API uint64_t fdn_registry_owner_count(const fdn_registry_t *reg);
+
+/*
+ * What the registry has done since its creation, over all namespaces.
+ * Changes only: lookups and other reads are not counted, and neither are
+ * refused writes (nothing changed) nor the removals of
+ * fdn_registry_destroy.  Every removal has one reason, so when quiescent
+ *   entries = registrations + joins - unregistrations - leaves - cleanups
+ *             - evictions - expirations.
+ * The counts come from the namespaces' per-thread count stripes, which
+ * the writes update anyway (a register or unregister pays no extra
+ * atomic for them): exact when quiescent; while writers run each total
+ * may lag or lead by the writes in flight, and none ever goes down
+ * between two calls from one thread.
+ */
+typedef struct fdn_registry_stats {
+    uint64_t registrations;   /* UNIQUE keys registered (register, _ex,
+                               * each key of a batch, restores) */
+    uint64_t unregistrations; /* UNIQUE entries unregistered */
+    uint64_t joins;           /* DUPLICATE memberships added */
+    uint64_t leaves;          /* memberships left (leave, or unregister on
+                               * a DUPLICATE namespace) */
+    uint64_t updates;         /* metadata updates */
+    uint64_t touches;         /* heartbeats (fdn_registry_touch) */
+    uint64_t cleanups;        /* entries removed because their owner died */
+    uint64_t evictions;       /* entries evicted by full EVICT_LRU
+                               * namespaces */
+    uint64_t expirations;     /* entries removed after their ttl */
+    uint64_t entries;         /* entries now (fdn_registry_total) */
+    uint64_t owners;          /* owner records now
+                               * (fdn_registry_owner_count) */
+    uint32_t namespaces;      /* namespaces created */
+} fdn_registry_stats_t;
+/* Fills *out (NULL does nothing; a NULL reg zeroes it).  Any thread;
+ * O(namespaces), reads no entry and takes no lock. */
+FDN_API void fdn_registry_stats(const fdn_registry_t *reg,
+                                fdn_registry_stats_t *out);
 
 /* Calls fn(arg, ns_name, key) for each key pid owns, in every namespace
  * (fn may be NULL to only count).  Returns the number of keys, or

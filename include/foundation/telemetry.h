@@ -448,6 +448,11 @@ FDN_API int fdn_telemetry_collector_add(fdn_telemetry_t *t,
                                         void *ctx, uint64_t *id);
 /* Removes it; returns after any run of it has finished.  FDN_ENOENT. */
 FDN_API int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id);
+/* Runs every collector now, as an export does before it reads, so that
+ * fdn_series_read, fdn_counter_value and the like see fresh values (the
+ * runtime's and a registry's, for instance) without an export.  Any
+ * thread but a collector's own (it would deadlock).  NULL does nothing. */
+FDN_API void fdn_telemetry_collect(fdn_telemetry_t *t);
 
 /*
  * The Prometheus text exposition (format 0.0.4) of every metric, in
@@ -526,20 +531,49 @@ FDN_API void fdn_telemetry_http_stop(fdn_telemetry_http_t *h);
 
 /*
  * Adds the runtime's metrics to t and a collector that refreshes them from
- * fdn_runtime_stats: fdn_processes_alive, fdn_processes_spawned_total,
- * fdn_process_exits_total{reason}, fdn_messages_sent_total,
- * fdn_scheduler_run_queue_length{scheduler}, fdn_schedulers.  *id (may be
- * NULL) is the collector's id: remove it (or destroy t) before destroying
- * rt.  Errors: FDN_EINVAL, FDN_EEXIST (already instrumented), FDN_ENOMEM.
+ * fdn_runtime_stats at every export (and fdn_telemetry_collect):
+ *   fdn_processes_alive                       gauge
+ *   fdn_processes_spawned_total               counter
+ *   fdn_process_exits_total{reason}           counter; reason is "normal",
+ *                                             "shutdown", "killed" (kill
+ *                                             included) or "other"
+ *   fdn_messages_sent_total                   counter
+ *   fdn_scheduler_run_queue_length{scheduler} gauge; scheduler "0", "1", ..
+ *   fdn_schedulers                            gauge
+ * A counter follows its source: each collection adds what the source
+ * gained since the last, so the exported value equals the runtime's own
+ * count (its whole life, also what happened before this call) whenever
+ * the runtime is quiescent.  *id (may be NULL) is the collector's id:
+ * remove it (or destroy t) before destroying rt; the metrics stay, with
+ * their last values.  A hub takes one runtime in its life (the metrics
+ * carry no label telling two apart).  Errors: FDN_EINVAL (NULL),
+ * FDN_EEXIST (t has a runtime's metrics already, also after their
+ * collector was removed, or a metric of one of these names but another
+ * kind or labels), FDN_ELIMIT (t's max_metrics), FDN_ENOMEM.  A metric
+ * that a failed call created stays (a metric cannot be removed) and reads
+ * zero; a later call reuses it.
  */
 FDN_API int fdn_telemetry_instrument_runtime(fdn_telemetry_t *t,
                                              fdn_runtime_t *rt, uint64_t *id);
 /*
- * Adds a registry's metrics and their collector: fdn_registry_entries{ns},
- * fdn_registry_owners, fdn_registry_operations_total{op},
- * fdn_registry_cleanups_total (entries removed because their owner died).
- * Namespaces are those named in ns_names (borrowed for the call; NULL =
- * none, only the registry-wide numbers).  Same rules as above.
+ * Adds a registry's metrics and their collector (fdn_registry_stats):
+ *   fdn_registry_entries{ns}             gauge: entries of each namespace
+ *                                        named in ns_names (0 while it
+ *                                        does not exist; not created)
+ *   fdn_registry_owners                  gauge: owner records
+ *   fdn_registry_operations_total{op}    counter; op is "register",
+ *                                        "unregister", "join", "leave",
+ *                                        "update", "touch", "evict",
+ *                                        "expire" (fdn_registry_stats_t)
+ *   fdn_registry_cleanups_total          counter: entries removed because
+ *                                        their owner died
+ * ns_names (n_ns of them) is borrowed for the call (NULL with n_ns 0 =
+ * none, only the registry-wide numbers); each is a namespace name (1 to
+ * FDN_REGISTRY_NS_MAX bytes).  Same rules as above: counters equal the
+ * registry's counts when it is quiescent, one registry per hub, remove
+ * the collector (or destroy t) before destroying reg.  Errors: FDN_EINVAL
+ * (NULL t or reg, NULL ns_names with n_ns > 0, a NULL, empty or too long
+ * name), FDN_EEXIST, FDN_ELIMIT, FDN_ENOMEM, as above.
  */
 FDN_API int fdn_telemetry_instrument_registry(fdn_telemetry_t *t,
                                               fdn_registry_t *reg,

@@ -143,10 +143,10 @@ void fdn__reg_ns_teardown(fdn_registry_ns_t *ns)
     while ((e = fdn__map_next(&ns->table, &it)) != NULL) {
         if (fdn__map_del(&ns->table, fdn__reg_entry_hash(e), e)) {
             /* Unlink before call_rcu reuses the link's storage; the
-             * neighbours are still allocated (frees are deferred). */
+             * neighbours are still allocated (frees are deferred).  The
+             * counts are left as they are: nothing reads them again. */
             e->in_map = false;
             cds_list_del(&e->u.owner_link);
-            fdn__reg_count_add(ns, -1, 0);
             fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
         }
     }
@@ -171,5 +171,5 @@ void fdn__reg_ns_free(fdn_registry_ns_t *ns)
     for (uint32_t i = 0; i < ns->nindexes; i++)
         fdn__rix_destroy(ns->indexes[i]);
     pthread_mutex_destroy(&ns->lock);
-    fdn__free(ns->reg->alloc, ns);
+    fdn__free(ns->reg->alloc, ns->mem);
 }

@@ -567,9 +567,16 @@ static int ns_create(fdn_registry_t *reg, const char *name, size_t len,
         if (rc != FDN_OK)
             return rc;
     }
-    fdn_registry_ns_t *ns = fdn__zalloc(reg->alloc, sizeof *ns);
-    if (ns == NULL)
+    /* On a line boundary, as its stripes' alignment requires: the
+     * allocator promises only the alignment of any basic type. */
+    size_t line = _Alignof(fdn_registry_ns_t);
+    void *mem = fdn__zalloc(reg->alloc, sizeof(fdn_registry_ns_t) + line - 1);
+    if (mem == NULL)
         return FDN_ENOMEM;
+    fdn_registry_ns_t *ns =
+        (fdn_registry_ns_t *)(void *)(((uintptr_t)mem + line - 1) &
+                                      ~(uintptr_t)(line - 1));
+    ns->mem = mem;
     ns->reg = reg;
     ns->opts = *o;
     ns->opts.size = sizeof ns->opts;
@@ -595,7 +602,7 @@ static int ns_create(fdn_registry_t *reg, const char *name, size_t len,
         for (uint32_t i = 0; i < made; i++)
             if (ns->indexes[i] != NULL)
                 fdn__rix_destroy(ns->indexes[i]);
-        fdn__free(reg->alloc, ns);
+        fdn__free(reg->alloc, ns->mem);
         return rc;
     }
     pthread_mutex_init(&ns->lock, NULL);
@@ -605,8 +612,13 @@ static int ns_create(fdn_registry_t *reg, const char *name, size_t len,
                      ns->nindexes != 0;
     atomic_init(&ns->is_locked, is_locked);
     for (int i = 0; i < REG_STRIPES; i++) {
-        atomic_init(&ns->stripes[i].count, 0);
-        atomic_init(&ns->stripes[i].meta_bytes, 0);
+        struct reg_stripe *st = &ns->stripes[i];
+        atomic_init(&st->added, 0);
+        for (int r = 0; r < REG_REASONS; r++)
+            atomic_init(&st->removed[r], 0);
+        atomic_init(&st->updates, 0);
+        atomic_init(&st->touches, 0);
+        atomic_init(&st->meta_bytes, 0);
     }
     reg->namespaces[n] = ns;
     /* Release: pairs with the acquire in registry_namespace_find and
@@ -663,6 +675,14 @@ FDN_API int fdn_registry_namespace(fdn_registry_t *reg, const char *name,
     return fdn_registry_namespace_opts(reg, name, NULL, out);
 }
 
+FDN_API fdn_registry_ns_t *fdn_registry_namespace_find(const fdn_registry_t *reg,
+                                                       const char *name)
+{
+    if (reg == NULL || name == NULL)
+        return NULL;
+    return registry_namespace_find(reg, name);
+}
+
 FDN_API fdn_registry_kind_t fdn_registry_ns_kind(const fdn_registry_ns_t *ns)
 {
     return ns != NULL ? ns->opts.kind : FDN_REGISTRY_UNIQUE;
@@ -692,26 +712,53 @@ uint32_t fdn__reg_stripe_assign(void)
     return id;
 }
 
-/* The sum of one counter over ns's stripes, at least 0. */
-static uint64_t stripes_sum(const fdn_registry_ns_t *ns, bool bytes)
+void fdn__reg_ns_sums(const fdn_registry_ns_t *ns, struct reg_sums *out)
 {
-    int64_t sum = 0;
-    for (int i = 0; i < REG_STRIPES; i++)
-        /* Relaxed: statistics (write.c, Counts). */
-        sum += atomic_load_explicit(bytes ? &ns->stripes[i].meta_bytes
-                                          : &ns->stripes[i].count,
-                                    memory_order_relaxed);
-    return sum > 0 ? (uint64_t)sum : 0;
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < REG_STRIPES; i++) {
+        const struct reg_stripe *st = &ns->stripes[i];
+        /* Relaxed: statistics (write.c, Counts).  Sums wrap; the counts
+         * they make are clamped by the readers below. */
+        out->added += atomic_load_explicit(&st->added, memory_order_relaxed);
+        for (int r = 0; r < REG_REASONS; r++)
+            out->removed[r] += atomic_load_explicit(&st->removed[r],
+                                                    memory_order_relaxed);
+        out->updates += atomic_load_explicit(&st->updates,
+                                             memory_order_relaxed);
+        out->touches += atomic_load_explicit(&st->touches,
+                                             memory_order_relaxed);
+        out->meta_bytes += (uint64_t)atomic_load_explicit(
+            &st->meta_bytes, memory_order_relaxed);
+    }
+}
+
+/* A sum that a racing reader may see below zero, as a count (at least
+ * 0; write.c, Counts). */
+static uint64_t count_of(uint64_t sum)
+{
+    return (int64_t)sum > 0 ? sum : 0;
+}
+
+uint64_t fdn__reg_sums_count(const struct reg_sums *s)
+{
+    uint64_t removed = 0;
+    for (int r = 0; r < REG_REASONS; r++)
+        removed += s->removed[r];
+    return count_of(s->added - removed);
 }
 
 uint64_t fdn__reg_ns_count(const fdn_registry_ns_t *ns)
 {
-    return stripes_sum(ns, false);
+    struct reg_sums s;
+    fdn__reg_ns_sums(ns, &s);
+    return fdn__reg_sums_count(&s);
 }
 
 uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns)
 {
-    return stripes_sum(ns, true);
+    struct reg_sums s;
+    fdn__reg_ns_sums(ns, &s);
+    return count_of(s.meta_bytes);
 }
 
 /* Fits ns's entry table to count and reg's owner table to its count. */
@@ -773,6 +820,40 @@ FDN_API uint64_t fdn_registry_owner_count(const fdn_registry_t *reg)
         return 0;
     /* Relaxed: a statistic. */
     return atomic_load_explicit(&reg->owner_count, memory_order_relaxed);
+}
+
+FDN_API void fdn_registry_stats(const fdn_registry_t *reg,
+                                fdn_registry_stats_t *out)
+{
+    if (out == NULL)
+        return;
+    memset(out, 0, sizeof *out);
+    if (reg == NULL)
+        return;
+    /* Acquire: pairs with the release in ns_create. */
+    uint32_t n = atomic_load_explicit(&reg->ns_count, memory_order_acquire);
+    out->namespaces = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const fdn_registry_ns_t *ns = reg->namespaces[i];
+        struct reg_sums s;
+        fdn__reg_ns_sums(ns, &s);
+        /* Added and removed explicitly: registrations and unregistrations
+         * in a UNIQUE namespace, joins and leaves in a DUPLICATE one. */
+        if (ns->opts.kind == FDN_REGISTRY_DUPLICATE) {
+            out->joins += s.added;
+            out->leaves += s.removed[FDN_REGISTRY_EXPLICIT - 1];
+        } else {
+            out->registrations += s.added;
+            out->unregistrations += s.removed[FDN_REGISTRY_EXPLICIT - 1];
+        }
+        out->cleanups += s.removed[FDN_REGISTRY_DOWN - 1];
+        out->evictions += s.removed[FDN_REGISTRY_EVICTED - 1];
+        out->expirations += s.removed[FDN_REGISTRY_EXPIRED - 1];
+        out->updates += s.updates;
+        out->touches += s.touches;
+        out->entries += fdn__reg_sums_count(&s);
+    }
+    out->owners = fdn_registry_owner_count(reg);
 }
 
 /* The offset of an entry's fields from the entry (8-aligned after the

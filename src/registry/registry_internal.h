@@ -183,17 +183,34 @@ struct reg_listener {
 /* Stripes of a namespace's counts: enough that writers on different
  * cores rarely share one (threads take them in turn, reg_stripe_of). */
 #define REG_STRIPES 8
+/* The removal reasons a stripe counts: fdn_registry_reason_t EXPLICIT
+ * (1) to EXPIRED (4), at index reason - 1. */
+#define REG_REASONS 4
 
+/*
+ * One stripe: what the writers on its threads did to the namespace (see
+ * write.c, Counts).  Every counter but meta_bytes only goes up, so a
+ * reader that sums a counter over the stripes twice never sees it go
+ * down.  The entry count is derived: added less removed.  One cache line,
+ * aligned to one (the namespace is allocated on a line boundary), so two
+ * stripes never share a line.
+ */
 struct reg_stripe {
-    _Atomic int64_t count;         /* entries added less removed here */
-    _Atomic int64_t meta_bytes;    /* likewise, metadata bytes */
-    char pad[48];
+    _Alignas(64) _Atomic uint64_t added;   /* entries registered, joined */
+    _Atomic uint64_t removed[REG_REASONS]; /* entries removed, by reason */
+    _Atomic uint64_t updates;              /* metadata updates */
+    _Atomic uint64_t touches;              /* heartbeats */
+    _Atomic int64_t meta_bytes;            /* metadata bytes added less
+                                            * removed here */
 };
 
 _Static_assert(sizeof(struct reg_stripe) == 64, "a stripe is a line");
 
 struct fdn_registry_ns {
     fdn_registry_t *reg;           /* immutable */
+    void *mem;                     /* immutable: the allocation holding
+                                    * the namespace, which starts at the
+                                    * first line boundary in it */
     fdn_registry_ns_opts_t opts;   /* immutable copy */
     char name[FDN_REGISTRY_NS_MAX + 1]; /* immutable */
     /* UNIQUE: entries by key.  DUPLICATE: entries by (key, pid). */
@@ -208,13 +225,12 @@ struct fdn_registry_ns {
      */
     _Atomic bool is_locked;
     pthread_mutex_t lock;
-    /* Entries and their metadata bytes, in stripes (see write.c,
-     * Counts): a writer adds to its thread's stripe, a reader sums them.
-     * Every stripe sits on a cache line of its own whatever the struct's
-     * alignment (its 16 bytes of counters start 64 bytes after the last
-     * stripe's), and the padding keeps the read-mostly fields that every
-     * lookup and write reads off those lines. */
-    char pad_before_count[64];
+    /* What writers did (entries added and removed, by reason; updates,
+     * touches; metadata bytes), in stripes (see write.c, Counts): a
+     * writer adds to its thread's stripe, a reader sums them.  Each
+     * stripe is a cache line of its own (struct reg_stripe's alignment),
+     * so the read-mostly fields that every lookup and write reads above
+     * and below never share a line with them. */
     struct reg_stripe stripes[REG_STRIPES];
     /* Extras before each entry (ext area), and where each part is. */
     uint32_t ext_bytes;
@@ -421,9 +437,9 @@ static inline uint32_t fdn__reg_stripe_id(void)
 }
 
 /* How often ns's tables are checked, as a mask: a table-size check is
- * due when a stripe's entry count reaches a multiple of mask + 1 (every
- * change while the entry table has under 128 buckets, every 64th from
- * 4,096 buckets on; write.c, Counts). */
+ * due when a stripe's count of additions, or of removals for one reason,
+ * reaches a multiple of mask + 1 (every change while the entry table has
+ * under 128 buckets, every 64th from 4,096 buckets on; write.c, Counts). */
 static inline uint64_t fdn__reg_period_mask(uint64_t b)
 {
     return (b >= 64 * 64 ? 64 : b >= 128 ? b / 64 : 1) - 1;
@@ -434,36 +450,87 @@ static inline uint64_t fdn__reg_fit_mask(fdn_registry_ns_t *ns)
     return fdn__reg_period_mask(fdn__map_buckets(&ns->table));
 }
 
-/* Adds dcount entries and dbytes metadata bytes to ns's counts, on the
- * calling thread's stripe (write.c, Counts); notes ns for
- * fdn__reg_fit_due when the stripe's count reaches a multiple of the
- * check period. */
-static inline void fdn__reg_count_add(fdn_registry_ns_t *ns, int64_t dcount,
-                                      int64_t dbytes)
+/* The calling thread's stripe of ns. */
+static inline struct reg_stripe *fdn__reg_stripe(fdn_registry_ns_t *ns)
 {
-    struct reg_stripe *st = &ns->stripes[fdn__reg_stripe_id() - 1];
-    if (dcount != 0) {
-        /* Relaxed: counts order nothing (write.c, Counts). */
-        uint64_t now = (uint64_t)(atomic_fetch_add_explicit(
-                                      &st->count, dcount,
-                                      memory_order_relaxed) +
-                                  dcount);
-        if ((now & fdn__reg_fit_mask(ns)) == 0)
-            fdn__reg_thread.fit_ns = ns;
-    }
+    return &ns->stripes[fdn__reg_stripe_id() - 1];
+}
+
+/* Adds n to one of the calling thread's stripe counters c and notes ns
+ * for fdn__reg_fit_due when that takes c past a multiple of the check
+ * period.  Relaxed: counts order nothing (write.c, Counts). */
+static inline void fdn__reg_count_step(fdn_registry_ns_t *ns,
+                                       _Atomic uint64_t *c, uint64_t n)
+{
+    uint64_t now = atomic_fetch_add_explicit(c, n, memory_order_relaxed) + n;
+    uint64_t mask = fdn__reg_fit_mask(ns);
+    if ((now & ~mask) != ((now - n) & ~mask))
+        fdn__reg_thread.fit_ns = ns;
+}
+
+static inline void fdn__reg_count_bytes(struct reg_stripe *st, int64_t dbytes)
+{
     if (dbytes != 0)
+        /* Relaxed: as fdn__reg_count_step. */
         atomic_fetch_add_explicit(&st->meta_bytes, dbytes,
                                   memory_order_relaxed);
 }
 
-/* ns's entry count and metadata bytes: the sums of its stripes, read at
- * zero if a sum is transiently negative (write.c, Counts). */
+/* Counts n entries added to ns (registered or joined) holding dbytes
+ * metadata bytes, on the calling thread's stripe (write.c, Counts). */
+static inline void fdn__reg_count_added(fdn_registry_ns_t *ns, uint64_t n,
+                                        int64_t dbytes)
+{
+    struct reg_stripe *st = fdn__reg_stripe(ns);
+    fdn__reg_count_step(ns, &st->added, n);
+    fdn__reg_count_bytes(st, dbytes);
+}
+
+/* Counts one entry removed from ns for reason why (EXPLICIT to EXPIRED),
+ * which held dbytes metadata bytes. */
+static inline void fdn__reg_count_removed(fdn_registry_ns_t *ns,
+                                          fdn_registry_reason_t why,
+                                          int64_t dbytes)
+{
+    struct reg_stripe *st = fdn__reg_stripe(ns);
+    fdn__reg_count_step(ns, &st->removed[why - 1], 1);
+    fdn__reg_count_bytes(st, -dbytes);
+}
+
+/* Counts one update of ns, which changed its metadata bytes by dbytes. */
+static inline void fdn__reg_count_updated(fdn_registry_ns_t *ns,
+                                          int64_t dbytes)
+{
+    struct reg_stripe *st = fdn__reg_stripe(ns);
+    /* Relaxed: as fdn__reg_count_step. */
+    atomic_fetch_add_explicit(&st->updates, 1, memory_order_relaxed);
+    fdn__reg_count_bytes(st, dbytes);
+}
+
+/* Counts one touch of ns. */
+static inline void fdn__reg_count_touched(fdn_registry_ns_t *ns)
+{
+    /* Relaxed: as fdn__reg_count_step. */
+    atomic_fetch_add_explicit(&fdn__reg_stripe(ns)->touches, 1,
+                              memory_order_relaxed);
+}
+
+/* A namespace's counters summed over its stripes (wrapping: meta_bytes
+ * is a signed sum in two's complement). */
+struct reg_sums {
+    uint64_t added, removed[REG_REASONS], updates, touches, meta_bytes;
+};
+void fdn__reg_ns_sums(const fdn_registry_ns_t *ns, struct reg_sums *out);
+/* The entry count the sums make: added less removed, read at zero if a
+ * racing read makes it negative (write.c, Counts). */
+uint64_t fdn__reg_sums_count(const struct reg_sums *s);
+/* ns's entry count and metadata bytes, from its sums. */
 uint64_t fdn__reg_ns_count(const fdn_registry_ns_t *ns);
 uint64_t fdn__reg_ns_meta_bytes(const fdn_registry_ns_t *ns);
 
 /* Whether the calling thread's last write to ns should check the sizes
- * of its tables (fdn__reg_fit): its count change took a stripe's count
- * to a multiple of the check period (fdn__reg_count_add).  Clears the
+ * of its tables (fdn__reg_fit): its count change took a stripe's counter
+ * past a multiple of the check period (fdn__reg_count_step).  Clears the
  * note. */
 static inline bool fdn__reg_fit_due(fdn_registry_ns_t *ns)
 {

@@ -36,25 +36,38 @@
  * leave, eviction, expiry, owner death — the tag clear of fdn__map_del;
  * update — the slot store of fdn__map_replace.
  *
- * Counts.  A namespace's entry count and metadata bytes change right
- * after the insert or delete they count, under the entry's owner mutex
- * (and ns->lock when locked), each on the writing thread's stripe: two
- * threads registering in one plain namespace no longer pass one counter's
- * cache line back and forth (it was a tenth of a registration's time in
- * a profile of REG-P2).  A reader sums the stripes.  Under ns->lock every
- * writer of a locked namespace is excluded, so the sum is exact there
- * (limits); in a plain namespace it is exact once writes are quiescent,
- * and meanwhile may lag or lead by the writes in flight; a sum that an
- * add on one stripe and a later remove on another make negative for a
- * moment reads as zero.  Writes check the tables' sizes only every so
- * often, so they do not read every stripe each time: when the count
- * change takes its stripe's count to a multiple of a period (1 for small
- * tables, up to 64; fdn__reg_count_add, fdn__reg_fit_due).  A stripe's
- * count moves by one per change, so the total moves by less than
- * REG_STRIPES periods between checks in either direction, however the
- * writers spread over namespaces: a table of b buckets that grows at 4b
- * entries is checked by 4b + 512, whatever the number of threads (a
- * full table grows at once in any case, map.c).
+ * Counts.  Each change is counted right after the insert, delete or
+ * replace it makes, under the entry's owner mutex (and ns->lock when
+ * locked), on the writing thread's stripe of the namespace: additions
+ * (register, join, batch keys), removals by reason (EXPLICIT: unregister
+ * and leave; DOWN: the owner died; EVICTED; EXPIRED), updates, touches,
+ * and the metadata bytes.  Two threads registering in one plain namespace
+ * thus never pass one counter's cache line back and forth (a shared count
+ * was a tenth of a registration's time in a profile of REG-P2), and a
+ * register or unregister costs one atomic add, as it did when the stripes
+ * held only the entry count: that count is now derived, additions less
+ * removals, which also gives fdn_registry_stats its operation counts
+ * without another add on the hot path.  A refused write counts nothing;
+ * a batch counts its keys once all are in, so its rollback counts
+ * nothing either.  A reader sums the stripes.  Under ns->lock every
+ * writer of a locked namespace is excluded, so the sums are exact there
+ * (limits); in a plain namespace they are exact once writes are
+ * quiescent, and meanwhile may lag or lead by the writes in flight; an
+ * entry count that an add on one stripe and a later remove on another
+ * make negative for a moment reads as zero.  Every counter but the bytes
+ * only goes up, so two sums, one after the other, never go down.
+ *
+ * Writes check the tables' sizes only every so often, so they do not read
+ * every stripe each time: when the count makes a stripe's additions, or
+ * its removals for one reason, pass a multiple of a period (1 for small
+ * tables, up to 64; fdn__reg_count_step, fdn__reg_fit_due).  Each counter
+ * moves by one per change (a batch's additions by its size, and a batch
+ * fits the tables whatever they say), so the entry count grows by less
+ * than REG_STRIPES periods between checks, however the writers spread
+ * over namespaces: a table of b buckets that grows at 4b entries is
+ * checked by 4b + 512, whatever the number of threads (a full table grows
+ * at once in any case, map.c).  Shrinking is checked the same way per
+ * reason, and an owner's death and a sweep fit the tables themselves.
  * Relaxed: statistics, limit checks under the lock and sizing hints;
  * they order nothing.
  */
@@ -300,16 +313,19 @@ static bool ns_over(const fdn_registry_ns_t *ns, uint64_t add_entries,
                     uint64_t add_bytes)
 {
     const fdn_registry_ns_opts_t *o = &ns->opts;
-    uint64_t count = fdn__reg_ns_count(ns);
-    uint64_t bytes = fdn__reg_ns_meta_bytes(ns);
+    struct reg_sums s;
+    fdn__reg_ns_sums(ns, &s);
+    uint64_t count = fdn__reg_sums_count(&s);
+    uint64_t bytes = (int64_t)s.meta_bytes > 0 ? s.meta_bytes : 0;
     return (o->max_entries != 0 && count + add_entries > o->max_entries) ||
            (o->max_meta_bytes != 0 && bytes + add_bytes > o->max_meta_bytes);
 }
 
 /*
  * Inserts the unpublished e for owner r: r's mutex held, and ns->lock if
- * held.  emit_now: send the REGISTERED event (batches send theirs once all
- * keys are in).  On error e was never visible and may be freed at once.
+ * held.  emit_now: count the addition and send the REGISTERED event
+ * (batches do both once all keys are in).  On error e was never visible
+ * and may be freed at once.
  */
 static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
                          uint64_t hash, struct reg_owner *r, bool held,
@@ -365,14 +381,18 @@ static int insert_locked(fdn_registry_ns_t *ns, struct reg_entry *e,
     cds_list_add(&e->u.owner_link, &r->entries);
     if (ns->lru_off >= 0)
         cds_list_add_tail(entry_lru(e), &ns->lru);
-    fdn__reg_count_add(ns, 1, (int64_t)fdn__reg_meta_size(e));
-    if (held && emit_now)
-        emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE, e);
+    if (emit_now) {
+        fdn__reg_count_added(ns, 1, (int64_t)fdn__reg_meta_size(e));
+        if (held)
+            emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE, e);
+    }
     return FDN_OK;
 }
 
-/* Everything of e but the table: the inverse of insert_locked's links. */
-static void unlink_locked(struct reg_entry *e)
+/* Everything of e but the table: the inverse of insert_locked's links.
+ * Counts the removal for reason why, unless why is NONE (the rollback of
+ * a batch, whose entries were never counted). */
+static void unlink_locked(struct reg_entry *e, fdn_registry_reason_t why)
 {
     fdn_registry_ns_t *ns = e->ns;
     cds_list_del(&e->u.owner_link);
@@ -385,16 +405,17 @@ static void unlink_locked(struct reg_entry *e)
             group_drop(ns, m->group);
     }
     index_del(ns, e);
-    fdn__reg_count_add(ns, -1, -(int64_t)fdn__reg_meta_size(e));
+    if (why != FDN_REGISTRY_NONE)
+        fdn__reg_count_removed(ns, why, (int64_t)fdn__reg_meta_size(e));
 }
 
-/* Removes e without an event (rollback of a batch). */
+/* Removes e without an event or a count (rollback of a batch). */
 static void remove_quiet(struct reg_entry *e)
 {
     if (!fdn__map_del(&e->ns->table, fdn__reg_entry_hash(e), e))
         FDN_PANIC("registry: entry missing from its table");
     e->in_map = false;
-    unlink_locked(e);
+    unlink_locked(e, FDN_REGISTRY_NONE);
     fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
 }
 
@@ -407,7 +428,7 @@ void fdn__reg_entry_remove(struct reg_entry *e, fdn_registry_reason_t why,
     if (!fdn__map_del(&ns->table, fdn__reg_entry_hash(e), e))
         FDN_PANIC("registry: entry missing from its table");
     e->in_map = false;
-    unlink_locked(e);
+    unlink_locked(e, why);
     if (held)
         emit(ns, FDN_REGISTRY_UNREGISTERED, why, e);
     fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
@@ -651,9 +672,14 @@ FDN_API int fdn_registry_register_batch(fdn_registry_ns_t *ns,
             for (size_t j = 0; j < done; j++)
                 remove_quiet(es[j]);
             fdn__reg_owner_refund(r, (uint32_t)n);
-        } else if (held) {
-            for (size_t j = 0; j < n; j++)
-                emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE, es[j]);
+        } else {
+            /* Counted once every key is in, so a rollback has nothing to
+             * take back (insert_locked). */
+            fdn__reg_count_added(ns, n, (int64_t)bytes);
+            if (held)
+                for (size_t j = 0; j < n; j++)
+                    emit(ns, FDN_REGISTRY_REGISTERED, FDN_REGISTRY_NONE,
+                         es[j]);
         }
         pthread_mutex_unlock(&r->mutex);
         if (rc == FDN_OK && held)
@@ -865,9 +891,8 @@ FDN_API int fdn_registry_update(fdn_registry_ns_t *ns, const char *key,
             fdn__rcu_list_replace(&m->link, &m2->link);
         }
         index_del(ns, e);
-        fdn__reg_count_add(ns, 0,
-                           (int64_t)fdn__reg_meta_size(e2) -
-                               (int64_t)fdn__reg_meta_size(e));
+        fdn__reg_count_updated(ns, (int64_t)fdn__reg_meta_size(e2) -
+                                       (int64_t)fdn__reg_meta_size(e));
         if (held)
             emit(ns, FDN_REGISTRY_UPDATED, FDN_REGISTRY_NONE, e2);
         fdn__rcu_call(&e->u.rcu, fdn__reg_entry_free_rcu);
@@ -897,6 +922,7 @@ FDN_API int fdn_registry_touch(fdn_registry_ns_t *ns, const char *key,
                 cds_list_del(entry_lru(e));
                 cds_list_add_tail(entry_lru(e), &ns->lru);
             }
+            fdn__reg_count_touched(ns);
         }
         pthread_mutex_unlock(&e->owner->mutex);
         ns_unlock(ns, held);

@@ -9,6 +9,10 @@
  * returns only after any run of it has finished, so its context may then
  * be freed.  A collector must not add or remove collectors (it would
  * deadlock on the lock); it may create metrics and record.
+ *
+ * A collector added by the library itself (instrument.c) may own its
+ * context: its free callback runs once the collector is removed, after
+ * its last run, or when the hub is destroyed.
  */
 #include "telemetry/internal.h"
 
@@ -16,8 +20,18 @@ struct fdn__tel_collector {
     struct fdn__tel_collector *next;
     fdn_telemetry_collect_fn fn;
     void *ctx;
+    fdn__tel_collector_free_fn free_fn; /* NULL: none */
     uint64_t id;
 };
+
+/* Frees x, and its context through its free_fn; no run of x is in
+ * progress and none can start. */
+static void collector_free(fdn_telemetry_t *t, struct fdn__tel_collector *x)
+{
+    if (x->free_fn != NULL)
+        x->free_fn(t, x->ctx);
+    fdn__free(t->alloc, x);
+}
 
 int fdn__tel_collectors_init(fdn_telemetry_t *t)
 {
@@ -35,7 +49,7 @@ void fdn__tel_collectors_fini(fdn_telemetry_t *t)
     while (c->head) {
         struct fdn__tel_collector *x = c->head;
         c->head = x->next;
-        fdn__free(t->alloc, x);
+        collector_free(t, x);
     }
     pthread_mutex_destroy(&c->lock);
 }
@@ -49,8 +63,15 @@ void fdn__tel_collect(fdn_telemetry_t *t)
     pthread_mutex_unlock(&c->lock);
 }
 
-int fdn_telemetry_collector_add(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
-                                void *ctx, uint64_t *id)
+void fdn_telemetry_collect(fdn_telemetry_t *t)
+{
+    if (t != NULL)
+        fdn__tel_collect(t);
+}
+
+int fdn__tel_collector_add_free(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
+                                void *ctx, fdn__tel_collector_free_fn free_fn,
+                                uint64_t *id)
 {
     if (t == NULL || fn == NULL)
         return FDN_EINVAL;
@@ -59,6 +80,7 @@ int fdn_telemetry_collector_add(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
         return FDN_ENOMEM;
     x->fn = fn;
     x->ctx = ctx;
+    x->free_fn = free_fn;
     x->next = NULL;
     fdn__tel_collectors_t *c = &t->collectors;
     pthread_mutex_lock(&c->lock);
@@ -74,6 +96,12 @@ int fdn_telemetry_collector_add(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
     return FDN_OK;
 }
 
+int fdn_telemetry_collector_add(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
+                                void *ctx, uint64_t *id)
+{
+    return fdn__tel_collector_add_free(t, fn, ctx, NULL, id);
+}
+
 int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id)
 {
     if (t == NULL)
@@ -85,7 +113,7 @@ int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id)
             struct fdn__tel_collector *x = *pp;
             *pp = x->next;
             pthread_mutex_unlock(&c->lock);
-            fdn__free(t->alloc, x);
+            collector_free(t, x);
             return FDN_OK;
         }
     }

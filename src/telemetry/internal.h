@@ -213,6 +213,14 @@ typedef struct fdn__tel_collectors {
     uint64_t next_id;     /* guarded by lock */
 } fdn__tel_collectors_t;
 
+/* Frees a collector's context: runs once, after the collector's last
+ * run, when it is removed or the hub destroyed (then before any metric is
+ * freed).  Must not call into the collectors. */
+typedef void (*fdn__tel_collector_free_fn)(fdn_telemetry_t *t, void *ctx);
+/* fdn_telemetry_collector_add, with free_fn (may be NULL) to free ctx. */
+int fdn__tel_collector_add_free(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
+                                void *ctx, fdn__tel_collector_free_fn free_fn,
+                                uint64_t *id);
 int fdn__tel_collectors_init(fdn_telemetry_t *t);
 void fdn__tel_collectors_fini(fdn_telemetry_t *t);
 /* Runs every collector (under the collectors' lock). */
@@ -246,10 +254,10 @@ struct fdn_telemetry {
     fdn__tel_events_t events;
     fdn__tel_collectors_t collectors;
 
-    /* Instrumentation already added (instrument.c); guarded by lock. */
+    /* Instrumentation claimed (instrument.c): a hub takes one runtime's
+     * and one registry's metrics in its life.  Guarded by lock. */
     bool has_runtime;
-    fdn_registry_t *registries[8];
-    size_t n_registries;
+    bool has_registry;
 };
 
 /* Reserves ncells cells in every slot and initialises them (histogram
