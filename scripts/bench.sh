@@ -309,14 +309,16 @@ row 'TEL-P5|labelled: series(1 value) + inc, 1 thread (ns/op)|tel_labels1_ns|low
 row 'TEL-P5|labelled: series(2 values) + inc, 1 thread (ns/op)|tel_labels2_ns|lower|P>=1|FP'
 row 'TEL-P3|emit, one handler attached (ns/op; P: EventEmitter)|tel_emit_1_ns|lower|<=50|FP'
 row 'TEL-P3|emit, no handler attached (ns/op; P: EventEmitter)|tel_emit_0_ns|lower|<=5|FP'
+row 'TEL-P4|two threads: repetitions that had two CPUs (counted)|tel_2t_reps_counted|-|-|F'
+row 'TEL-P4|two threads: repetitions attempted|tel_2t_reps_attempted|-|-|F'
 row 'TEL-P4|counter inc, 1 thread (op/s)|tel_counter_rate_1t|higher|-|FM'
 row 'TEL-P4|counter inc, 2 threads on one counter (op/s)|tel_counter_rate_2t|higher|-|FM'
 row 'TEL-P4|counter, 2 threads / 1 thread throughput (x)|tel_counter_scaling|higher|>=1.5|FM'
-row 'TEL-P4|counter, 2 threads: CPUs they got (CPU time / wall)|tel_counter_2t_cpus|-|-|FM'
+row 'TEL-P4|counter, 2 threads: CPUs they got (CPU time / wall time)|tel_counter_2t_cpus|-|-|FM'
 row 'TEL-P4|histogram observe, 1 thread (op/s)|tel_hist_rate_1t|higher|-|FM'
 row 'TEL-P4|histogram observe, 2 threads on one histogram (op/s)|tel_hist_rate_2t|higher|-|FM'
 row 'TEL-P4|histogram, 2 threads / 1 thread throughput (x)|tel_hist_scaling|higher|-|FM'
-row 'TEL-P4|histogram, 2 threads: CPUs they got (CPU time / wall)|tel_hist_2t_cpus|-|-|FM'
+row 'TEL-P4|histogram, 2 threads: CPUs they got (CPU time / wall time)|tel_hist_2t_cpus|-|-|FM'
 
 # ---- The table ------------------------------------------------------------
 
