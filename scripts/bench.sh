@@ -112,6 +112,7 @@ run() {
 #            derived:<a>:<b>  the value is a/b of two metrics, on each
 #                    side shown (no ratio columns)
 #            -       a figure shown for information, with no ratios
+#            sum     the same, summed over the rounds instead of a median
 #   targets  space-separated: B>=x (the ratio to the BEAM), C>=x (to
 #            CAF), P>=x (to prom-client), M>=x (to the mutex baseline),
 #            <=x, <x or >=x (Foundation's own figure), or -
@@ -309,8 +310,8 @@ row 'TEL-P5|labelled: series(1 value) + inc, 1 thread (ns/op)|tel_labels1_ns|low
 row 'TEL-P5|labelled: series(2 values) + inc, 1 thread (ns/op)|tel_labels2_ns|lower|P>=1|FP'
 row 'TEL-P3|emit, one handler attached (ns/op; P: EventEmitter)|tel_emit_1_ns|lower|<=50|FP'
 row 'TEL-P3|emit, no handler attached (ns/op; P: EventEmitter)|tel_emit_0_ns|lower|<=5|FP'
-row 'TEL-P4|two threads: repetitions that had two CPUs (counted)|tel_2t_reps_counted|-|-|F'
-row 'TEL-P4|two threads: repetitions attempted|tel_2t_reps_attempted|-|-|F'
+row 'TEL-P4|two threads: repetitions that had two CPUs, all rounds|tel_2t_reps_counted|sum|-|F'
+row 'TEL-P4|two threads: repetitions attempted, all rounds|tel_2t_reps_attempted|sum|-|F'
 row 'TEL-P4|counter inc, 1 thread (op/s)|tel_counter_rate_1t|higher|-|FM'
 row 'TEL-P4|counter inc, 2 threads on one counter (op/s)|tel_counter_rate_2t|higher|-|FM'
 row 'TEL-P4|counter, 2 threads / 1 thread throughput (x)|tel_counter_scaling|higher|>=1.5|FM'
@@ -393,7 +394,15 @@ function rshow(r, kind, letter) {
 }
 # The value of metric m on side, or for a derived kind the ratio of its two
 # metrics on that side.
-function value(side, m, kind,    d, x, y) {
+function value(side, m, kind,    d, x, y, k, key, t) {
+    if (kind == "sum") {
+        key = side SUBSEP m
+        if (!(key in seen)) return ""
+        t = 0
+        for (k = 1; k <= rounds; k++)
+            if ((key, k) in all) t += all[key, k]
+        return t
+    }
     if (kind !~ /^derived:/) return get(side, m)
     split(kind, d, ":")
     x = get(side, d[2]); y = get(side, d[3])
@@ -437,7 +446,7 @@ END {
         for (c = 1; c <= ncol; c++) {
             L = pletter[col[c]]
             s = "-"
-            if (!derived && kind != "-" && index(sides, "F") && index(sides, L)) {
+            if (!derived && kind != "-" && kind != "sum" && index(sides, "F") && index(sides, L)) {
                 rt[L] = ratio(pname[col[c]], m, kind)
                 s = rshow(rt[L], kind, L)
             }
@@ -452,7 +461,7 @@ END {
             if (t ~ /^[A-Z]>=/ && substr(t, 1, 1) in byletter) {
                 L = substr(t, 1, 1)
                 v = substr(t, 4) + 0; s = ">= " v "x " byletter[L]
-                if (!(L in rt)) rt[L] = (derived || kind == "-") ? "" : ratio(byletter[L], m, kind)
+                if (!(L in rt)) rt[L] = (derived || kind == "-" || kind == "sum") ? "" : ratio(byletter[L], m, kind)
                 ok = (rt[L] == "") ? "n/a" : (rt[L] >= v ? "yes" : "NO")
             } else if (t ~ /^>=/) {
                 v = substr(t, 3) + 0; s = ">= " v
