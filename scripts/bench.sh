@@ -40,7 +40,7 @@ trap 'rm -f "$RAW" "$RESULTS" "$STATUS" "$ROWS"' EXIT
 ERL_FLAGS="+S 2:2 +P 4000000"
 LIMIT=180 # seconds per program
 
-for prog in bench_runtime bench_registry bench_savina; do
+for prog in bench_runtime bench_registry bench_savina bench_telemetry; do
     if [ ! -x "$BIN/$prog" ]; then
         echo "bench.sh: $BIN/$prog is missing; build first (make bench)" >&2
         exit 1
@@ -70,12 +70,17 @@ workload() {
 }
 
 # run <side> <workload> <command...>: runs one program, echoes its output,
-# and records its RESULT lines and exit status.
+# and records its RESULT lines and exit status.  A RESULT line may name
+# another side (`RESULT side=mutex name=...`): a C program that times a
+# baseline beside Foundation, interleaved with it, reports it that way.
 run() {
     local side=$1 name=$2 rc
     shift 2
     [ "$SKIP" = 1 ] && return 0
-    SIDES="$SIDES${side:0:1}"
+    case $side in
+    prom-client) SIDES="${SIDES}P" ;;
+    *) SIDES="$SIDES${side:0:1}" ;;
+    esac
     echo "== $side $name: $*" | tee -a "$RAW"
     local t0=$SECONDS
     timeout "$LIMIT" "$@" >"$RAW.one" 2>&1
@@ -83,14 +88,15 @@ run() {
     cat "$RAW.one" | tee -a "$RAW"
     echo "   (exit $rc, $((SECONDS - t0)) s)" | tee -a "$RAW"
     awk -v side="$side" -v round="$ROUND" '/^RESULT /{
-        n = ""; v = ""; u = ""
+        n = ""; v = ""; u = ""; s = side
         for (i = 2; i <= NF; i++) {
             split($i, kv, "=")
-            if (kv[1] == "name") n = kv[2]
+            if (kv[1] == "side") s = kv[2]
+            else if (kv[1] == "name") n = kv[2]
             else if (kv[1] == "value") v = kv[2]
             else if (kv[1] == "unit") u = kv[2]
         }
-        if (n != "" && v != "") print side, n, v, round, u
+        if (n != "" && v != "") print s, n, v, round, u
     }' "$RAW.one" >>"$RESULTS"
     echo "$side $name $rc" >>"$STATUS"
     rm -f "$RAW.one"
@@ -98,14 +104,19 @@ run() {
 
 # row 'ids|label|metric|kind|targets[|sides]': one table row for the
 # current workload, whose columns show the sides its block ran ("-" for a
-# side it has no program for), or only the sides given (letters F, B, C)
-# for a figure that only some of them measure.
-#   kind     higher  a rate: ratios Foundation/BEAM and Foundation/CAF
-#            lower   a cost: ratios BEAM/Foundation and CAF/Foundation
-#            derived:<a>:<b>  C only: the value is a/b of two C metrics
-#   targets  space-separated: B>=x (the ratio to the BEAM), C>=x (the
-#            ratio to CAF), <=x or <x (Foundation's own figure), or -
-# In both ratio columns > 1 always means Foundation is better.
+# side it has no program for), or only the sides given (letters F, B, C,
+# P for prom-client, M for the mutex baseline) for a figure that only some
+# of them measure.
+#   kind     higher  a rate: ratios Foundation/peer
+#            lower   a cost: ratios peer/Foundation
+#            derived:<a>:<b>  the value is a/b of two metrics, on each
+#                    side shown (no ratio columns)
+#            -       a figure shown for information, with no ratios
+#            sum     the same, summed over the rounds instead of a median
+#   targets  space-separated: B>=x (the ratio to the BEAM), C>=x (to
+#            CAF), P>=x (to prom-client), M>=x (to the mutex baseline),
+#            <=x, <x or >=x (Foundation's own figure), or -
+# In every ratio column > 1 means Foundation is better.
 row() {
     [ "$SKIP" = 1 ] && return 0
     case $1 in
@@ -125,6 +136,24 @@ caf_sv() { run CAF "$1" "$BIN/caf_savina" "$1"; }
 # Supervisor (SUP-P1): bench/bench_supervisor.c, bench/peers/supervisor.exs.
 c_sup() { run Foundation "$1" "$BIN/bench_supervisor" "$1"; }
 beam_sup() { run BEAM "$1" elixir --erl "$ERL_FLAGS" "$PEERS/supervisor.exs" "$1"; }
+# Telemetry (TEL-P1..P5): bench/bench_telemetry.c (Foundation, and the
+# mutex baseline as side=mutex), bench/peers/node/telemetry.js (prom-client).
+c_tel() { run Foundation "$1" "$BIN/bench_telemetry" "$1"; }
+node_tel() { run prom-client "$1" node "$PEERS/node/telemetry.js" "$1"; }
+# Installs the Node peers' packages (prom-client, pinned by
+# bench/peers/node/package-lock.json) when they are missing.  Not fatal:
+# without node or npm the prom-client figures read n/a and the program is
+# listed as failed.
+node_deps() {
+    [ "$SKIP" = 1 ] && return 0
+    [ -d "$PEERS/node/node_modules/prom-client" ] && return 0
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "bench.sh: node or npm not found: no prom-client figures" | tee -a "$RAW" >&2
+        return 0
+    fi
+    echo "== npm ci in bench/peers/node" | tee -a "$RAW"
+    (cd "$PEERS/node" && npm ci --no-audit --no-fund 2>&1) | tee -a "$RAW"
+}
 
 # alternate 'cmd' ...: runs the workload's programs in turn, REPEAT rounds
 # (C, BEAM, CAF, C, BEAM, CAF, ...), so that each side is measured at
@@ -151,6 +180,7 @@ START=$SECONDS
     echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "BEAM: $(elixir --version 2>/dev/null | grep -E '^(Erlang|Elixir)' | tr '\n' ' ')"
     echo "CAF: $(dpkg-query -W -f='${Version}' libcaf-dev 2>/dev/null || echo '?')"
+    echo "Node: $(node --version 2>/dev/null || echo '?')"
     [ -n "$ONLY" ] && echo "only: $ONLY"
 } | tee -a "$RAW"
 
@@ -268,11 +298,37 @@ row 'REG-P7|restore 10k entries from a snapshot, best of 3 (ms)|reg_restore_ms|l
 row 'REG-P7|restore rate (entry/s)|reg_restore_rate|higher|-'
 row 'REG-P7|snapshot of 10k entries, with fsync (ms)|reg_snapshot_ms|lower|-'
 
+workload telemetry
+node_deps
+alternate 'c_tel all' 'node_tel all'
+row 'TEL-P1 TEL-P5|counter inc, 1 thread (ns/op)|tel_counter_inc_ns|lower|<=5 P>=1|FPM'
+row 'TEL-P1|counter inc, 1 thread (op/s)|tel_counter_inc_rate|higher|-|FPM'
+row 'TEL-P2 TEL-P5|histogram observe, 10 explicit bounds, 1 thread (ns/op)|tel_hist_explicit_ns|lower|<=20 P>=1|FPM'
+row 'TEL-P2|histogram observe, log-linear (default), 1 thread (ns/op)|tel_hist_log_ns|lower|<=20|F'
+row 'TEL-P5|summary observe, 1 thread (ns/op; P: t-digest)|tel_summary_ns|lower|P>=1|FP'
+row 'TEL-P5|labelled: series(1 value) + inc, 1 thread (ns/op)|tel_labels1_ns|lower|P>=1|FP'
+row 'TEL-P5|labelled: series(2 values) + inc, 1 thread (ns/op)|tel_labels2_ns|lower|P>=1|FP'
+row 'TEL-P3|emit, one handler attached (ns/op; P: EventEmitter)|tel_emit_1_ns|lower|<=50|FP'
+row 'TEL-P3|emit, no handler attached (ns/op; P: EventEmitter)|tel_emit_0_ns|lower|<=5|FP'
+row 'TEL-P4|two threads: repetitions that had two CPUs, all rounds|tel_2t_reps_counted|sum|-|F'
+row 'TEL-P4|two threads: repetitions attempted, all rounds|tel_2t_reps_attempted|sum|-|F'
+row 'TEL-P4|counter inc, 1 thread (op/s)|tel_counter_rate_1t|higher|-|FM'
+row 'TEL-P4|counter inc, 2 threads on one counter (op/s)|tel_counter_rate_2t|higher|-|FM'
+row 'TEL-P4|counter, 2 threads / 1 thread throughput (x)|tel_counter_scaling|higher|>=1.5|FM'
+row 'TEL-P4|counter, 2 threads: CPUs they got (CPU time / wall time)|tel_counter_2t_cpus|-|-|FM'
+row 'TEL-P4|histogram observe, 1 thread (op/s)|tel_hist_rate_1t|higher|-|FM'
+row 'TEL-P4|histogram observe, 2 threads on one histogram (op/s)|tel_hist_rate_2t|higher|-|FM'
+row 'TEL-P4|histogram, 2 threads / 1 thread throughput (x)|tel_hist_scaling|higher|-|FM'
+row 'TEL-P4|histogram, 2 threads: CPUs they got (CPU time / wall time)|tel_hist_2t_cpus|-|-|FM'
+
 # ---- The table ------------------------------------------------------------
 
-FORMAT='%-13s | %-60s | %10s | %10s | %10s | %13s | %13s | %-24s | %s\n'
+# The peers, in column order, as "<side>:<letter>": the side is the name
+# run() records figures under, the letter is how rows and targets name it.
+# Only the peers that some row of this run shows get columns.
+PEER_SIDES="BEAM:B CAF:C prom-client:P mutex:M"
 REPORT=$(mktemp)
-awk -F'|' -v results="$RESULTS" -v format="$FORMAT" '
+awk -F'|' -v results="$RESULTS" -v peers="$PEER_SIDES" '
 BEGIN {
     # Every figure of every round, by side, metric and round: a round
     # whose program failed or printed no figure has no entry, so that
@@ -283,6 +339,11 @@ BEGIN {
         all[key, r[4] + 0] = r[3]
         seen[key] = 1
         if (r[4] + 0 > rounds) rounds = r[4] + 0
+    }
+    npeer = split(peers, pl, " ")
+    for (i = 1; i <= npeer; i++) {
+        split(pl[i], kv, ":")
+        pname[i] = kv[1]; pletter[i] = kv[2]; byletter[kv[2]] = kv[1]
     }
 }
 # The median of xs[1..n] (sorts xs).
@@ -331,60 +392,102 @@ function rshow(r, kind, letter) {
     if (r == "") return "n/a"
     return sprintf("%.2fx (%s)", r, kind == "higher" ? "F/" letter : letter "/F")
 }
+# The value of metric m on side, or for a derived kind the ratio of its two
+# metrics on that side.
+function value(side, m, kind,    d, x, y, k, key, t) {
+    if (kind == "sum") {
+        key = side SUBSEP m
+        if (!(key in seen)) return ""
+        t = 0
+        for (k = 1; k <= rounds; k++)
+            if ((key, k) in all) t += all[key, k]
+        return t
+    }
+    if (kind !~ /^derived:/) return get(side, m)
+    split(kind, d, ":")
+    x = get(side, d[2]); y = get(side, d[3])
+    return (x != "" && y != "" && y + 0 != 0) ? x / y : ""
+}
 {
-    id = $1; label = $2; m = $3; kind = $4; targets = $5; sides = $6
-    f = get("Foundation", m); b = get("BEAM", m); c = get("CAF", m)
-    rb = ""; rc = ""
-    if (kind ~ /^derived:/) {
-        split(kind, d, ":")
-        x = get("Foundation", d[2]); y = get("Foundation", d[3])
-        f = (x != "" && y != "" && y + 0 != 0) ? x / y : ""
-        sides = "F"
-    } else {
-        rb = ratio("BEAM", m, kind); rc = ratio("CAF", m, kind)
+    rows[++nrows] = $0
+    for (i = 1; i <= npeer; i++)
+        if (index($6, pletter[i])) shown[pletter[i]] = 1
+}
+END {
+    ncol = 0
+    for (i = 1; i <= npeer; i++)
+        if (pletter[i] in shown) col[++ncol] = i
+    head = sprintf("%-13s | %-60s | %11s", "id", "metric", "Foundation")
+    for (c = 1; c <= ncol; c++) head = head sprintf(" | %11s", pname[col[c]])
+    for (c = 1; c <= ncol; c++) {
+        w = length("vs " pname[col[c]])
+        rw[c] = w > 13 ? w : 13
+        head = head sprintf(" | %" rw[c] "s", "vs " pname[col[c]])
     }
-    fs = index(sides, "F") ? fmt(f) : "-"
-    bs = index(sides, "B") ? fmt(b) : "-"
-    cs = index(sides, "C") ? fmt(c) : "-"
-    rbs = index(sides, "B") ? rshow(rb, kind, "B") : "-"
-    rcs = index(sides, "C") ? rshow(rc, kind, "C") : "-"
-    if (kind ~ /^derived:/ || !index(sides, "F")) { rbs = "-"; rcs = "-" }
-    # Each target and whether it is met, in the order given.
-    tshow = ""; met = ""
-    n = split(targets, ts, " ")
-    for (i = 1; i <= n; i++) {
-        t = ts[i]
-        if (t == "-") continue
-        if (t ~ /^B>=/) {
-            v = substr(t, 4) + 0; s = ">= " v "x BEAM"
-            ok = (rb == "") ? "n/a" : (rb >= v ? "yes" : "NO")
-        } else if (t ~ /^C>=/) {
-            v = substr(t, 4) + 0; s = ">= " v "x CAF"
-            ok = (rc == "") ? "n/a" : (rc >= v ? "yes" : "NO")
-        } else if (t ~ /^<=/) {
-            v = substr(t, 3) + 0; s = "<= " v
-            ok = (f == "") ? "n/a" : (f + 0 <= v ? "yes" : "NO")
-        } else if (t ~ /^</) {
-            v = substr(t, 2) + 0; s = "< " v
-            ok = (f == "") ? "n/a" : (f + 0 < v ? "yes" : "NO")
-        } else { s = t "?"; ok = "n/a" }
-        tshow = tshow (tshow == "" ? "" : ", ") s
-        met = met (met == "" ? "" : ", ") ok
+    head = head sprintf(" | %-28s | %s", "target", "met?")
+    print head
+    dash = ""
+    for (i = 0; i < length(head) + 8; i++) dash = dash "-"
+    print dash
+    for (ri = 1; ri <= nrows; ri++) {
+        split(rows[ri], fld, "|")
+        id = fld[1]; label = fld[2]; m = fld[3]; kind = fld[4]
+        targets = fld[5]; sides = fld[6]
+        derived = kind ~ /^derived:/
+        f = value("Foundation", m, kind)
+        s = index(sides, "F") ? fmt(f) : "-"
+        out = sprintf("%-13s | %-60s | %11s", id, label, s)
+        for (c = 1; c <= ncol; c++) {
+            L = pletter[col[c]]
+            s = index(sides, L) ? fmt(value(pname[col[c]], m, kind)) : "-"
+            out = out sprintf(" | %11s", s)
+        }
+        delete rt
+        for (c = 1; c <= ncol; c++) {
+            L = pletter[col[c]]
+            s = "-"
+            if (!derived && kind != "-" && kind != "sum" && index(sides, "F") && index(sides, L)) {
+                rt[L] = ratio(pname[col[c]], m, kind)
+                s = rshow(rt[L], kind, L)
+            }
+            out = out sprintf(" | %" rw[c] "s", s)
+        }
+        # Each target and whether it is met, in the order given.
+        tshow = ""; met = ""
+        n = split(targets, ts, " ")
+        for (i = 1; i <= n; i++) {
+            t = ts[i]
+            if (t == "-") continue
+            if (t ~ /^[A-Z]>=/ && substr(t, 1, 1) in byletter) {
+                L = substr(t, 1, 1)
+                v = substr(t, 4) + 0; s = ">= " v "x " byletter[L]
+                if (!(L in rt)) rt[L] = (derived || kind == "-" || kind == "sum") ? "" : ratio(byletter[L], m, kind)
+                ok = (rt[L] == "") ? "n/a" : (rt[L] >= v ? "yes" : "NO")
+            } else if (t ~ /^>=/) {
+                v = substr(t, 3) + 0; s = ">= " v
+                ok = (f == "") ? "n/a" : (f + 0 >= v ? "yes" : "NO")
+            } else if (t ~ /^<=/) {
+                v = substr(t, 3) + 0; s = "<= " v
+                ok = (f == "") ? "n/a" : (f + 0 <= v ? "yes" : "NO")
+            } else if (t ~ /^</) {
+                v = substr(t, 2) + 0; s = "< " v
+                ok = (f == "") ? "n/a" : (f + 0 < v ? "yes" : "NO")
+            } else { s = t "?"; ok = "n/a" }
+            tshow = tshow (tshow == "" ? "" : ", ") s
+            met = met (met == "" ? "" : ", ") ok
+        }
+        if (tshow == "") { tshow = "-"; met = "-" }
+        print out sprintf(" | %-28s | %s", tshow, met)
     }
-    if (tshow == "") { tshow = "-"; met = "-" }
-    printf format, id, label, fs, bs, cs, rbs, rcs, tshow, met
 }' "$ROWS" >"$REPORT"
 
 {
     echo
     echo "Each figure is the median of $REPEAT alternating rounds; each ratio the median of the rounds' ratios."
-    echo "Ratios: > 1 means Foundation is better (F/B, F/C for rates; B/F, C/F for costs)."
-    echo "A peer column reads - where the workload has no program for that peer."
-    # shellcheck disable=SC2059
-    printf "$FORMAT" "id" "metric" "Foundation" "BEAM" "CAF" "vs BEAM" "vs CAF" "target" "met?"
-    printf '%.0s-' $(seq 1 188); echo
+    echo "Ratios: > 1 means Foundation is better (F/peer for rates, peer/F for costs; B BEAM, C CAF, P prom-client, M mutex)."
+    echo "A peer column reads - where the workload has no program for that peer, or the peer does not measure that figure."
     cat "$REPORT"
-    missed=$(awk -F'|' '{ n += gsub(/NO/, "", $9) } END { print n + 0 }' "$REPORT")
+    missed=$(awk -F'|' 'NR > 2 { n += gsub(/NO/, "", $NF) } END { print n + 0 }' "$REPORT")
     echo
     echo "targets missed: $missed"
     failed=$(awk '$3 != 0 {print "  " $1 " " $2 " exited " $3}' "$STATUS")
