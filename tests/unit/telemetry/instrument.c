@@ -1,5 +1,5 @@
 /*
- * test_instrument.c — the runtime's and a registry's metrics (TEL-C11):
+ * instrument.c — the runtime's and a registry's metrics (TEL-C11):
  * after known work (processes spawned, messages sent, exits of every
  * reason; registrations, joins, updates, an owner's death) the exported
  * values equal fdn_runtime_stats, fdn_registry_stats, fdn_registry_count
