@@ -141,6 +141,10 @@ void fdn__tel_metric_free(fdn_metric_t *m);
 /* The series at index i in creation order, i < n_series (acquire). */
 fdn_series_t *fdn__tel_series_at(const fdn_metric_t *m, uint32_t i);
 
+/* The exposition's name of a kind: "counter", "gauge", "histogram",
+ * "summary". */
+const char *fdn__tel_kind_name(fdn_metric_kind_t k);
+
 /* Bucket index (0 .. nb - 1) of v (not NaN) in m's buckets. */
 uint32_t fdn__tel_bucket_of(const fdn_metric_t *m, double v);
 

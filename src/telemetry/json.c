@@ -75,21 +75,6 @@ static void jappend(jctx_t *c, json_t *arr, json_t *v)
         c->is_ok = false;
 }
 
-static const char *type_name(fdn_metric_kind_t k)
-{
-    switch (k) {
-    case FDN_METRIC_COUNTER:
-        return "counter";
-    case FDN_METRIC_GAUGE:
-        return "gauge";
-    case FDN_METRIC_HISTOGRAM:
-        return "histogram";
-    case FDN_METRIC_SUMMARY:
-        return "summary";
-    }
-    return "untyped";
-}
-
 /* The histogram or summary fields of series object js from view h. */
 static void hist_fields(jctx_t *c, json_t *js, const fdn_metric_t *m,
                         const fdn__tel_hist_t *h)
@@ -169,7 +154,7 @@ static void metric_json(jctx_t *c, json_t *arr, const fdn_metric_t *m)
     if (jm == NULL)
         return;
     jset(c, jm, "name", json_string(m->name));
-    jset(c, jm, "type", json_string(type_name(m->kind)));
+    jset(c, jm, "type", json_string(fdn__tel_kind_name(m->kind)));
     jset(c, jm, "help", jtext(c, m->help));
     json_t *names = json_array();
     jset(c, jm, "labels", names);

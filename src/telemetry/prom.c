@@ -195,21 +195,6 @@ static void put_i64(fdn__tel_buf_t *b, int64_t v)
 /* Lines                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static const char *type_name(fdn_metric_kind_t k)
-{
-    switch (k) {
-    case FDN_METRIC_COUNTER:
-        return "counter";
-    case FDN_METRIC_GAUGE:
-        return "gauge";
-    case FDN_METRIC_HISTOGRAM:
-        return "histogram";
-    case FDN_METRIC_SUMMARY:
-        return "summary";
-    }
-    return "untyped";
-}
-
 /*
  * Writes the start of a sample line: name, suffix, then the series' labels
  * and the extra label (le or quantile; NULL for none) with value x.
@@ -287,7 +272,7 @@ static int put_metric(fdn__tel_buf_t *b, const fdn_metric_t *m)
     fdn__tel_buf_puts(b, "\n# TYPE ");
     fdn__tel_buf_puts(b, m->name);
     fdn__tel_buf_put(b, " ", 1);
-    fdn__tel_buf_puts(b, type_name(m->kind));
+    fdn__tel_buf_puts(b, fdn__tel_kind_name(m->kind));
     fdn__tel_buf_put(b, "\n", 1);
 
     uint64_t stack[64];

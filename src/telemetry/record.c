@@ -103,26 +103,27 @@ uint64_t fdn_counter_value(const fdn_series_t *s)
 /* Gauges                                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* True if s is a gauge; counts misuse when it is another kind. */
+static bool is_gauge(const fdn_series_t *s)
+{
+    if (s->kind == FDN_METRIC_GAUGE)
+        return true;
+    misuse(s);
+    return false;
+}
+
 void fdn_gauge_set(fdn_series_t *s, int64_t v)
 {
-    if (s == NULL)
+    if (s == NULL || !is_gauge(s))
         return;
-    if (s->kind != FDN_METRIC_GAUGE) {
-        misuse(s);
-        return;
-    }
     uint64_t w = s->is_double ? d2u((double)v) : (uint64_t)v;
     atomic_store_explicit(&s->gauge, w, memory_order_relaxed);
 }
 
 void fdn_gauge_set_double(fdn_series_t *s, double v)
 {
-    if (s == NULL)
+    if (s == NULL || !is_gauge(s))
         return;
-    if (s->kind != FDN_METRIC_GAUGE) {
-        misuse(s);
-        return;
-    }
     uint64_t w;
     if (s->is_double) {
         w = d2u(v);
@@ -153,12 +154,8 @@ static void gauge_add_double_bits(fdn_series_t *s, double d)
 
 void fdn_gauge_add(fdn_series_t *s, int64_t delta)
 {
-    if (s == NULL)
+    if (s == NULL || !is_gauge(s))
         return;
-    if (s->kind != FDN_METRIC_GAUGE) {
-        misuse(s);
-        return;
-    }
     if (s->is_double) {
         gauge_add_double_bits(s, (double)delta);
         return;
@@ -171,12 +168,8 @@ void fdn_gauge_add(fdn_series_t *s, int64_t delta)
 
 void fdn_gauge_add_double(fdn_series_t *s, double delta)
 {
-    if (s == NULL)
+    if (s == NULL || !is_gauge(s))
         return;
-    if (s->kind != FDN_METRIC_GAUGE) {
-        misuse(s);
-        return;
-    }
     if (s->is_double) {
         gauge_add_double_bits(s, delta);
         return;
@@ -484,4 +477,19 @@ int fdn_series_buckets(const fdn_series_t *s, double *upper, uint64_t *cum,
     *n = k;
     fdn__free(a, counts);
     return FDN_OK;
+}
+
+const char *fdn__tel_kind_name(fdn_metric_kind_t k)
+{
+    switch (k) {
+    case FDN_METRIC_COUNTER:
+        return "counter";
+    case FDN_METRIC_GAUGE:
+        return "gauge";
+    case FDN_METRIC_HISTOGRAM:
+        return "histogram";
+    case FDN_METRIC_SUMMARY:
+        return "summary";
+    }
+    return "untyped";
 }
