@@ -86,7 +86,9 @@ typedef struct fdn_telemetry_opts {
     fdn_clock_t *clock;               /* keeps; event times and spans;
                                        * NULL = fdn_clock_monotonic() */
     const fdn_allocator_t *allocator; /* keeps; NULL = default */
-    uint32_t max_metrics;             /* 0 = 1024 */
+    uint32_t max_metrics;             /* 0 = 1024 (the hub's own
+                                       * fdn_telemetry_series_refused_total
+                                       * is not counted) */
     uint32_t max_series;              /* default per metric; 0 = 1000 */
     uint32_t max_cells;               /* 8-byte cells per slot; 0 = 1 << 20 */
 } fdn_telemetry_opts_t;
@@ -128,7 +130,9 @@ typedef struct fdn_telemetry_stats {
 FDN_API void fdn_telemetry_stats(const fdn_telemetry_t *t,
                                  fdn_telemetry_stats_t *out);
 
-/* Frees a buffer returned by fdn_telemetry_prometheus or _json. */
+/* Frees a buffer returned by fdn_telemetry_prometheus or _json of the same
+ * hub t (through t's allocator).  NULL buf does nothing; so does NULL t,
+ * which cannot know the allocator (the buffer is then not freed). */
 FDN_API void fdn_telemetry_free(fdn_telemetry_t *t, void *buf);
 
 /* ------------------------------------------------------------------------ */
@@ -200,7 +204,9 @@ static inline void fdn_metric_opts_init(fdn_metric_opts_t *opts,
  * Creates a metric in t.  Errors: FDN_EINVAL (any bad option, said above:
  * a bad name or label name, a wrong bucket list, a quantile outside [0, 1],
  * log_bits out of range), FDN_EEXIST (a metric of that name exists; see
- * fdn_metric_find), FDN_ELIMIT (max_metrics reached), FDN_ENOMEM (memory or
+ * fdn_metric_find; or the name clashes with a sample name another metric
+ * writes, as a gauge "lat_count" beside a histogram "lat" would),
+ * FDN_ELIMIT (max_metrics reached), FDN_ENOMEM (memory or
  * cells).  A metric without labels has its one series at once
  * (fdn_metric_series with no values never fails for it).
  */
@@ -235,7 +241,10 @@ FDN_API fdn_series_t *fdn_metric_default(fdn_metric_t *m);
 /* Adds n; the value saturates at UINT64_MAX and never wraps. */
 FDN_API void fdn_counter_add(fdn_series_t *s, uint64_t n);
 FDN_API void fdn_counter_inc(fdn_series_t *s);
-/* Gauges: integer calls on a double gauge convert, and the other way. */
+/* Gauges: integer calls on a double gauge convert, and the other way
+ * (doubles round to the nearest integer, saturating; NaN is misuse).  An
+ * integer gauge's add wraps around in two's complement, as an int64 add
+ * would, where a counter saturates. */
 FDN_API void fdn_gauge_set(fdn_series_t *s, int64_t v);
 FDN_API void fdn_gauge_add(fdn_series_t *s, int64_t delta);
 FDN_API void fdn_gauge_set_double(fdn_series_t *s, double v);
@@ -255,7 +264,9 @@ typedef struct fdn_series_value {
     double sum;
     double min, max;           /* NaN when count == 0 */
 } fdn_series_value_t;
-/* Errors: FDN_EINVAL (NULL). */
+/* Errors: FDN_EINVAL (NULL), FDN_ENOMEM (a histogram or summary of more
+ * than 64 buckets reads its merged counts into a buffer from the hub's
+ * allocator; so do fdn_series_quantile and fdn_series_buckets). */
 FDN_API int fdn_series_read(const fdn_series_t *s, fdn_series_value_t *out);
 FDN_API uint64_t fdn_counter_value(const fdn_series_t *s);
 FDN_API double fdn_gauge_value(const fdn_series_t *s);
@@ -265,8 +276,11 @@ FDN_API double fdn_gauge_value(const fdn_series_t *s);
  * its bucket and clamped to the observed [min, max] (so q = 0 and q = 1 are
  * exact, and so is every quantile of one sample).  Explicit buckets
  * interpolate linearly inside the bucket as Prometheus's histogram_quantile
- * does.  NaN for an empty series.  Errors: FDN_EINVAL (q outside [0, 1],
- * not a histogram or summary).
+ * does (a bucket with an infinite edge, from a -Inf or +Inf sample,
+ * answers with its finite edge).  NaN for an empty series.  Summaries are
+ * cumulative: every value observed since the series was created counts
+ * (there is no sliding time window).  Errors: FDN_EINVAL (q outside
+ * [0, 1], not a histogram or summary), FDN_ENOMEM.
  */
 FDN_API int fdn_series_quantile(const fdn_series_t *s, double q, double *out);
 /*
@@ -274,7 +288,7 @@ FDN_API int fdn_series_quantile(const fdn_series_t *s, double q, double *out);
  * each bucket in order, the last one +Inf with cum == count.  Log-linear
  * histograms list only the buckets whose count is not zero (and +Inf).
  * *n receives the number of buckets; at most cap are written.  Errors:
- * FDN_EINVAL (not a histogram).
+ * FDN_EINVAL (not a histogram), FDN_ENOMEM.
  */
 FDN_API int fdn_series_buckets(const fdn_series_t *s, double *upper,
                                uint64_t *cum, size_t cap, size_t *n);
@@ -442,16 +456,21 @@ FDN_API int fdn_telemetry_metric_from_event(fdn_telemetry_t *t,
 /* A collector refreshes metrics (usually gauges) before an export. */
 typedef void (*fdn_telemetry_collect_fn)(fdn_telemetry_t *t, void *ctx);
 /* Adds a collector, run before every export (one export at a time runs
- * collectors).  *id may be NULL.  Errors: FDN_EINVAL, FDN_ENOMEM. */
+ * collectors, in the order they were added).  A collector may record,
+ * create metrics and export (an export from a collector runs no
+ * collectors); it may not add or remove collectors of its hub (FDN_EBUSY).
+ * *id may be NULL.  Errors: FDN_EINVAL, FDN_ENOMEM, FDN_EBUSY (called from
+ * a collector of t). */
 FDN_API int fdn_telemetry_collector_add(fdn_telemetry_t *t,
                                         fdn_telemetry_collect_fn fn,
                                         void *ctx, uint64_t *id);
-/* Removes it; returns after any run of it has finished.  FDN_ENOENT. */
+/* Removes it; returns after any run of it has finished.  Errors:
+ * FDN_ENOENT, FDN_EBUSY (called from a collector of t). */
 FDN_API int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id);
 /* Runs every collector now, as an export does before it reads, so that
  * fdn_series_read, fdn_counter_value and the like see fresh values (the
  * runtime's and a registry's, for instance) without an export.  Any
- * thread but a collector's own (it would deadlock).  NULL does nothing. */
+ * thread; from a collector of t it does nothing.  NULL does nothing. */
 FDN_API void fdn_telemetry_collect(fdn_telemetry_t *t);
 
 /*
@@ -510,7 +529,10 @@ static inline void fdn_telemetry_http_opts_init(fdn_telemetry_http_opts_t *o)
  * charset=utf-8"), /metrics.json the JSON snapshot (application/json).
  * Checked in this order: a missing or wrong token is 401 whatever was
  * asked; a method other than GET and HEAD 405 (with Allow); another path
- * 404; an export out of memory 503.  Requests are answered one at a time.
+ * 404; an export out of memory 503.  Requests are answered one at a time;
+ * a connection idle for 10 s is closed (libmicrohttpd also caps open
+ * connections, so a local client holding very many idle ones can delay a
+ * scrape by up to that long: the loopback default keeps this local).
  * t is kept until _http_stop.  opts may be NULL.  Errors: FDN_EINVAL (NULL
  * t or out, bad opts size, an address that is not an IP literal, an empty
  * token), FDN_ESYS (could not bind or start: the port is taken, the

@@ -7,8 +7,12 @@
  * collector under it, so two scrapes at once never interleave a
  * collector's updates, and removing a collector (which takes the lock)
  * returns only after any run of it has finished, so its context may then
- * be freed.  A collector must not add or remove collectors (it would
- * deadlock on the lock); it may create metrics and record.
+ * be freed.  A collector runs with the lock held, so the calls that take
+ * it notice when they are made from a collector of the same hub (a
+ * thread-local pointer to the hub whose collectors this thread runs):
+ * adding or removing a collector answers FDN_EBUSY instead of
+ * deadlocking, and a collect (an export's, too) runs no collectors, so a
+ * collector may export.  It may also create metrics and record.
  *
  * A collector added by the library itself (instrument.c) may own its
  * context: its free callback runs once the collector is removed, after
@@ -54,12 +58,20 @@ void fdn__tel_collectors_fini(fdn_telemetry_t *t)
     pthread_mutex_destroy(&c->lock);
 }
 
+/* The hub whose collectors this thread is running, or NULL. */
+static _Thread_local const fdn_telemetry_t *tls_collecting;
+
 void fdn__tel_collect(fdn_telemetry_t *t)
 {
+    if (tls_collecting == t)
+        return; /* called from one of t's collectors: they are running */
     fdn__tel_collectors_t *c = &t->collectors;
     pthread_mutex_lock(&c->lock);
+    const fdn_telemetry_t *outer = tls_collecting;
+    tls_collecting = t;
     for (struct fdn__tel_collector *x = c->head; x; x = x->next)
         x->fn(t, x->ctx);
+    tls_collecting = outer;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -82,6 +94,10 @@ int fdn__tel_collector_add_free(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
     x->ctx = ctx;
     x->free_fn = free_fn;
     x->next = NULL;
+    if (tls_collecting == t) {
+        fdn__free(t->alloc, x);
+        return FDN_EBUSY;
+    }
     fdn__tel_collectors_t *c = &t->collectors;
     pthread_mutex_lock(&c->lock);
     x->id = c->next_id++;
@@ -106,6 +122,8 @@ int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id)
 {
     if (t == NULL)
         return FDN_EINVAL;
+    if (tls_collecting == t)
+        return FDN_EBUSY;
     fdn__tel_collectors_t *c = &t->collectors;
     pthread_mutex_lock(&c->lock);
     for (struct fdn__tel_collector **pp = &c->head; *pp; pp = &(*pp)->next) {

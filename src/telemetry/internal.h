@@ -238,7 +238,7 @@ struct fdn_telemetry {
     /* Immutable after creation. */
     const fdn_allocator_t *alloc;
     fdn_clock_t *clock;
-    uint32_t max_metrics;
+    uint32_t max_metrics;      /* the caller's + 1 (the hub's own metric) */
     uint32_t max_series;
     size_t stride;             /* cells per slot (max_cells) */
     _Atomic uint64_t *arena;   /* (fdn__tel_nslots + 1) * stride cells */

@@ -101,12 +101,13 @@ static int check_opts(const fdn_metric_opts_t *o)
             return FDN_EINVAL; /* a count without a list */
         if (o->log_bits > 8)
             return FDN_EINVAL;
-        double lo = o->log_min, hi = o->log_max;
-        if (lo != 0 || hi != 0) {
-            if (!isfinite(lo) || !isfinite(hi) || !(lo >= DBL_MIN) ||
-                !(hi > lo) || hi > 0x1p1000)
-                return FDN_EINVAL;
-        }
+        /* Each bound left at 0 takes its default, then the pair is
+         * checked. */
+        double lo = o->log_min != 0 ? o->log_min : 0x1p-20;
+        double hi = o->log_max != 0 ? o->log_max : 0x1p20;
+        if (!isfinite(lo) || !isfinite(hi) || !(lo >= DBL_MIN) ||
+            !(hi > lo) || hi > 0x1p1000)
+            return FDN_EINVAL;
     }
     if (o->kind == FDN_METRIC_SUMMARY) {
         if (o->n_quantiles > FDN_METRIC_MAX_QUANTILES ||
@@ -498,6 +499,40 @@ static fdn_metric_t *find_locked(fdn_telemetry_t *t, const char *name)
     return NULL;
 }
 
+/* True if name is one of the sample names a metric base of kind k writes
+ * besides base itself: base_bucket, base_sum and base_count for a
+ * histogram, base_sum and base_count for a summary. */
+static bool is_sample_name(const char *name, const char *base,
+                           fdn_metric_kind_t k)
+{
+    if (k != FDN_METRIC_HISTOGRAM && k != FDN_METRIC_SUMMARY)
+        return false;
+    size_t n = strlen(base);
+    if (strncmp(name, base, n) != 0)
+        return false;
+    const char *rest = name + n;
+    return strcmp(rest, "_sum") == 0 || strcmp(rest, "_count") == 0 ||
+           (k == FDN_METRIC_HISTOGRAM && strcmp(rest, "_bucket") == 0);
+}
+
+/* True if a metric named name of kind k would write a sample name that a
+ * metric of t already writes, or the other way round (a histogram "lat"
+ * and a gauge "lat_count" would make one exposition with two families
+ * claiming lat_count, which Prometheus rejects).  Caller holds t->lock. */
+static bool name_clashes_locked(fdn_telemetry_t *t, const char *name,
+                                fdn_metric_kind_t k)
+{
+    uint32_t n = atomic_load_explicit(&t->n_metrics, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++) {
+        const fdn_metric_t *x = t->metrics[i];
+        if (strcmp(x->name, name) == 0 ||
+            is_sample_name(name, x->name, x->kind) ||
+            is_sample_name(x->name, name, k))
+            return true;
+    }
+    return false;
+}
+
 fdn_metric_t *fdn_metric_find(fdn_telemetry_t *t, const char *name)
 {
     if (t == NULL || name == NULL)
@@ -570,7 +605,7 @@ int fdn_metric_create(fdn_telemetry_t *t, const fdn_metric_opts_t *opts,
     }
 
     pthread_mutex_lock(&t->lock);
-    if (find_locked(t, o.name) != NULL) {
+    if (name_clashes_locked(t, o.name, o.kind)) {
         rc = FDN_EEXIST;
         goto fail_locked;
     }

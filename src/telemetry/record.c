@@ -377,6 +377,10 @@ double fdn__tel_hist_quantile(const fdn_metric_t *m, const fdn__tel_hist_t *h,
             continue;
         double lo = i == 0 ? h->min : fmax(m->bounds[i - 1], h->min);
         double hi = i == nb - 1 ? h->max : fmin(m->bounds[i], h->max);
+        /* An infinite edge (a -Inf or +Inf sample) leaves nothing to
+         * interpolate: answer with the finite edge. */
+        if (isinf(lo) || isinf(hi))
+            return isinf(lo) ? hi : lo;
         double x = lo + (hi - lo) * (rank - (double)prev) /
                             (double)h->counts[i];
         return clamp(x, h->min, h->max);

@@ -52,11 +52,13 @@ int fdn_telemetry_create(const fdn_telemetry_opts_t *opts,
         return FDN_ENOMEM;
     t->alloc = a;
     t->clock = o.clock ? o.clock : fdn_clock_monotonic();
-    t->max_metrics = o.max_metrics;
+    /* One more than asked, for the hub's own refused-series counter, which
+     * the caller's limit does not count. */
+    t->max_metrics = o.max_metrics + 1;
     t->max_series = o.max_series;
     t->stride = o.max_cells;
     int rc = FDN_ENOMEM;
-    t->metrics = tel_alloc(a, sizeof *t->metrics * o.max_metrics);
+    t->metrics = tel_alloc(a, sizeof *t->metrics * t->max_metrics);
     if (t->metrics == NULL)
         goto fail_hub;
     t->arena_bytes = (size_t)(fdn__tel_nslots + 1) * t->stride * 8;

@@ -140,6 +140,21 @@ Test(telemetry_histogram, log_range_rounds_to_powers_of_two)
     cr_expect_eq(m->log_min, 0.25);
     cr_expect_eq(m->log_max, 8.0);
     cr_expect_eq(m->nb, 5u * 2 + 2);
+    /* One bound given, the other left at its default. */
+    fdn_metric_opts_init(&o, FDN_METRIC_HISTOGRAM, "lo_only", "h");
+    o.log_min = 0.5;
+    cr_assert_eq(fdn_metric_create(t, &o, &m), FDN_OK);
+    cr_expect_eq(m->log_min, 0.5);
+    cr_expect_eq(m->log_max, 0x1p20);
+    fdn_metric_opts_init(&o, FDN_METRIC_HISTOGRAM, "hi_only", "h");
+    o.log_max = 10;
+    cr_assert_eq(fdn_metric_create(t, &o, &m), FDN_OK);
+    cr_expect_eq(m->log_min, 0x1p-20);
+    cr_expect_eq(m->log_max, 16.0);
+    /* A lone bound on the wrong side of the other's default. */
+    fdn_metric_opts_init(&o, FDN_METRIC_HISTOGRAM, "bad_lo", "h");
+    o.log_min = 0x1p21;
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EINVAL);
     /* Defaults: 3 bits, 2^-20 .. 2^20. */
     fdn_metric_t *d = tel_metric(t, FDN_METRIC_HISTOGRAM, "d");
     cr_expect_eq(d->log_bits, 3u);
@@ -271,6 +286,23 @@ Test(telemetry_histogram, explicit_quantiles_interpolate)
     cr_expect_eq(q, 11.0);
     fdn_series_quantile(s, 1, &q);
     cr_expect_eq(q, 20.0);
+
+    /* Infinite samples: a bucket with an infinite edge answers with its
+     * finite one, never NaN. */
+    fdn_series_t *inf = fdn_metric_default(tel_hist(t, "inf", b, 3));
+    fdn_metric_observe(inf, -INFINITY);
+    fdn_metric_observe(inf, 15);
+    fdn_metric_observe(inf, INFINITY);
+    fdn_series_quantile(inf, 0.25, &q);
+    cr_expect_eq(q, 10.0, "q=0.25 gave %g", q);
+    fdn_series_quantile(inf, 0.5, &q);
+    cr_expect_eq(q, 15.0, "q=0.5 gave %g", q);
+    fdn_series_quantile(inf, 0.9, &q);
+    cr_expect_eq(q, 30.0, "q=0.9 gave %g", q);
+    fdn_series_quantile(inf, 0, &q);
+    cr_expect_eq(q, -INFINITY);
+    fdn_series_quantile(inf, 1, &q);
+    cr_expect_eq(q, INFINITY);
     fdn_telemetry_destroy(t);
 }
 

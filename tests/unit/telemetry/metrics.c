@@ -435,18 +435,19 @@ Test(telemetry_metrics, hub_options_and_the_metric_limit)
     fdn_telemetry_t *t = NULL;
     fdn_telemetry_opts_t o;
     fdn_telemetry_opts_init(&o);
-    o.max_metrics = 3; /* the hub's own refused counter is one */
+    o.max_metrics = 3; /* the hub's own refused counter is not counted */
     cr_assert_eq(fdn_telemetry_create(&o, &t), FDN_OK);
     tel_metric(t, FDN_METRIC_COUNTER, "a_total");
     tel_metric(t, FDN_METRIC_COUNTER, "b_total");
+    tel_metric(t, FDN_METRIC_COUNTER, "c_total");
     fdn_metric_opts_t mo;
-    fdn_metric_opts_init(&mo, FDN_METRIC_COUNTER, "c_total", "h");
+    fdn_metric_opts_init(&mo, FDN_METRIC_COUNTER, "d_total", "h");
     fdn_metric_t *m = (fdn_metric_t *)1;
     cr_expect_eq(fdn_metric_create(t, &mo, &m), FDN_ELIMIT);
     cr_expect_null(m);
     fdn_telemetry_stats_t st;
     fdn_telemetry_stats(t, &st);
-    cr_expect_eq(st.metrics, 3);
+    cr_expect_eq(st.metrics, 4); /* the three and the hub's own */
     cr_expect_eq(st.cells_max, 1u << 20);
     cr_expect_geq(st.slots, 8u);
     cr_expect_leq(st.slots, 64u);
@@ -458,4 +459,38 @@ Test(telemetry_metrics, hub_options_and_the_metric_limit)
     fdn_telemetry_destroy(NULL);
     fdn_telemetry_stats(NULL, &st);
     cr_expect_eq(st.metrics, 0);
+}
+
+/* Checks: TEL-C1 */
+Test(telemetry_metrics, names_that_would_clash_in_the_exposition_are_refused)
+{
+    fdn_telemetry_t *t = tel_new();
+    fdn_metric_opts_t o;
+    fdn_metric_t *m;
+    tel_metric(t, FDN_METRIC_HISTOGRAM, "lat");
+    tel_metric(t, FDN_METRIC_SUMMARY, "dur");
+    static const char *const clash[] = {"lat_bucket", "lat_sum", "lat_count",
+                                        "dur_sum", "dur_count"};
+    for (size_t i = 0; i < sizeof clash / sizeof *clash; i++) {
+        fdn_metric_opts_init(&o, FDN_METRIC_GAUGE, clash[i], "h");
+        cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EEXIST, "%s",
+                     clash[i]);
+    }
+    /* A summary writes no _bucket; other suffixes are fine. */
+    static const char *const fine[] = {"dur_bucket", "lat_total", "lat_",
+                                       "lat_counts", "la"};
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        fdn_metric_opts_init(&o, FDN_METRIC_GAUGE, fine[i], "h");
+        cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_OK, "%s", fine[i]);
+    }
+    /* The other way round: a histogram whose samples an existing metric
+     * already names. */
+    tel_metric(t, FDN_METRIC_COUNTER, "req_count");
+    fdn_metric_opts_init(&o, FDN_METRIC_HISTOGRAM, "req", "h");
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EEXIST);
+    fdn_metric_opts_init(&o, FDN_METRIC_SUMMARY, "req", "h");
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EEXIST);
+    fdn_metric_opts_init(&o, FDN_METRIC_GAUGE, "req", "h");
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_OK);
+    fdn_telemetry_destroy(t);
 }

@@ -1,0 +1,111 @@
+/*
+ * collect.c — collectors: order, removal, and the calls a collector may
+ * make back into its hub without deadlocking.
+ */
+#include "unit/telemetry/tel_helpers.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    fdn_telemetry_t *t;
+    fdn_series_t *g;
+    int *log;
+    int *n_log;
+    int tag;
+    uint64_t own_id;
+    int rc_remove, rc_add;
+    char *exposition;
+    int rc_export;
+} col_t;
+
+static void record_order(fdn_telemetry_t *t, void *ctx)
+{
+    (void)t;
+    col_t *c = ctx;
+    c->log[(*c->n_log)++] = c->tag;
+    fdn_gauge_add(c->g, 1);
+}
+
+/* Checks: TEL-C12 */
+Test(telemetry_collect, collectors_run_in_order_before_each_export)
+{
+    fdn_telemetry_t *t = tel_new();
+    fdn_series_t *g = fdn_metric_default(tel_metric(t, FDN_METRIC_GAUGE,
+                                                    "runs"));
+    int log[16], n = 0;
+    col_t a = {.g = g, .log = log, .n_log = &n, .tag = 1};
+    col_t b = {.g = g, .log = log, .n_log = &n, .tag = 2};
+    uint64_t ida, idb;
+    cr_assert_eq(fdn_telemetry_collector_add(t, record_order, &a, &ida),
+                 FDN_OK);
+    cr_assert_eq(fdn_telemetry_collector_add(t, record_order, &b, &idb),
+                 FDN_OK);
+    cr_expect_neq(ida, idb);
+    char *out;
+    cr_assert_eq(fdn_telemetry_prometheus(t, &out, NULL), FDN_OK);
+    /* The export saw both runs. */
+    cr_expect(strstr(out, "\nruns 2\n") != NULL, "%s", out);
+    fdn_telemetry_free(t, out);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(log[0], 1);
+    cr_expect_eq(log[1], 2);
+    cr_assert_eq(fdn_telemetry_collector_remove(t, ida), FDN_OK);
+    cr_expect_eq(fdn_telemetry_collector_remove(t, ida), FDN_ENOENT);
+    fdn_telemetry_collect(t);
+    cr_assert_eq(n, 3);
+    cr_expect_eq(log[2], 2);
+    cr_expect_eq(fdn_telemetry_collector_add(t, NULL, NULL, NULL),
+                 FDN_EINVAL);
+    cr_expect_eq(fdn_telemetry_collector_add(NULL, record_order, &a, NULL),
+                 FDN_EINVAL);
+    cr_expect_eq(fdn_telemetry_collector_remove(NULL, 1), FDN_EINVAL);
+    fdn_telemetry_collect(NULL);
+    fdn_telemetry_destroy(t);
+}
+
+static void reentrant(fdn_telemetry_t *t, void *ctx)
+{
+    col_t *c = ctx;
+    fdn_gauge_add(c->g, 1);
+    /* Each of these would deadlock on the collectors' lock if the hub did
+     * not notice it is inside its own collector. */
+    c->rc_remove = fdn_telemetry_collector_remove(t, c->own_id);
+    c->rc_add = fdn_telemetry_collector_add(t, reentrant, c, NULL);
+    fdn_telemetry_collect(t);
+    free(c->exposition);
+    c->exposition = NULL;
+    char *out;
+    size_t len;
+    c->rc_export = fdn_telemetry_prometheus(t, &out, &len);
+    if (c->rc_export == FDN_OK) {
+        c->exposition = strdup(out);
+        fdn_telemetry_free(t, out);
+    }
+}
+
+/* Checks: TEL-C12, TEL-L1 */
+Test(telemetry_collect, a_collector_calling_back_never_deadlocks,
+     .timeout = 20)
+{
+    fdn_telemetry_t *t = tel_new();
+    fdn_series_t *g = fdn_metric_default(tel_metric(t, FDN_METRIC_GAUGE,
+                                                    "runs"));
+    col_t c = {.t = t, .g = g};
+    cr_assert_eq(fdn_telemetry_collector_add(t, reentrant, &c, &c.own_id),
+                 FDN_OK);
+    char *out;
+    cr_assert_eq(fdn_telemetry_prometheus(t, &out, NULL), FDN_OK);
+    fdn_telemetry_free(t, out);
+    cr_expect_eq(c.rc_remove, FDN_EBUSY);
+    cr_expect_eq(c.rc_add, FDN_EBUSY);
+    cr_expect_eq(c.rc_export, FDN_OK);
+    /* The nested collect and export ran no collector: one run so far. */
+    cr_expect_eq(fdn_gauge_value(g), 1.0);
+    cr_assert_not_null(c.exposition);
+    cr_expect(strstr(c.exposition, "\nruns 1\n") != NULL, "%s",
+              c.exposition);
+    free(c.exposition);
+    /* Still there, and removable from outside. */
+    cr_expect_eq(fdn_telemetry_collector_remove(t, c.own_id), FDN_OK);
+    fdn_telemetry_destroy(t);
+}
