@@ -418,9 +418,9 @@ static void bench_record(void)
 /*
  * Checks: TEL-P3 (emit to one attached handler, at most 50 ns; emit with
  * no handler attached, at most 5 ns).  Node's closest analogue is an
- * EventEmitter's emit to one listener and to none.  While events are a
- * placeholder (attach answers FDN_ENOTSUP) both figures read "n/a":
- * emitting into a stub measures nothing.
+ * EventEmitter's emit to one listener and to none.  Should attach fail
+ * (FDN_ENOTSUP from a build without events), both figures read "n/a":
+ * emitting into a stub would measure nothing.
  */
 static void bench_emit(void)
 {
