@@ -359,7 +359,12 @@ FDN_API int fdn_telemetry_attach(fdn_telemetry_t *t, const char *pattern,
 /*
  * Detaches handler id.  Outside a handler it returns after every call of
  * that handler running on another thread has returned, so ctx may be freed;
- * inside a handler (of any hub) it returns at once.  Errors: FDN_ENOENT.
+ * inside a handler (of any hub), or inside any other callback the library
+ * runs within an RCU read-side section (registry foreach, dispatch and
+ * keys callbacks), it cannot wait and returns at once.  Errors: FDN_ENOENT
+ * (no such handler: never attached, already detached, or detached because
+ * it failed; outside a handler this still waits as above, so that ctx may
+ * then be freed even if the handler failed and is finishing elsewhere).
  */
 FDN_API int fdn_telemetry_detach(fdn_telemetry_t *t, uint64_t id);
 /* True if some handler matches name (to skip building a costly event). */

@@ -46,10 +46,12 @@
  * emitting "telemetry.handler.failure" (handler_id, pattern, event,
  * error); the rest of the event's handlers still run.  Only the thread
  * whose detach removed the handler counts and reports it, so a handler
- * failing on two threads at once is reported once.  A failure met while
- * this thread is already emitting a failure event is detached and counted
- * but not reported again, so failure events nest at most one deep
- * (TEL-F5).
+ * failing on two threads at once is reported once.  A handler that fails
+ * on a failure event itself is detached and counted but not reported, so
+ * a failure event never causes another (TEL-F5); a failure of another
+ * event that a failure handler emits is reported as usual, and since each
+ * report needs one more handler that failed and is now detached, nesting
+ * is bounded by the handlers attached.
  *
  * Progress: emit and is_listened are wait-free apart from the handlers
  * they run (and the detach of a handler that failed, which takes the
@@ -93,10 +95,6 @@ struct fdn__tel_handlers {
     size_t n;
     struct fdn__tel_handler *at[];
 };
-
-/* Owner thread only: true while this thread emits a failure event (of any
- * hub), so a failure inside it is not reported by another. */
-static _Thread_local bool is_reporting_failure;
 
 /* ------------------------------------------------------------------------ */
 /* Patterns                                                                 */
@@ -396,6 +394,13 @@ static int detach_id(fdn_telemetry_t *t, uint64_t id)
     }
     if (h == NULL) {
         pthread_mutex_unlock(&e->lock);
+        /* Already detached (it failed, or another detach won) or never
+         * attached: still wait, outside a reader, as a detach that found
+         * it would have, so that a caller told ENOENT may free ctx too:
+         * the failed handler may still be running on another thread, and
+         * the winning detach may have been deferred. */
+        if (!is_reader)
+            fdn__rcu_synchronize();
         return FDN_ENOENT;
     }
     /* Relaxed: emitters on this thread see it by program order; emitters
@@ -443,8 +448,8 @@ static void handler_failed(fdn_telemetry_t *t,
         return;
     /* Relaxed: a statistic. */
     atomic_fetch_add_explicit(&t->events.failures, 1, memory_order_relaxed);
-    if (is_reporting_failure)
-        return;
+    if (strcmp(name, FAILURE_EVENT) == 0)
+        return; /* a failure event never reports another */
     /* h stays valid until this critical section ends, so its pattern can
      * be borrowed by the failure event. */
     fdn_telemetry_meta_t md[4] = {
@@ -453,9 +458,7 @@ static void handler_failed(fdn_telemetry_t *t,
         FDN_TMETA_S("event", name),
         FDN_TMETA_I("error", rc),
     };
-    is_reporting_failure = true;
     fdn_telemetry_emit(t, FAILURE_EVENT, NULL, 0, md, 4);
-    is_reporting_failure = false;
 }
 
 /* Runs the matching handlers (the slow path of emit: some handler is

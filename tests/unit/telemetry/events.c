@@ -770,3 +770,120 @@ Test(telemetry_events, destroy_frees_handlers_and_deferred_lists)
     cr_assert_eq(ev_handlers(f.t), 2);
     ev_fixture_down(&f); /* checks that no allocation is left */
 }
+
+/* ------------------------------------------------------------------------ */
+/* Waiting for a handler that failed elsewhere                              */
+/* ------------------------------------------------------------------------ */
+
+struct slow_fail {
+    _Atomic int entered;  /* the slow thread is inside the handler */
+    _Atomic int finished; /* ... and has left it */
+    pthread_t slow;
+};
+
+/* On the slow thread: stays ~100 ms, succeeds.  On any other: fails. */
+static int slow_or_fail(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct slow_fail *s = ctx;
+    if (!pthread_equal(pthread_self(), s->slow))
+        return 1;
+    atomic_store(&s->entered, 1);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    while ((now.tv_sec - t0.tv_sec) * 1000000000L +
+               (now.tv_nsec - t0.tv_nsec) <
+           100000000L);
+    atomic_store(&s->finished, 1);
+    return 0;
+}
+
+static void *emit_slowly(void *arg)
+{
+    (void)arg;
+    emit0("slow");
+    return NULL;
+}
+
+/* Checks: TEL-S6 */
+Test(telemetry_events, detach_of_a_failed_handler_still_waits_for_it,
+     .init = setup, .fini = teardown)
+{
+    /* The handler runs (slowly) on one thread and fails on another, which
+     * detaches it without waiting (it is inside emit).  The owner's detach
+     * then answers ENOENT, and must still return only after the slow call
+     * has left the handler, so that ctx may be freed. */
+    static struct slow_fail s;
+    memset(&s, 0, sizeof s);
+    uint64_t id;
+    pthread_t th;
+    /* Attach first, then start the slow thread: s.slow is set before the
+     * thread runs the handler (pthread_create writes it first). */
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "slow", slow_or_fail, &s, &id),
+                 FDN_OK);
+    cr_assert_eq(pthread_create(&s.slow, NULL, emit_slowly, NULL), 0);
+    th = s.slow;
+    while (!atomic_load(&s.entered))
+        sched_yield();
+    emit0("slow"); /* fails here: detached, deferred */
+    cr_assert_eq(ev_failures(fx.t), 1);
+    cr_assert_eq(fdn_telemetry_detach(fx.t, id), FDN_ENOENT);
+    cr_expect_eq(atomic_load(&s.finished), 1,
+                 "detach returned while the handler still ran");
+    pthread_join(th, NULL);
+}
+
+static int fail_plain(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    (void)ctx;
+    return 7;
+}
+
+struct relay {
+    fdn_telemetry_t *t;
+    int calls;
+};
+
+/* On a failure event: emits "other" (whose handler fails), then fails. */
+static int relay_then_fail(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    struct relay *r = ctx;
+    r->calls++;
+    fdn_telemetry_emit(r->t, "other", NULL, 0, NULL, 0);
+    return 9;
+}
+
+/* Checks: TEL-S5, TEL-F5 */
+Test(telemetry_events, a_failure_inside_a_failure_handler_is_reported,
+     .init = setup, .fini = teardown)
+{
+    static ev_rec_t watch;
+    memset(&watch, 0, sizeof watch);
+    uint64_t first_id, other_id;
+    struct relay r = {.t = fx.t};
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "x", fail_plain, NULL,
+                                      &first_id), FDN_OK);
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "telemetry.handler.failure",
+                                      relay_then_fail, &r, NULL), FDN_OK);
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "other", fail_plain, NULL,
+                                      &other_id), FDN_OK);
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "telemetry.handler.failure",
+                                      ev_record, &watch, NULL), FDN_OK);
+    emit0("x");
+    /* x's handler failed (reported); the relay, on that report, emitted
+     * "other", whose handler failed: reported too, though nested in a
+     * failure event (the relay, still attached, ran on that report too and
+     * failed there: detached and counted, not reported); back in the
+     * outer report it fails again, already detached. */
+    cr_assert_eq(ev_failures(fx.t), 3);
+    cr_assert_eq(r.calls, 2);
+    cr_assert_eq(watch.calls, 2);
+    cr_expect_eq(ev_md(&watch.ev[0], "handler_id")->u, other_id);
+    cr_expect_str_eq(ev_md(&watch.ev[0], "event")->s, "other");
+    cr_expect_eq(ev_md(&watch.ev[1], "handler_id")->u, first_id);
+    cr_assert_eq(ev_handlers(fx.t), 1);
+}
