@@ -243,13 +243,18 @@ static uint64_t load_acq(const _Atomic uint64_t *c)
 /*
  * The counters are sharded (one set per scheduler, one for other threads)
  * and read racily, so the reads are ordered to keep the totals
- * consistent: first every by-reason exit count, then every exit total,
+ * consistent: first every exit total, then every by-reason exit count,
  * then every spawn count.  A process's spawn is counted before its exit,
- * and an exit total before its by-reason count, each by a release store
- * (bump) on the thread that did it; an acquire load that sees the later
- * count therefore lets the loads after it see the earlier one.  So the
- * by-reason counts never sum past exited and exited never passes spawned:
- * live never wraps, and is 0 only when every spawned process has exited.
+ * and an exit's reason before its total, each by a release store (bump)
+ * on the thread that did it; an acquire load that sees the later count
+ * therefore lets the loads after it see the earlier one.  So every exit
+ * in exited has its reason counted, and every exit counted either way has
+ * its spawn counted: exited never passes spawned (live never wraps, and
+ * is 0 only when every spawned process has exited), and exited_other
+ * (exited minus the known reasons, at least 0) never counts an exit that
+ * had a known reason: an exit in flight can only make it read low for a
+ * moment.  The known reasons may include exits whose total is not yet
+ * counted; exited is raised to their sum then.
  */
 FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt, fdn_runtime_stats_t *out)
 {
@@ -258,6 +263,9 @@ FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt, fdn_runtime_stats_t *out
     memset(out, 0, sizeof *out);
     if (rt == NULL)
         return;
+    out->exited = load_acq(&rt->ext_exited);
+    for (unsigned i = 0; i < rt->nsched; i++)
+        out->exited += load_acq(&rt->scheds[i].exited);
     out->exited_normal = load_acq(&rt->ext_exited_normal);
     out->exited_shutdown = load_acq(&rt->ext_exited_shutdown);
     out->exited_killed = load_acq(&rt->ext_exited_killed);
@@ -267,9 +275,6 @@ FDN_API void fdn_runtime_stats(const fdn_runtime_t *rt, fdn_runtime_stats_t *out
         out->exited_shutdown += load_acq(&s->exited_shutdown);
         out->exited_killed += load_acq(&s->exited_killed);
     }
-    out->exited = load_acq(&rt->ext_exited);
-    for (unsigned i = 0; i < rt->nsched; i++)
-        out->exited += load_acq(&rt->scheds[i].exited);
     out->spawned = load_acq(&rt->ext_spawned);
     for (unsigned i = 0; i < rt->nsched; i++)
         out->spawned += load_acq(&rt->scheds[i].spawned);

@@ -120,14 +120,19 @@ void fdn__count_exited(fdn_runtime_t *rt, fdn_reason_t reason)
         by = s ? &s->exited_shutdown : &rt->ext_exited_shutdown;
     else if (reason == FDN_REASON_KILLED || reason == FDN_REASON_KILL)
         by = s ? &s->exited_killed : &rt->ext_exited_killed;
+    /* The reason first, then the total (fdn_runtime_stats reads them the
+     * other way round): a reader that sees the total sees the reason, so
+     * an exit in flight can make "other" (total minus the known reasons)
+     * read low for a moment, never high; a counter fed from it can catch
+     * up later but could never come back down. */
     if (s) {
-        bump_release(&s->exited);
         if (by)
             bump_release(by);
+        bump_release(&s->exited);
     } else {
-        atomic_fetch_add_explicit(&rt->ext_exited, 1, memory_order_release);
         if (by)
             atomic_fetch_add_explicit(by, 1, memory_order_release);
+        atomic_fetch_add_explicit(&rt->ext_exited, 1, memory_order_release);
     }
 }
 

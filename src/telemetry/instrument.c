@@ -10,15 +10,11 @@
  * read of the source does.  Collectors run one at a time under the
  * collectors' lock (collect.c), so the context needs no lock of its own.
  *
- * One source has a catch.  fdn_runtime_stats derives exits of "other"
- * reasons as exits less the exits of known reasons, and the runtime
- * counts an exit before its reason: read while a process exits, "other"
- * may hold an exit of a known reason for a moment, and a counter cannot
- * take that back.  So the collector reads the statistics twice and takes
- * the exits of the first reading less the known ones of the second: an
- * exit in flight during the first reading has its reason counted by the
- * second unless its thread stopped between its two counts for the whole
- * of the second reading.  Quiescent, both readings are equal and exact.
+ * Exits of "other" reasons are the runtime's exits less those of known
+ * reasons; the runtime counts an exit's reason before its total and
+ * fdn_runtime_stats reads the totals first, so a process exiting during
+ * the read can make "other" low for a moment (the counter catches up at
+ * a later run), never high (which a counter could not take back).
  */
 #include "telemetry/internal.h"
 
@@ -123,18 +119,16 @@ static void collect_runtime(fdn_telemetry_t *t, void *ctx)
 {
     (void)t;
     tel_rt_t *c = ctx;
-    fdn_runtime_stats_t a, b;
-    fdn_runtime_stats(c->rt, &a);
+    fdn_runtime_stats_t b;
     fdn_runtime_stats(c->rt, &b); /* see the file comment */
-    uint64_t known = b.exited_normal + b.exited_shutdown + b.exited_killed;
-    uint64_t other = a.exited > known ? a.exited - known : 0;
     counter_follow(c->exits[EXIT_NORMAL], &c->last_exits[EXIT_NORMAL],
                    b.exited_normal);
     counter_follow(c->exits[EXIT_SHUTDOWN], &c->last_exits[EXIT_SHUTDOWN],
                    b.exited_shutdown);
     counter_follow(c->exits[EXIT_KILLED], &c->last_exits[EXIT_KILLED],
                    b.exited_killed);
-    counter_follow(c->exits[EXIT_OTHER], &c->last_exits[EXIT_OTHER], other);
+    counter_follow(c->exits[EXIT_OTHER], &c->last_exits[EXIT_OTHER],
+                   b.exited_other);
     counter_follow(c->spawned, &c->last_spawned, b.spawned);
     counter_follow(c->sent, &c->last_sent, b.messages_sent);
     fdn_gauge_set(c->alive, (int64_t)b.live);

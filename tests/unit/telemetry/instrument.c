@@ -19,6 +19,8 @@
 
 #include <criterion/criterion.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -553,5 +555,61 @@ Test(telemetry_instrument, out_of_memory_at_every_allocation)
         cr_assert(done, "instrumentation %d never succeeded", which);
     }
     fdn_registry_destroy(reg);
+    fdn_runtime_destroy(rt);
+}
+
+typedef struct {
+    fdn_runtime_t *rt;
+    _Atomic int *done;
+    int rounds;
+} churn_t;
+
+/* Attaches and detaches over and over: every exit is NORMAL. */
+static void *attach_churn(void *arg)
+{
+    churn_t *c = arg;
+    for (int i = 0; i < c->rounds; i++) {
+        fdn_ctx_t *ctx;
+        if (fdn_attach(c->rt, &ctx) == FDN_OK)
+            fdn_detach(ctx);
+    }
+    atomic_fetch_add(c->done, 1);
+    return NULL;
+}
+
+/* Checks: TEL-C11 */
+Test(telemetry_instrument, exits_in_flight_never_count_as_other)
+{
+    /* Collections racing exits of a known reason: an exit caught between
+     * its two counts must never land in "other", which a counter could
+     * not take back. */
+    fdn_runtime_t *rt = runtime_new(2);
+    fdn_telemetry_t *t = NULL;
+    cr_assert_eq(fdn_telemetry_create(NULL, &t), FDN_OK);
+    cr_assert_eq(fdn_telemetry_instrument_runtime(t, rt, NULL), FDN_OK);
+    enum { THREADS = 4 };
+    _Atomic int done = 0;
+    churn_t c = {.rt = rt, .done = &done, .rounds = 3000};
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, attach_churn, &c), 0);
+    uint64_t collections = 0;
+    while (atomic_load(&done) < THREADS) {
+        fdn_telemetry_collect(t);
+        collections++;
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(th[i], NULL);
+    fdn_telemetry_collect(t);
+    fdn_runtime_stats_t st;
+    fdn_runtime_stats(rt, &st);
+    cr_expect_eq(st.exited_other, 0);
+    cr_expect_eq(counter(t, "fdn_process_exits_total", "other"), 0,
+                 "after %llu collections",
+                 (unsigned long long)collections);
+    cr_expect_eq(counter(t, "fdn_process_exits_total", "normal"),
+                 st.exited_normal);
+    cr_expect_geq(st.exited_normal, (uint64_t)THREADS * 3000);
+    fdn_telemetry_destroy(t);
     fdn_runtime_destroy(rt);
 }
