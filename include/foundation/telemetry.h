@@ -32,10 +32,12 @@
  * counter lose nothing, and a read taken after the writers finished is
  * exact.  A read taken while they run sees each shard at some moment during
  * the read (a counter read never goes down between two reads from one
- * thread).  There are a fixed number of slots, 4 per CPU between 8 and 64,
- * fixed at the first hub's creation; threads beyond that many at once share
- * one extra slot that is updated with atomic read-modify-writes, correct and
- * slower.  A thread gives its slot back when it exits.  Gauges are a single
+ * thread); a histogram read counts an observation in a bucket only once
+ * its sum, min and max hold it (they may hold a few observations more
+ * than the buckets count, never fewer).  There are a fixed number of
+ * slots, 4 per CPU between 8 and 64, fixed at the first hub's creation;
+ * threads beyond that many at once share one extra slot that is updated
+ * with atomic read-modify-writes, correct and slower.  A thread gives its slot back when it exits.  Gauges are a single
  * atomic each (set is a store, add an atomic add), because "the last value
  * set" has no meaning across shards.
  *

@@ -273,21 +273,23 @@ void fdn_metric_observe(fdn_series_t *s, double v)
     uint32_t b = fdn__tel_bucket_of(m, v);
     unsigned slot = fdn__tel_slot();
     _Atomic uint64_t *c = slot_cells(s, slot);
+    /* Sum, min and max first, the bucket last with a release: it pairs
+     * with the acquire load of the bucket in fdn__tel_hist_read, so a
+     * reader that counts this observation also sees it in the sum, min
+     * and max (never a count of 1 with min +Inf or sum 0). */
+    _Atomic uint64_t *sum = &c[FDN__TEL_SUM(nb)];
     if (__builtin_expect(slot < fdn__tel_nslots, 1)) {
         /* Owner only (see the file comment). */
-        atomic_store_explicit(
-            &c[b], atomic_load_explicit(&c[b], memory_order_relaxed) + 1,
-            memory_order_relaxed);
-        _Atomic uint64_t *sum = &c[FDN__TEL_SUM(nb)];
         atomic_store_explicit(
             sum, d2u(u2d(atomic_load_explicit(sum, memory_order_relaxed)) + v),
             memory_order_relaxed);
         owner_min(&c[FDN__TEL_MIN(nb)], v);
         owner_max(&c[FDN__TEL_MAX(nb)], v);
+        atomic_store_explicit(
+            &c[b], atomic_load_explicit(&c[b], memory_order_relaxed) + 1,
+            memory_order_release);
         return;
     }
-    atomic_fetch_add_explicit(&c[b], 1, memory_order_relaxed);
-    _Atomic uint64_t *sum = &c[FDN__TEL_SUM(nb)];
     uint64_t cur = atomic_load_explicit(sum, memory_order_relaxed);
     while (!atomic_compare_exchange_weak_explicit(
         sum, &cur, d2u(u2d(cur) + v), memory_order_relaxed,
@@ -295,6 +297,7 @@ void fdn_metric_observe(fdn_series_t *s, double v)
     }
     shared_min(&c[FDN__TEL_MIN(nb)], v);
     shared_max(&c[FDN__TEL_MAX(nb)], v);
+    atomic_fetch_add_explicit(&c[b], 1, memory_order_release);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -312,8 +315,11 @@ void fdn__tel_hist_read(const fdn_series_t *s, fdn__tel_hist_t *h)
     h->max = -INFINITY;
     for (unsigned k = 0; k <= fdn__tel_nslots; k++) {
         _Atomic uint64_t *c = slot_cells(s, k);
+        /* Buckets first, each with an acquire (pairs with the release
+         * in fdn_metric_observe), then sum, min and max: these then hold
+         * at least every observation the buckets count. */
         for (uint32_t i = 0; i < nb; i++) {
-            uint64_t x = atomic_load_explicit(&c[i], memory_order_relaxed);
+            uint64_t x = atomic_load_explicit(&c[i], memory_order_acquire);
             h->counts[i] += x;
             h->count += x;
         }
