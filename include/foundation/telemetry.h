@@ -37,9 +37,10 @@
  * than the buckets count, never fewer).  There are a fixed number of
  * slots, 4 per CPU between 8 and 64, fixed at the first hub's creation;
  * threads beyond that many at once share one extra slot that is updated
- * with atomic read-modify-writes, correct and slower.  A thread gives its slot back when it exits.  Gauges are a single
- * atomic each (set is a store, add an atomic add), because "the last value
- * set" has no meaning across shards.
+ * with atomic read-modify-writes, correct and slower.  A thread gives its
+ * slot back when it exits.  Gauges are a single atomic each (set is a
+ * store, add an atomic add), because "the last value set" has no meaning
+ * across shards.
  *
  * Memory.  Each hub reserves, at creation, address space for its cells
  * (max_cells 8-byte cells per slot, MAP_NORESERVE, touched when a series is
