@@ -465,15 +465,20 @@ FDN_API int fdn_telemetry_metric_from_event(fdn_telemetry_t *t,
 typedef void (*fdn_telemetry_collect_fn)(fdn_telemetry_t *t, void *ctx);
 /* Adds a collector, run before every export (one export at a time runs
  * collectors, in the order they were added).  A collector may record,
- * create metrics and export (an export from a collector runs no
- * collectors); it may not add or remove collectors of its hub (FDN_EBUSY).
+ * create metrics, attach and detach handlers, and export (an export from a
+ * collector runs no collectors); it may not add or remove collectors of its
+ * hub (FDN_EBUSY).  Inside an event handler (or another RCU read-side
+ * callback) these calls never wait for a collect running on another
+ * thread: an export there runs no collectors if one is running (it reads
+ * the values that run is refreshing), and add and remove answer FDN_EBUSY.
  * *id may be NULL.  Errors: FDN_EINVAL, FDN_ENOMEM, FDN_EBUSY (called from
- * a collector of t). */
+ * a collector of t, or from a handler while collectors run). */
 FDN_API int fdn_telemetry_collector_add(fdn_telemetry_t *t,
                                         fdn_telemetry_collect_fn fn,
                                         void *ctx, uint64_t *id);
 /* Removes it; returns after any run of it has finished.  Errors:
- * FDN_ENOENT, FDN_EBUSY (called from a collector of t). */
+ * FDN_ENOENT, FDN_EBUSY (called from a collector of t, or from a handler
+ * while collectors run). */
 FDN_API int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id);
 /* Runs every collector now, as an export does before it reads, so that
  * fdn_series_read, fdn_counter_value and the like see fresh values (the

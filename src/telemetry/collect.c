@@ -14,11 +14,23 @@
  * deadlocking, and a collect (an export's, too) runs no collectors, so a
  * collector may export.  It may also create metrics and record.
  *
+ * Read-side callers never wait for the lock.  A collector may attach or
+ * detach a handler, which (outside a reader) waits for a grace period
+ * while it holds the lock; a thread inside a read-side critical section
+ * (an event handler exporting, say) that waited for the lock would hold
+ * that grace period back, and neither would go on.  So from inside a
+ * reader (fdn__rcu_read_ongoing) the calls only try the lock: a collect
+ * that finds it held runs no collectors (the export reads the values the
+ * running collect is refreshing), and an add or remove that finds it held
+ * answers FDN_EBUSY.  Outside a reader they wait as before.
+ *
  * A collector added by the library itself (instrument.c) may own its
  * context: its free callback runs once the collector is removed, after
  * its last run, or when the hub is destroyed.
  */
 #include "telemetry/internal.h"
+
+#include "internal/rcu.h"
 
 struct fdn__tel_collector {
     struct fdn__tel_collector *next;
@@ -61,12 +73,24 @@ void fdn__tel_collectors_fini(fdn_telemetry_t *t)
 /* The hub whose collectors this thread is running, or NULL. */
 static _Thread_local const fdn_telemetry_t *tls_collecting;
 
+/* Takes c's lock: waits for it outside a read-side critical section,
+ * only tries inside one (see the file comment).  0 if it is held. */
+static int lock_collectors(fdn__tel_collectors_t *c)
+{
+    /* An unregistered thread is in no reader and reads 0. */
+    if (fdn__rcu_read_ongoing())
+        return pthread_mutex_trylock(&c->lock) == 0;
+    pthread_mutex_lock(&c->lock);
+    return 1;
+}
+
 void fdn__tel_collect(fdn_telemetry_t *t)
 {
     if (tls_collecting == t)
         return; /* called from one of t's collectors: they are running */
     fdn__tel_collectors_t *c = &t->collectors;
-    pthread_mutex_lock(&c->lock);
+    if (!lock_collectors(c))
+        return; /* a reader, and another thread is running them */
     const fdn_telemetry_t *outer = tls_collecting;
     tls_collecting = t;
     for (struct fdn__tel_collector *x = c->head; x; x = x->next)
@@ -99,7 +123,10 @@ int fdn__tel_collector_add_free(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
         return FDN_EBUSY;
     }
     fdn__tel_collectors_t *c = &t->collectors;
-    pthread_mutex_lock(&c->lock);
+    if (!lock_collectors(c)) {
+        fdn__free(t->alloc, x);
+        return FDN_EBUSY;
+    }
     x->id = c->next_id++;
     /* Appended, so collectors run in the order they were added. */
     struct fdn__tel_collector **pp = &c->head;
@@ -125,7 +152,8 @@ int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id)
     if (tls_collecting == t)
         return FDN_EBUSY;
     fdn__tel_collectors_t *c = &t->collectors;
-    pthread_mutex_lock(&c->lock);
+    if (!lock_collectors(c))
+        return FDN_EBUSY;
     for (struct fdn__tel_collector **pp = &c->head; *pp; pp = &(*pp)->next) {
         if ((*pp)->id == id) {
             struct fdn__tel_collector *x = *pp;

@@ -4,6 +4,9 @@
  */
 #include "unit/telemetry/tel_helpers.h"
 
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -107,5 +110,95 @@ Test(telemetry_collect, a_collector_calling_back_never_deadlocks,
     free(c.exposition);
     /* Still there, and removable from outside. */
     cr_expect_eq(fdn_telemetry_collector_remove(t, c.own_id), FDN_OK);
+    fdn_telemetry_destroy(t);
+}
+
+/* A collector that attaches and detaches a handler (each waits for a grace
+ * period) while another thread exports from inside an event handler (a
+ * read-side critical section). */
+typedef struct {
+    fdn_telemetry_t *t;
+    _Atomic int collector_in, handler_in;
+    int rc_attach, rc_detach, rc_export, rc_add, rc_remove;
+    int collector_runs;
+} crossed_t;
+
+static int noop_handler(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    (void)ctx;
+    return 0;
+}
+
+static void attaching_collector(fdn_telemetry_t *t, void *ctx)
+{
+    crossed_t *x = ctx;
+    x->collector_runs++;
+    if (atomic_load(&x->collector_in))
+        return; /* only the first run waits for the handler */
+    atomic_store(&x->collector_in, 1);
+    while (!atomic_load(&x->handler_in))
+        sched_yield();
+    uint64_t id;
+    x->rc_attach = fdn_telemetry_attach(t, "other", noop_handler, NULL, &id);
+    if (x->rc_attach == FDN_OK)
+        x->rc_detach = fdn_telemetry_detach(t, id);
+}
+
+static int exporting_handler(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    crossed_t *x = ctx;
+    while (!atomic_load(&x->collector_in))
+        sched_yield();
+    atomic_store(&x->handler_in, 1);
+    /* The collector holds the collectors' lock and waits for a grace
+     * period that this handler holds back: waiting here for the lock would
+     * deadlock both threads. */
+    char *out;
+    x->rc_export = fdn_telemetry_prometheus(x->t, &out, NULL);
+    if (x->rc_export == FDN_OK)
+        fdn_telemetry_free(x->t, out);
+    x->rc_add = fdn_telemetry_collector_add(x->t, attaching_collector, x,
+                                            NULL);
+    x->rc_remove = fdn_telemetry_collector_remove(x->t, 1);
+    return 0;
+}
+
+static void *emit_one(void *arg)
+{
+    crossed_t *x = arg;
+    fdn_telemetry_emit(x->t, "scrape.now", NULL, 0, NULL, 0);
+    return NULL;
+}
+
+/* Checks: TEL-C12, TEL-L1 */
+Test(telemetry_collect, a_handler_exporting_while_a_collector_attaches,
+     .timeout = 20)
+{
+    fdn_telemetry_t *t = tel_new();
+    crossed_t x = {.t = t};
+    uint64_t cid;
+    cr_assert_eq(fdn_telemetry_collector_add(t, attaching_collector, &x,
+                                             &cid),
+                 FDN_OK);
+    cr_assert_eq(cid, 1);
+    cr_assert_eq(fdn_telemetry_attach(t, "scrape.now", exporting_handler, &x,
+                                      NULL),
+                 FDN_OK);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, emit_one, &x), 0);
+    fdn_telemetry_collect(t); /* runs attaching_collector on this thread */
+    pthread_join(th, NULL);
+    cr_expect_eq(x.rc_attach, FDN_OK);
+    cr_expect_eq(x.rc_detach, FDN_OK);
+    /* The handler's export found the collectors busy: it ran none and
+     * still exported; its add and remove could not wait and said so. */
+    cr_expect_eq(x.rc_export, FDN_OK);
+    cr_expect_eq(x.collector_runs, 1);
+    cr_expect_eq(x.rc_add, FDN_EBUSY);
+    cr_expect_eq(x.rc_remove, FDN_EBUSY);
+    /* Outside a reader, with the lock free, all of it works again. */
+    cr_expect_eq(fdn_telemetry_collector_remove(t, cid), FDN_OK);
     fdn_telemetry_destroy(t);
 }
