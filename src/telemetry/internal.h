@@ -41,15 +41,18 @@
 extern unsigned fdn__tel_nslots;
 void fdn__tel_slots_init(void);
 
-/* This thread's slot + 1, or 0 before its first claim (thread-local;
+/* This thread's exclusive slot + 1, or 0 before its first claim and while
+ * it records on the shared slot (thread-local;
  * initial-exec so that the hot path reads it without __tls_get_addr, as
  * the registry's thread state does). */
 extern _Thread_local unsigned fdn__tel_my_slot
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 /* Claims a slot for this thread (an exclusive one if free, else the
- * shared one) and returns it.  Called once per thread, on its first
- * recording; it allocates nothing (a pthread key releases the slot at
- * thread exit; the key was created by fdn__tel_slots_init). */
+ * shared one) and returns it.  Called on a thread's first recording, and
+ * on every recording of a thread on the shared slot (which scans again
+ * for an exclusive slot now and then); it allocates nothing (a pthread key
+ * releases the slot at thread exit; the key was created by
+ * fdn__tel_slots_init). */
 unsigned fdn__tel_slot_claim(void);
 
 static inline unsigned fdn__tel_slot(void)

@@ -8,7 +8,11 @@
  * readers sum all slots with relaxed loads.  When every exclusive slot is
  * taken, the thread uses the shared slot, whose cells take atomic
  * read-modify-writes.  A pthread key's destructor gives the slot back when
- * the thread exits.
+ * the thread exits.  A thread on the shared slot does not stay there for
+ * good: its thread-local slot stays 0, so each recording comes here, and
+ * every SHARED_RETRY-th one scans for an exclusive slot again (a burst of
+ * threads that has ended leaves the long-lived ones on the fast path).
+ * Threads with an exclusive slot never come here after their claim.
  *
  * Invariants (TEL-I1).  An exclusive slot's flag is 1 exactly while one
  * thread owns it.  Hand-over: the old owner's last cell stores precede its
@@ -20,7 +24,7 @@
  *
  * Progress: claiming scans at most FDN__TEL_SLOTS_MAX flags once and never
  * waits (a thread that loses every race takes the shared slot).  Nothing is
- * allocated: the thread-local word is static TLS, the key is created once
+ * allocated: the thread-local words are static TLS, the key is created once
  * by fdn__tel_slots_init.
  */
 #include "telemetry/internal.h"
@@ -71,8 +75,19 @@ void fdn__tel_slots_init(void)
     pthread_once(&slots_once, slots_setup);
 }
 
+/* Recordings on the shared slot between two scans for an exclusive one. */
+enum { SHARED_RETRY = 1024 };
+/* Recordings this thread makes on the shared slot before it scans again
+ * (0: scan now). */
+static _Thread_local unsigned shared_left;
+
 unsigned fdn__tel_slot_claim(void)
 {
+    if (shared_left > 0) {
+        /* On the shared slot; a scan ran, so init did. */
+        shared_left--;
+        return fdn__tel_nslots;
+    }
     /* A hub exists before anything records, so init ran; calling it again
      * is cheap and keeps a stray early call safe. */
     fdn__tel_slots_init();
@@ -102,8 +117,10 @@ unsigned fdn__tel_slot_claim(void)
             return s;
         }
     }
-    /* The shared slot: no destructor needed, nothing to give back. */
-    fdn__tel_my_slot = n + 1;
+    /* The shared slot: no destructor needed, nothing to give back.  The
+     * thread-local slot stays 0, so the next recordings come back here
+     * (see the file comment). */
+    shared_left = SHARED_RETRY - 1;
     return n;
 }
 

@@ -9,6 +9,7 @@
 #include "telemetry/internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 
 enum { ADDS = 200000 };
@@ -120,6 +121,75 @@ Test(telemetry_shards, slots_come_back_when_threads_exit)
     /* None of it went to the shared slot. */
     _Atomic uint64_t *shared = c->cells + (size_t)fdn__tel_nslots * c->stride;
     cr_expect_eq(atomic_load(shared), 0);
+    fdn_telemetry_destroy(t);
+}
+
+typedef struct {
+    fdn_series_t *c;
+    pthread_barrier_t *held;
+    _Atomic int started, release, go;
+    unsigned first_slot, later_slot;
+    uint64_t recorded;
+} burst_t;
+
+static void *hold_a_slot(void *arg)
+{
+    burst_t *b = arg;
+    fdn_counter_inc(b->c);
+    pthread_barrier_wait(b->held);
+    while (!atomic_load(&b->release))
+        sched_yield();
+    return NULL; /* gives the slot back */
+}
+
+static void *outlive_the_burst(void *arg)
+{
+    burst_t *b = arg;
+    fdn_counter_inc(b->c);
+    b->first_slot = fdn__tel_slot();
+    b->recorded = 1;
+    atomic_store(&b->started, 1);
+    while (!atomic_load(&b->go))
+        sched_yield();
+    /* Within 1024 recordings it must find one of the freed slots. */
+    for (int i = 0; i < 1024; i++) {
+        fdn_counter_inc(b->c);
+        b->recorded++;
+    }
+    b->later_slot = fdn__tel_slot();
+    return NULL;
+}
+
+/* Checks: TEL-F3, TEL-L3, TEL-S1 */
+Test(telemetry_shards, a_thread_leaves_the_shared_slot_when_one_frees)
+{
+    fdn_telemetry_t *t = tel_new();
+    fdn_series_t *c = fdn_metric_default(tel_metric(t, FDN_METRIC_COUNTER,
+                                                    "c_total"));
+    unsigned n = fdn__tel_nslots;
+    cr_assert_eq(fdn__tel_slots_in_use(), 0, "main records nothing");
+    burst_t b = {.c = c};
+    pthread_barrier_t held;
+    pthread_barrier_init(&held, NULL, n + 1);
+    b.held = &held;
+    pthread_t th[FDN__TEL_SLOTS_MAX], late;
+    for (unsigned i = 0; i < n; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, hold_a_slot, &b), 0);
+    pthread_barrier_wait(&held);
+    cr_assert_eq(fdn__tel_slots_in_use(), n);
+    cr_assert_eq(pthread_create(&late, NULL, outlive_the_burst, &b), 0);
+    while (!atomic_load(&b.started))
+        sched_yield();
+    atomic_store(&b.release, 1);
+    for (unsigned i = 0; i < n; i++)
+        pthread_join(th[i], NULL);
+    atomic_store(&b.go, 1);
+    pthread_join(late, NULL);
+    pthread_barrier_destroy(&held);
+    cr_expect_eq(b.first_slot, n, "every exclusive slot was held");
+    cr_expect_lt(b.later_slot, n, "still on the shared slot");
+    cr_expect_eq(fdn_counter_value(c), n + b.recorded);
+    cr_expect_eq(fdn__tel_slots_in_use(), 0);
     fdn_telemetry_destroy(t);
 }
 
