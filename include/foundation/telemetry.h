@@ -418,7 +418,9 @@ FDN_API int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span,
 /* Ends the span: emits "<name>.stop" with measurements duration (ns) and
  * monotonic_time, metadata span_id and parent_id, then md.  Inner spans
  * still open stay open.  Errors: FDN_EINVAL (NULL, a span not open, n_md
- * over FDN_SPAN_MAX_META), FDN_ETHREAD (not the thread that started it). */
+ * over FDN_SPAN_MAX_META), FDN_ETHREAD (open, on another thread: the
+ * call reads only is_open, atomically, so it is safe while the owner
+ * works on the span). */
 FDN_API int fdn_span_stop(fdn_span_t *span, const fdn_telemetry_meta_t *md,
                           size_t n_md);
 /* Ends the span with a failure: "<name>.exception", as stop plus metadata

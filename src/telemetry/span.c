@@ -10,6 +10,9 @@
  * the calling thread's chain was started elsewhere and gets FDN_ETHREAD.
  * A span that ends while inner spans are still open is unlinked from the
  * middle of the chain; the inner ones stay open and keep their parent id.
+ * is_open is stored and, outside the owner, loaded atomically (relaxed:
+ * it orders nothing else), so a stop from the wrong thread reads it
+ * without a data race and answers FDN_ETHREAD.
  *
  * Ids come from one process-wide counter, starting at 1 and taken with a
  * relaxed fetch-add: only uniqueness is needed, which the read-modify-
@@ -111,7 +114,7 @@ int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span, const char *name,
     span->parent_id = parent_id;
     span->start_ns = now;
     span->outer = current_span;
-    span->is_open = true;
+    __atomic_store_n(&span->is_open, true, __ATOMIC_RELAXED);
     /* Current before the start event, so a handler of it that starts a
      * span of its own makes it a child of this one. */
     current_span = span;
@@ -123,27 +126,29 @@ int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span, const char *name,
 }
 
 /* Ends span (stop or exception): checks it, unlinks it from this thread's
- * chain, and emits the event with suffix and fixed metadata. */
+ * chain, and emits the event with suffix and fixed metadata.  The chain is
+ * searched before any field of span is read: a span in it was started on
+ * this thread, so its fields are this thread's to read; a span open on
+ * another thread is being written there.  Only is_open is read for a span
+ * outside the chain, with an atomic load (every store to it is atomic), to
+ * tell a span already ended (FDN_EINVAL) from one open elsewhere
+ * (FDN_ETHREAD). */
 static int span_end(fdn_span_t *span, const char *suffix,
                     const fdn_telemetry_meta_t *fixed, size_t n_fixed,
                     const fdn_telemetry_meta_t *md, size_t n_md)
 {
-    if (span == NULL || !span->is_open || span->telemetry == NULL ||
-        span_name_len(span->name) == 0 || (n_md > 0 && md == NULL) ||
-        n_md > FDN_SPAN_MAX_META)
+    if (span == NULL || (n_md > 0 && md == NULL) || n_md > FDN_SPAN_MAX_META)
         return FDN_EINVAL;
-    if (current_span == span) {
-        current_span = span->outer;
-    } else {
-        fdn_span_t *p = current_span;
-        while (p != NULL && p->outer != span)
-            p = p->outer;
-        if (p == NULL)
-            return FDN_ETHREAD; /* started on another thread */
-        p->outer = span->outer;
-    }
+    fdn_span_t **link = &current_span;
+    while (*link != NULL && *link != span)
+        link = &(*link)->outer;
+    if (*link == NULL)
+        return __atomic_load_n(&span->is_open, __ATOMIC_RELAXED)
+                   ? FDN_ETHREAD
+                   : FDN_EINVAL;
+    *link = span->outer;
     span->outer = NULL;
-    span->is_open = false;
+    __atomic_store_n(&span->is_open, false, __ATOMIC_RELAXED);
     uint64_t now = fdn_clock_now(span->telemetry->clock);
     /* The clock is monotonic; the guard only keeps a misbehaving clock
      * from producing a huge unsigned duration. */

@@ -85,6 +85,7 @@ void fdn_shim_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define cr_assert_float_eq(a, b, eps, ...) FDN_SHIM_CHECK(true, fabs((double)(a) - (double)(b)) <= (eps), #a " ~= " #b, __VA_ARGS__)
 #define cr_expect_neq(a, b, ...) FDN_SHIM_CHECK(false, (a) != (b), #a " != " #b, __VA_ARGS__)
 #define cr_expect_leq(a, b, ...) FDN_SHIM_CHECK(false, (a) <= (b), #a " <= " #b, __VA_ARGS__)
+#define cr_expect_lt(a, b, ...) FDN_SHIM_CHECK(false, (a) < (b), #a " < " #b, __VA_ARGS__)
 #define cr_expect_gt(a, b, ...) FDN_SHIM_CHECK(false, (a) > (b), #a " > " #b, __VA_ARGS__)
 #define cr_expect_geq(a, b, ...) FDN_SHIM_CHECK(false, (a) >= (b), #a " >= " #b, __VA_ARGS__)
 #define cr_expect_null(p, ...) FDN_SHIM_CHECK(false, (p) == NULL, #p " == NULL", __VA_ARGS__)

@@ -6,6 +6,8 @@
 #include "unit/telemetry/ev_helpers.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 static ev_fixture_t fx;
@@ -288,6 +290,50 @@ Test(telemetry_spans, spans_belong_to_their_thread, .init = setup,
     cr_assert(s.is_open);
     cr_assert_eq(fdn_span_current_id(), s.id);
     cr_assert_eq(fdn_span_stop(&s, NULL, 0), FDN_OK);
+}
+
+struct stop_race {
+    fdn_span_t span;
+    _Atomic int started, done;
+    int wrong;
+};
+
+static void *stop_while_owner_runs(void *arg)
+{
+    struct stop_race *r = arg;
+    while (!atomic_load(&r->started))
+        sched_yield();
+    while (!atomic_load(&r->done)) {
+        int rc = fdn_span_stop(&r->span, NULL, 0);
+        if (rc != FDN_ETHREAD && rc != FDN_EINVAL)
+            r->wrong++;
+    }
+    return NULL;
+}
+
+/* Checks: TEL-C6 */
+Test(telemetry_spans, a_stop_from_another_thread_races_nothing,
+     .init = setup, .fini = teardown)
+{
+    /* The owner starts and stops one span over and over while another
+     * thread tries to stop it: the intruder gets FDN_ETHREAD or FDN_EINVAL
+     * and never touches the owner's chain (TSan checks the reads). */
+    struct stop_race r = {.wrong = 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, stop_while_owner_runs, &r), 0);
+    int owner_failures = 0;
+    for (int i = 0; i < 20000; i++) {
+        if (fdn_span_start(fx.t, &r.span, "raced", NULL, NULL, 0) != FDN_OK)
+            owner_failures++;
+        atomic_store(&r.started, 1);
+        if (fdn_span_stop(&r.span, NULL, 0) != FDN_OK)
+            owner_failures++;
+    }
+    atomic_store(&r.done, 1);
+    pthread_join(th, NULL);
+    cr_expect_eq(owner_failures, 0);
+    cr_expect_eq(r.wrong, 0);
+    cr_expect_eq(fdn_span_current_id(), 0);
 }
 
 enum { ID_THREADS = 4, ID_SPANS = 2000 };
