@@ -362,10 +362,8 @@ Test(query, indexed_query_sees_one_state_under_writes,
                      {.op = FDN_RQ_OR, .a = 0, .b = 1}};
     static fdn_registry_match_t out[FLIP_N + 1];
     int rounds = 0;
-    /* Relaxed: see flipper.updates. */
-    while (rounds < 200 ||
-           (atomic_load_explicit(&f.updates, memory_order_relaxed) < 2000 &&
-            rounds < 200000)) {
+    struct timespec t0 = {0, 0};
+    while (reg_race_goes_on(rounds, 200, &f.updates, 2000, &t0)) {
         size_t n = 0, n0 = 0, n1 = 0;
         bool more = true;
         cr_assert_eq(fdn_registry_query(ns, q, 3, NULL, out, FLIP_N + 1, &n,
@@ -555,10 +553,8 @@ Test(query, plain_namespace_queries_run_lock_free_beside_writes,
     fdn_rq_t q = {.op = FDN_RQ_LT, .field = "x", .value = vint(100)};
     static fdn_registry_match_t out[256];
     int rounds = 0;
-    /* Relaxed: see churner.writes. */
-    while (rounds < 100 ||
-           (atomic_load_explicit(&c.writes, memory_order_relaxed) < 2000 &&
-            rounds < 200000)) {
+    struct timespec t0 = {0, 0};
+    while (reg_race_goes_on(rounds, 100, &c.writes, 2000, &t0)) {
         size_t n = 0;
         bool more = true;
         cr_assert_eq(fdn_registry_query(ns, &q, 1, NULL, out, 256, &n, &more),

@@ -10,6 +10,8 @@
 
 #include <criterion/criterion.h>
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +112,31 @@ static inline unsigned long long reg_seed(const char *test)
     }
     fprintf(stderr, "%s: FDN_SEED=%llu\n", test, seed);
     return seed;
+}
+
+/*
+ * For a reader racing a writer thread: true while the reader should go on,
+ * i.e. until it has done min_rounds and the writer has made min_writes
+ * (or 60 s have passed since *t0, set on the first call).  Yields while the
+ * writer lags, so that under valgrind, which runs one thread at a time,
+ * the writer gets its turns.  Relaxed: a progress count only.
+ */
+static inline bool reg_race_goes_on(int rounds, int min_rounds,
+                                    const _Atomic uint64_t *writes,
+                                    uint64_t min_writes,
+                                    struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (t0->tv_sec == 0 && t0->tv_nsec == 0)
+        *t0 = now;
+    bool lagging =
+        atomic_load_explicit(writes, memory_order_relaxed) < min_writes;
+    if (lagging)
+        sched_yield();
+    if (rounds < min_rounds)
+        return true;
+    return lagging && now.tv_sec - t0->tv_sec < 60;
 }
 
 /* xorshift64*: a small deterministic generator for replayable tests. */
