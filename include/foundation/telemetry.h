@@ -225,11 +225,12 @@ FDN_API uint64_t fdn_metric_refused(const fdn_metric_t *m);
 
 /*
  * The series of m for these label values (n must be the metric's label
- * count; values borrowed, any bytes but NUL, at most
- * FDN_METRIC_LABEL_VALUE_MAX each).  Finding an existing series is
- * lock-free and allocates nothing; creating one takes the metric's lock.
- * Errors: FDN_EINVAL (wrong count, NULL or oversized value), FDN_ELIMIT
- * (a new label set past max_series: refused and counted), FDN_ENOMEM.
+ * count; values borrowed, valid UTF-8, at most FDN_METRIC_LABEL_VALUE_MAX
+ * bytes each).  Finding an existing series is lock-free and allocates
+ * nothing; creating one takes the metric's lock.  Errors: FDN_EINVAL
+ * (wrong count, NULL or oversized value, a value that is not valid UTF-8:
+ * Prometheus accepts no other), FDN_ELIMIT (a new label set past
+ * max_series: refused and counted), FDN_ENOMEM.
  */
 FDN_API int fdn_metric_series(fdn_metric_t *m, const char *const *values,
                               size_t n, fdn_series_t **out);
@@ -444,8 +445,10 @@ FDN_API uint64_t fdn_span_current_id(void);
  * label_keys (one per label, in order; integers are written in decimal,
  * doubles in the shortest form that reads back); an event lacking one of
  * them, or lacking the measurement, records nothing (nor does a label set
- * the metric refuses, which fdn_metric_refused counts).  A counter adds
- * the measurement rounded to the nearest integer, saturating.
+ * the metric refuses, which fdn_metric_refused counts, nor a string value
+ * fdn_metric_series refuses, counted as misuse); an event skipped for its
+ * value creates no series.  A counter adds the measurement rounded to the
+ * nearest integer, saturating.
  * *id (may be NULL) is the handler's id, for fdn_telemetry_detach.  Errors:
  * FDN_EINVAL (bad names, an event name that is not exact, a label key
  * count that is not the metric's, a NULL measurement for a metric that is
@@ -497,8 +500,9 @@ FDN_API void fdn_telemetry_collect(fdn_telemetry_t *t);
  * _count.  Values are written as Prometheus reads them: counters and
  * integer gauges as integers, doubles in the shortest form that reads back
  * exactly, "+Inf", "-Inf", "NaN"; log-linear histograms list only their
- * non-empty buckets and +Inf.  Help and label values that are not valid
- * UTF-8 have each bad byte replaced by U+FFFD.  Collectors run first.
+ * non-empty buckets and +Inf.  Help text that is not valid UTF-8 has each
+ * bad byte replaced by U+FFFD (label values are valid UTF-8:
+ * fdn_metric_series refuses others).  Collectors run first.
  * *out is NUL-terminated, *len (may be NULL) its length; free it with
  * fdn_telemetry_free.  Errors: FDN_EINVAL (NULL t or out), FDN_ENOMEM
  * (*out is then NULL and nothing is held).

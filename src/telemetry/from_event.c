@@ -43,25 +43,6 @@ struct from_event {
     char strings[];          /* the copies keys and measurement point to */
 };
 
-/* Writes v into buf (32 bytes): the shortest of %.15g, %.16g, %.17g that
- * reads back to v; "NaN", "+Inf", "-Inf" for the non-finite. */
-static void format_double(char *buf, double v)
-{
-    if (isnan(v)) {
-        memcpy(buf, "NaN", 4);
-        return;
-    }
-    if (isinf(v)) {
-        memcpy(buf, v > 0 ? "+Inf" : "-Inf", 5);
-        return;
-    }
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, 32, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            return;
-    }
-}
-
 /* The measurement called name in ev, into *v; false if there is none. */
 static bool find_measurement(const fdn_telemetry_event_t *ev,
                              const char *name, double *v)
@@ -88,15 +69,16 @@ static const fdn_telemetry_meta_t *find_meta(const fdn_telemetry_event_t *ev,
     return NULL;
 }
 
-/* Adds a counter measurement (see the file comment). */
+/* Counts one misuse of t (an event that could not be recorded). */
+static void count_misuse(fdn_telemetry_t *t)
+{
+    /* Relaxed: a statistic. */
+    atomic_fetch_add_explicit(&t->misuse, 1, memory_order_relaxed);
+}
+
+/* Adds a counter measurement, v >= 0 (see the file comment). */
 static void counter_add_value(fdn_series_t *s, double v)
 {
-    if (!(v >= 0)) {
-        /* Relaxed: a statistic. */
-        atomic_fetch_add_explicit(&s->metric->t->misuse, 1,
-                                  memory_order_relaxed);
-        return;
-    }
     double r = round(v);
     fdn_counter_add(s, r >= 0x1p64 ? UINT64_MAX : (uint64_t)r);
 }
@@ -107,6 +89,13 @@ static int from_event_handler(const fdn_telemetry_event_t *ev, void *ctx)
     double v = 0;
     if (f->measurement != NULL && !find_measurement(ev, f->measurement, &v))
         return 0;
+    /* Checked before the series is found, so that a skipped event does
+     * not create one. */
+    if (f->measurement != NULL && fdn_metric_kind(f->m) ==
+                                      FDN_METRIC_COUNTER && !(v >= 0)) {
+        count_misuse(f->m->t);
+        return 0;
+    }
     fdn_series_t *s = f->dflt;
     if (f->n_keys > 0) {
         char num[FDN_METRIC_MAX_LABELS][32];
@@ -130,15 +119,19 @@ static int from_event_handler(const fdn_telemetry_event_t *ev, void *ctx)
                 values[i] = num[i];
                 break;
             case FDN_TMETA_DOUBLE:
-                format_double(num[i], md->v.d);
+                fdn__tel_format_double(num[i], md->v.d);
                 values[i] = num[i];
                 break;
             default:
                 return 0; /* not a kind we know: as if missing */
             }
         }
-        /* FDN_ELIMIT is counted by fdn_metric_series itself. */
-        if (fdn_metric_series(f->m, values, f->n_keys, &s) != FDN_OK)
+        /* FDN_ELIMIT is counted by fdn_metric_series itself; a value it
+         * refuses (too long, not UTF-8) is the event's misuse. */
+        int rc = fdn_metric_series(f->m, values, f->n_keys, &s);
+        if (rc == FDN_EINVAL)
+            count_misuse(f->m->t);
+        if (rc != FDN_OK)
             return 0;
     }
     switch (fdn_metric_kind(f->m)) {

@@ -286,6 +286,10 @@ void fdn__tel_count_refused(fdn_metric_t *m);
  * 32 bytes); returns its length. */
 size_t fdn__tel_format_double(char *buf, double v);
 
+/* True if s (NUL-terminated) is valid UTF-8: no stray continuation byte,
+ * overlong form, surrogate, code point past U+10FFFF or cut sequence. */
+bool fdn__tel_utf8_valid(const char *s);
+
 /* A growable text buffer on the hub's allocator. */
 typedef struct fdn__tel_buf {
     const fdn_allocator_t *alloc;

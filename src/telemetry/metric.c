@@ -434,6 +434,13 @@ int fdn_metric_series(fdn_metric_t *m, const char *const *values, size_t n,
         *out = s;
         return FDN_OK;
     }
+    /* Checked only for a new label set: a found one was checked when it
+     * was created.  Invalid UTF-8 is refused rather than repaired at
+     * export, where two values differing only in bad bytes would become
+     * one label set and Prometheus would keep only one of them. */
+    for (size_t i = 0; i < n; i++)
+        if (!fdn__tel_utf8_valid(values[i]))
+            return FDN_EINVAL;
     pthread_mutex_lock(&m->lock);
     tb = atomic_load_explicit(&m->table, memory_order_relaxed);
     s = table_find(tb, h, values, n);

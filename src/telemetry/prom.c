@@ -12,10 +12,12 @@
  * comes from that one view, so the +Inf bucket always equals _count
  * (TEL-I3) even while writers record.
  *
- * Text the user gave (help, label values) is written as valid UTF-8: a
- * byte that starts no valid sequence becomes U+FFFD, since Prometheus's
- * parser refuses invalid UTF-8 in label values, and JSON has no way to say
- * it.  Then help escapes backslash and newline, label values also double
+ * Help text is written as valid UTF-8: a byte that starts no valid
+ * sequence becomes U+FFFD, since Prometheus's parser refuses invalid
+ * UTF-8, and JSON has no way to say it.  Label values need no repair:
+ * fdn_metric_series refuses invalid UTF-8 (fdn__tel_utf8_valid), because
+ * two values differing only in bad bytes would be repaired into one label
+ * set.  Then help escapes backslash and newline, label values also double
  * quote (TEL-S7).
  */
 #include "telemetry/internal.h"
@@ -93,6 +95,23 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
         if (p[i] < 0x80 || p[i] > 0xbf)
             return 0;
     return len;
+}
+
+bool fdn__tel_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t step = utf8_seq(p + i, n - i);
+        if (step == 0)
+            return false;
+        i += step;
+    }
+    return true;
 }
 
 void fdn__tel_buf_put_text(fdn__tel_buf_t *b, const char *s,

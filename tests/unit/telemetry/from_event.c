@@ -5,6 +5,8 @@
  */
 #include "unit/telemetry/ev_helpers.h"
 
+#include "unit/telemetry/locale_helpers.h"
+
 #include <math.h>
 
 static ev_fixture_t fx;
@@ -171,6 +173,63 @@ Test(telemetry_from_event, labels_from_string_and_number_metadata,
     cr_assert_eq(fdn_metric_series(m, v2, 4, &s), FDN_OK);
     cr_assert_eq(fdn_counter_value(s), 1);
     cr_assert_eq(fdn_metric_series_count(m), 2, "lookups created nothing");
+    /* A string that is not UTF-8 is refused as a label value: the event
+     * is misuse and records nothing. */
+    uint64_t before = misuse();
+    md[1] = FDN_TMETA_S("method", "G\xffT");
+    fdn_telemetry_emit(fx.t, "http.done", NULL, 0, md, 5);
+    cr_assert_eq(misuse(), before + 1);
+    cr_assert_eq(fdn_metric_series_count(m), 2);
+    cr_assert_eq(ev_failures(fx.t), 0);
+}
+
+/* Checks: TEL-C7, TEL-C8 */
+Test(telemetry_from_event, doubles_in_labels_ignore_the_locale,
+     .init = setup, .fini = teardown)
+{
+    /* A program with a decimal-comma locale still gets "0.5", as the
+     * export writes it. */
+    static const char *const labels[1] = {"x"};
+    static const char *const keys[1] = {"x"};
+    fdn_metric_t *m = make(FDN_METRIC_COUNTER, "loc_total", labels, 1);
+    cr_assert_eq(fdn_telemetry_metric_from_event(fx.t, m, "loc", NULL, keys,
+                                                 1, NULL), FDN_OK);
+    char dir[64];
+    bool is_comma = tel_decimal_comma_locale(dir, sizeof dir);
+    char probe[8];
+    snprintf(probe, sizeof probe, "%.1f", 0.5);
+    fdn_telemetry_meta_t md[1] = {FDN_TMETA_D("x", 0.5)};
+    fdn_telemetry_emit(fx.t, "loc", NULL, 0, md, 1);
+    tel_locale_restore(dir);
+    if (is_comma)
+        cr_assert_str_eq(probe, "0,5", "the locale is not in effect");
+    else
+        cr_log_info("no decimal-comma locale: checked the \"C\" one only");
+    const char *v[1] = {"0.5"};
+    fdn_series_t *s = NULL;
+    cr_assert_eq(fdn_metric_series(m, v, 1, &s), FDN_OK);
+    cr_assert_eq(fdn_counter_value(s), 1);
+    cr_assert_eq(fdn_metric_series_count(m), 1);
+}
+
+/* Checks: TEL-C7 */
+Test(telemetry_from_event, a_skipped_value_creates_no_series,
+     .init = setup, .fini = teardown)
+{
+    static const char *const labels[1] = {"table"};
+    static const char *const keys[1] = {"table"};
+    fdn_metric_t *m = make(FDN_METRIC_COUNTER, "q_rows_total", labels, 1);
+    cr_assert_eq(fdn_telemetry_metric_from_event(fx.t, m, "db.query", "rows",
+                                                 keys, 1, NULL), FDN_OK);
+    uint64_t before = misuse();
+    fdn_telemetry_meta_t md[1] = {FDN_TMETA_S("table", "users")};
+    fdn_telemetry_measurement_t neg[1] = {{"rows", -5}};
+    fdn_telemetry_emit(fx.t, "db.query", neg, 1, md, 1);
+    cr_assert_eq(misuse(), before + 1);
+    cr_assert_eq(fdn_metric_series_count(m), 0);
+    fdn_telemetry_measurement_t pos[1] = {{"rows", 5}};
+    fdn_telemetry_emit(fx.t, "db.query", pos, 1, md, 1);
+    cr_assert_eq(fdn_metric_series_count(m), 1);
 }
 
 /* Checks: TEL-C7 */

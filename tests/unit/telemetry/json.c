@@ -78,7 +78,7 @@ Test(telemetry_json, every_kind_parses_back_with_its_values)
     fdn_metric_t *c = tel_metric(t, FDN_METRIC_COUNTER, "j_http_total",
                                  "Answers \\ and\nlines.", lab, 2);
     const char *v1[] = {"/a\"b", "200"};
-    const char *v2[] = {"bad\xff", "500"};
+    const char *v2[] = {"caf\xc3\xa9", "500"};
     fdn_counter_add(tel_series(c, v1, 2), 5);
     fdn_counter_add(tel_series(c, v2, 2), UINT64_MAX);
     fdn_gauge_set(fdn_metric_default(tel_metric(t, FDN_METRIC_GAUGE,
@@ -132,9 +132,9 @@ Test(telemetry_json, every_kind_parses_back_with_its_values)
     cr_assert_str_eq(str_of(json_object_get(s, "labels"), "code"), "200");
     cr_assert_eq(int_of(s, "value"), 5);
     s = series_at(m, 1);
-    /* Invalid UTF-8 repaired; above INT64_MAX as an exact string. */
+    /* UTF-8 kept as it is; above INT64_MAX as an exact string. */
     cr_assert_str_eq(str_of(json_object_get(s, "labels"), "path"),
-                     "bad\xef\xbf\xbd");
+                     "caf\xc3\xa9");
     cr_assert_str_eq(str_of(s, "value"), "18446744073709551615");
 
     m = metric_named(root, "j_depth");
@@ -321,7 +321,7 @@ Test(telemetry_json, out_of_memory_is_enomem_and_leaks_nothing)
     static const char *const lab[] = {"k"};
     fdn_metric_t *c = tel_metric(fx.t, FDN_METRIC_COUNTER, "o_total", "O.",
                                  lab, 1);
-    const char *bad[] = {"bad \xff label"};
+    const char *bad[] = {"caf\xc3\xa9 \\ \"label\""};
     fdn_counter_inc(tel_series(c, bad, 1));
     fdn_metric_t *h = tel_metric(fx.t, FDN_METRIC_HISTOGRAM, "o_seconds",
                                  "H \xfe help.", NULL, 0);

@@ -246,6 +246,41 @@ Test(telemetry_metrics, series_by_label_values_and_the_cardinality_limit)
     fdn_telemetry_destroy(t);
 }
 
+/* Checks: TEL-S7 */
+Test(telemetry_metrics, label_values_must_be_utf8_so_none_collide)
+{
+    /* Repairing bad bytes at export would turn "\xff" and "\xfe" into
+     * the same label set as U+FFFD itself, and Prometheus would keep one
+     * of the three: invalid values are refused when created. */
+    fdn_telemetry_t *t = tel_new();
+    static const char *const names[] = {"user"};
+    fdn_metric_opts_t o;
+    fdn_metric_opts_init(&o, FDN_METRIC_COUNTER, "req_total", "Requests.");
+    o.label_names = names;
+    o.n_labels = 1;
+    fdn_metric_t *m;
+    cr_assert_eq(fdn_metric_create(t, &o, &m), FDN_OK);
+    static const char *const bad[] = {
+        "\xff", "\xfe", "a\x80", "\xc0\xaf", "\xed\xa0\x80",
+        "\xf4\x90\x80\x80", "ab\xe2\x82",
+    };
+    fdn_series_t *x = (fdn_series_t *)1;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_expect_eq(fdn_metric_series(m, &bad[i], 1, &x), FDN_EINVAL,
+                     "case %zu", i);
+        cr_expect_null(x);
+    }
+    static const char *const good[] = {
+        "\xef\xbf\xbd", "caf\xc3\xa9", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        cr_expect_eq(fdn_metric_series(m, &good[i], 1, &x), FDN_OK,
+                     "case %zu", i);
+    cr_expect_eq(fdn_metric_series_count(m), 4);
+    cr_expect_eq(fdn_metric_refused(m), 0, "not a cardinality refusal");
+    fdn_telemetry_destroy(t);
+}
+
 /* Checks: TEL-C3, TEL-I4 */
 Test(telemetry_metrics, many_series_grow_the_table_and_keep_order)
 {

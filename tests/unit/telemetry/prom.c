@@ -6,7 +6,7 @@
 #include "unit/telemetry/export_helpers.h"
 
 #include "telemetry/internal.h"
-#include "unit/on_valgrind.h"
+#include "unit/telemetry/locale_helpers.h"
 
 #include <float.h>
 #include <locale.h>
@@ -85,15 +85,15 @@ Test(telemetry_prom, exact_text_of_every_kind)
     fdn_metric_observe(l, 1);
     fdn_metric_observe(l, 4);
 
-    /* Label values with a quote, a backslash, a newline, an invalid byte
-     * and nothing (TEL-S7); series in creation order. */
+    /* Label values with a quote, a backslash, a newline, UTF-8 beyond
+     * ASCII and nothing (TEL-S7); series in creation order. */
     static const char *const http_labels[] = {"path", "code"};
     fdn_metric_t *http = tel_metric(t, FDN_METRIC_COUNTER, "t_http_total",
                                     "HTTP answers.", http_labels, 2);
     const char *v1[] = {"x\"y", "200"};
     const char *v2[] = {"back\\slash", "500"};
     const char *v3[] = {"new\nline", "404"};
-    const char *v4[] = {"bad\xff", ""};
+    const char *v4[] = {"caf\xc3\xa9", ""};
     fdn_counter_add(tel_series(http, v1, 2), 1);
     fdn_counter_add(tel_series(http, v2, 2), 2);
     fdn_counter_add(tel_series(http, v3, 2), 3);
@@ -160,7 +160,7 @@ Test(telemetry_prom, exact_text_of_every_kind)
         "t_http_total{path=\"x\\\"y\",code=\"200\"} 1\n"
         "t_http_total{path=\"back\\\\slash\",code=\"500\"} 2\n"
         "t_http_total{path=\"new\\nline\",code=\"404\"} 3\n"
-        "t_http_total{path=\"bad\xef\xbf\xbd\",code=\"\"} 4\n"
+        "t_http_total{path=\"caf\xc3\xa9\",code=\"\"} 4\n"
         "# HELP t_op_seconds Ops.\n"
         "# TYPE t_op_seconds histogram\n"
         "t_op_seconds_bucket{op=\"read\",le=\"1\"} 1\n"
@@ -344,37 +344,6 @@ Test(telemetry_prom, doubles_are_shortest_round_trip)
     }
 }
 
-/*
- * Switches LC_NUMERIC to a locale whose decimal point is a comma: an
- * installed one, else de_DE built by localedef into a temporary
- * directory dir (LOCPATH); not under valgrind, which would trace
- * localedef too.  Returns false when there is none.
- */
-static bool decimal_comma_locale(char *dir, size_t cap)
-{
-    static const char *const names[] = {"de_DE.UTF-8", "de_DE.utf8",
-                                        "fr_FR.UTF-8", "fr_FR.utf8"};
-    dir[0] = '\0';
-    for (size_t i = 0; i < 4; i++)
-        if (setlocale(LC_NUMERIC, names[i]) != NULL)
-            return true;
-    if (FDN_TEST_ON_VALGRIND() || access("/usr/bin/localedef", X_OK) != 0)
-        return false;
-    snprintf(dir, cap, "/tmp/fdn-locale.XXXXXX");
-    if (mkdtemp(dir) == NULL) {
-        dir[0] = '\0';
-        return false;
-    }
-    char cmd[256];
-    snprintf(cmd, sizeof cmd,
-             "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 >/dev/null 2>&1",
-             dir);
-    /* localedef exits 1 on mere warnings: whether setlocale works says. */
-    (void)system(cmd);
-    setenv("LOCPATH", dir, 1);
-    return setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL;
-}
-
 /* Checks: TEL-C8 */
 Test(telemetry_prom, a_decimal_comma_locale_changes_nothing)
 {
@@ -385,20 +354,14 @@ Test(telemetry_prom, a_decimal_comma_locale_changes_nothing)
     o.is_double = true;
     fdn_gauge_set_double(fdn_metric_default(tel_create(fx.t, &o)), 0.5);
     char dir[64];
-    bool is_comma = decimal_comma_locale(dir, sizeof dir);
+    bool is_comma = tel_decimal_comma_locale(dir, sizeof dir);
     char probe[32], buf[32];
     snprintf(probe, sizeof probe, "%g", 0.5);
     fdn__tel_format_double(buf, 0.5);
     char *text = tel_expo(fx.t);
     bool has_line = strstr(text, "\nt_half 0.5\n") != NULL;
     fdn_telemetry_free(fx.t, text);
-    setlocale(LC_NUMERIC, "C");
-    if (dir[0] != '\0') {
-        unsetenv("LOCPATH");
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        (void)system(cmd);
-    }
+    tel_locale_restore(dir);
     if (is_comma)
         cr_assert_str_eq(probe, "0,5", "the locale is not in effect");
     else
