@@ -352,7 +352,9 @@ typedef int (*fdn_telemetry_handler_fn)(const fdn_telemetry_event_t *ev,
 
 /*
  * Attaches fn(ctx) to the events matching pattern (see the top of this
- * header).  *id (may be NULL) receives the handler's id, never 0.  Errors:
+ * header).  *id (may be NULL) receives the handler's id, never 0, before
+ * the handler can first run (so a handler may read it from ctx to detach
+ * itself); 0 on error.  Errors:
  * FDN_EINVAL (NULL fn, a pattern that is empty, too long, has an empty
  * segment, or a "*" anywhere but as the whole pattern or its last segment),
  * FDN_ENOMEM.
@@ -411,7 +413,9 @@ typedef struct fdn_span {
  * innermost open span of this thread (none: a root span).  The span becomes
  * this thread's current span.  Errors: FDN_EINVAL (NULL argument, an empty
  * name or one too long for the suffixes, n_md over FDN_SPAN_MAX_META, a
- * span already open on this thread).
+ * span already open on this thread).  A span open on another thread must
+ * not be started again: that cannot be told from uninitialised storage,
+ * which start accepts, and it would corrupt the other thread's chain.
  */
 FDN_API int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span,
                            const char *name, const fdn_span_t *parent,
@@ -470,25 +474,27 @@ FDN_API int fdn_telemetry_metric_from_event(fdn_telemetry_t *t,
 typedef void (*fdn_telemetry_collect_fn)(fdn_telemetry_t *t, void *ctx);
 /* Adds a collector, run before every export (one export at a time runs
  * collectors, in the order they were added).  A collector may record,
- * create metrics, attach and detach handlers, and export (an export from a
- * collector runs no collectors); it may not add or remove collectors of its
- * hub (FDN_EBUSY).  Inside an event handler (or another RCU read-side
- * callback) these calls never wait for a collect running on another
- * thread: an export there runs no collectors if one is running (it reads
- * the values that run is refreshing), and add and remove answer FDN_EBUSY.
- * *id may be NULL.  Errors: FDN_EINVAL, FDN_ENOMEM, FDN_EBUSY (called from
- * a collector of t, or from a handler while collectors run). */
+ * create metrics, attach and detach handlers (detach waits as it does
+ * outside a handler), stop an HTTP server, and export.  Collectors never
+ * run inside a collector (of any hub) or inside an event handler (or
+ * another RCU read-side callback): an export or collect there runs none
+ * and reads the values as last refreshed, and adding or removing a
+ * collector there never waits: FDN_EBUSY if another thread is running
+ * that hub's collectors (always, for a collector's own hub).  *id may be
+ * NULL; it is set before the collector can first run.  Errors:
+ * FDN_EINVAL, FDN_ENOMEM, FDN_EBUSY (see above). */
 FDN_API int fdn_telemetry_collector_add(fdn_telemetry_t *t,
                                         fdn_telemetry_collect_fn fn,
                                         void *ctx, uint64_t *id);
 /* Removes it; returns after any run of it has finished.  Errors:
- * FDN_ENOENT, FDN_EBUSY (called from a collector of t, or from a handler
- * while collectors run). */
+ * FDN_ENOENT, FDN_EBUSY (called from a collector or a handler while t's
+ * collectors run; see fdn_telemetry_collector_add). */
 FDN_API int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id);
 /* Runs every collector now, as an export does before it reads, so that
  * fdn_series_read, fdn_counter_value and the like see fresh values (the
  * runtime's and a registry's, for instance) without an export.  Any
- * thread; from a collector of t it does nothing.  NULL does nothing. */
+ * thread; from a collector or a handler it does nothing.  NULL does
+ * nothing. */
 FDN_API void fdn_telemetry_collect(fdn_telemetry_t *t);
 
 /*
@@ -563,7 +569,9 @@ FDN_API int fdn_telemetry_http_start(fdn_telemetry_t *t,
 /* The port it listens on. */
 FDN_API uint16_t fdn_telemetry_http_port(const fdn_telemetry_http_t *h);
 /* Stops serving (waits for the request in flight, closes the socket) and
- * frees h.  NULL does nothing. */
+ * frees h.  Any thread, a handler or a collector too: a request in flight
+ * that is waiting for collectors running elsewhere stops waiting and is
+ * answered without them.  NULL does nothing. */
 FDN_API void fdn_telemetry_http_stop(fdn_telemetry_http_t *h);
 
 /* ------------------------------------------------------------------------ */

@@ -7,22 +7,30 @@
  * collector under it, so two scrapes at once never interleave a
  * collector's updates, and removing a collector (which takes the lock)
  * returns only after any run of it has finished, so its context may then
- * be freed.  A collector runs with the lock held, so the calls that take
- * it notice when they are made from a collector of the same hub (a
- * thread-local pointer to the hub whose collectors this thread runs):
- * adding or removing a collector answers FDN_EBUSY instead of
- * deadlocking, and a collect (an export's, too) runs no collectors, so a
- * collector may export.  It may also create metrics and record.
+ * be freed.  A collector may create metrics, record, attach and detach
+ * handlers, and export.
  *
- * Read-side callers never wait for the lock.  A collector may attach or
- * detach a handler, which (outside a reader) waits for a grace period
- * while it holds the lock; a thread inside a read-side critical section
- * (an event handler exporting, say) that waited for the lock would hold
- * that grace period back, and neither would go on.  So from inside a
- * reader (fdn__rcu_read_ongoing) the calls only try the lock: a collect
- * that finds it held runs no collectors (the export reads the values the
- * running collect is refreshing), and an add or remove that finds it held
- * answers FDN_EBUSY.  Outside a reader they wait as before.
+ * Who may wait for the lock.  Two kinds of caller must never wait for it:
+ *  - a thread running collectors (of any hub: tls_in_collector).  It holds
+ *    one hub's lock; waiting for its own would deadlock at once, waiting
+ *    for another hub's closes a cycle when that hub's collector does the
+ *    same (A's collector exports B while B's exports A);
+ *  - a thread inside an RCU read-side critical section (an event handler).
+ *    A collector that attaches or detaches a handler waits for a grace
+ *    period while it holds the lock, and that reader would hold the grace
+ *    period back.
+ * For them a collect runs no collectors at all (the export reads the
+ * values as last refreshed), and add and remove only try the lock,
+ * answering FDN_EBUSY when it is held (always, for a collector's own hub).
+ * Never running collectors inside a reader also means a collector always
+ * runs outside one, so its detach of a handler waits as detach promises
+ * and it may free the handler's context afterwards.
+ *
+ * The HTTP server's thread waits for the lock, but gives up when its
+ * server is being stopped (fdn__tel_collect_give_up_on): the stop joins
+ * that thread, and may be called by a collector holding the lock, or by a
+ * handler holding back a collector's grace period.  It then exports
+ * without running collectors.
  *
  * A collector added by the library itself (instrument.c) may own its
  * context: its free callback runs once the collector is removed, after
@@ -31,6 +39,9 @@
 #include "telemetry/internal.h"
 
 #include "internal/rcu.h"
+
+#include <errno.h>
+#include <time.h>
 
 struct fdn__tel_collector {
     struct fdn__tel_collector *next;
@@ -70,32 +81,65 @@ void fdn__tel_collectors_fini(fdn_telemetry_t *t)
     pthread_mutex_destroy(&c->lock);
 }
 
-/* The hub whose collectors this thread is running, or NULL. */
-static _Thread_local const fdn_telemetry_t *tls_collecting;
+/* True while this thread runs collectors, of any hub. */
+static _Thread_local bool tls_in_collector;
+/* Set on the HTTP server's thread around an export: the flag that says
+ * its server is stopping (see the file comment). */
+static _Thread_local const _Atomic bool *tls_give_up;
 
-/* Takes c's lock: waits for it outside a read-side critical section,
- * only tries inside one (see the file comment).  0 if it is held. */
-static int lock_collectors(fdn__tel_collectors_t *c)
+void fdn__tel_collect_give_up_on(const _Atomic bool *flag)
 {
-    /* An unregistered thread is in no reader and reads 0. */
-    if (fdn__rcu_read_ongoing())
+    tls_give_up = flag;
+}
+
+/* True when this thread must not wait for a collectors' lock (see the
+ * file comment).  An unregistered thread is in no reader and reads 0. */
+static bool must_not_wait(void)
+{
+    return tls_in_collector || fdn__rcu_read_ongoing();
+}
+
+/* Takes c's lock as the file comment says: only tries when this thread
+ * must not wait; waits in slices of 10 ms, giving up once *tls_give_up
+ * is set, on a server's thread; else waits.  False if not taken. */
+static bool lock_collectors(fdn__tel_collectors_t *c)
+{
+    if (must_not_wait())
         return pthread_mutex_trylock(&c->lock) == 0;
-    pthread_mutex_lock(&c->lock);
-    return 1;
+    if (tls_give_up == NULL) {
+        pthread_mutex_lock(&c->lock);
+        return true;
+    }
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 10 * 1000 * 1000;
+        if (until.tv_nsec >= 1000 * 1000 * 1000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000 * 1000 * 1000;
+        }
+        int rc = pthread_mutex_timedlock(&c->lock, &until);
+        if (rc == 0)
+            return true;
+        /* Acquire: pairs with the release store in fdn_telemetry_http_stop
+         * (only the flag itself is needed; the order is for clarity). */
+        if (rc != ETIMEDOUT ||
+            atomic_load_explicit(tls_give_up, memory_order_acquire))
+            return false;
+    }
 }
 
 void fdn__tel_collect(fdn_telemetry_t *t)
 {
-    if (tls_collecting == t)
-        return; /* called from one of t's collectors: they are running */
+    if (must_not_wait())
+        return; /* inside a collector or a handler: none run */
     fdn__tel_collectors_t *c = &t->collectors;
     if (!lock_collectors(c))
-        return; /* a reader, and another thread is running them */
-    const fdn_telemetry_t *outer = tls_collecting;
-    tls_collecting = t;
+        return; /* a server's thread, and the server is stopping */
+    tls_in_collector = true;
     for (struct fdn__tel_collector *x = c->head; x; x = x->next)
         x->fn(t, x->ctx);
-    tls_collecting = outer;
+    tls_in_collector = false;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -118,24 +162,22 @@ int fdn__tel_collector_add_free(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
     x->ctx = ctx;
     x->free_fn = free_fn;
     x->next = NULL;
-    if (tls_collecting == t) {
-        fdn__free(t->alloc, x);
-        return FDN_EBUSY;
-    }
     fdn__tel_collectors_t *c = &t->collectors;
     if (!lock_collectors(c)) {
         fdn__free(t->alloc, x);
         return FDN_EBUSY;
     }
     x->id = c->next_id++;
+    /* Under the lock: once it is released x may run, and be removed and
+     * freed by another thread. */
+    if (id)
+        *id = x->id;
     /* Appended, so collectors run in the order they were added. */
     struct fdn__tel_collector **pp = &c->head;
     while (*pp)
         pp = &(*pp)->next;
     *pp = x;
     pthread_mutex_unlock(&c->lock);
-    if (id)
-        *id = x->id;
     return FDN_OK;
 }
 
@@ -149,8 +191,6 @@ int fdn_telemetry_collector_remove(fdn_telemetry_t *t, uint64_t id)
 {
     if (t == NULL)
         return FDN_EINVAL;
-    if (tls_collecting == t)
-        return FDN_EBUSY;
     fdn__tel_collectors_t *c = &t->collectors;
     if (!lock_collectors(c))
         return FDN_EBUSY;

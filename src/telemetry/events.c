@@ -341,7 +341,14 @@ int fdn__tel_attach(fdn_telemetry_t *t, const char *pattern,
      * when the attach succeeds. */
     uint64_t my_id = e->next_id;
     h->id = my_id;
+    /* *id too, before the release store that publishes h: a handler that
+     * reads the id its attacher stored (to detach itself) may run on
+     * another thread as soon as h is published. */
+    if (id != NULL)
+        *id = my_id;
     if (rebuild_locked(t, h, &old) != FDN_OK) {
+        if (id != NULL)
+            *id = 0; /* never published: no handler saw it */
         pthread_mutex_unlock(&e->lock);
         fdn__free(t->alloc, h);
         return FDN_ENOMEM;
@@ -359,8 +366,6 @@ int fdn__tel_attach(fdn_telemetry_t *t, const char *pattern,
     /* The first attach retires nothing and need not wait for anyone. */
     if (old != NULL)
         retire(old, is_reader);
-    if (id != NULL)
-        *id = my_id;
     return FDN_OK;
 }
 

@@ -41,6 +41,9 @@ struct fdn_telemetry_http {
     char *token; /* NULL: no token needed */
     size_t token_len;
     uint16_t port;
+    /* Set by stop before it joins the server's thread: a scrape waiting
+     * for the collectors' lock gives up (see collect.c). */
+    _Atomic bool stopping;
 };
 
 /* True when the request carries "Authorization: Bearer <token>".  The
@@ -55,7 +58,10 @@ static bool is_authorized(const fdn_telemetry_http_t *h,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
     if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
         return false;
+    /* "Bearer" 1*SP token (RFC 6750). */
     const char *got = v + 7;
+    while (*got == ' ')
+        got++;
     size_t got_len = strlen(got);
     unsigned char diff = got_len != h->token_len;
     for (size_t i = 0; i < h->token_len; i++) {
@@ -116,8 +122,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                            NULL);
     char *body;
     size_t len;
+    fdn__tel_collect_give_up_on(&h->stopping);
     int rc = is_text ? fdn_telemetry_prometheus(h->t, &body, &len)
                      : fdn_telemetry_json(h->t, &body, &len);
+    fdn__tel_collect_give_up_on(NULL);
     if (rc != FDN_OK)
         return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
                            "out of memory\n", NULL, NULL);
@@ -181,6 +189,7 @@ int fdn_telemetry_http_start(fdn_telemetry_t *t,
     if (h == NULL)
         return FDN_ENOMEM;
     h->t = t;
+    atomic_init(&h->stopping, false);
     if (o.token != NULL) {
         h->token_len = strlen(o.token);
         h->token = fdn__alloc(t->alloc, h->token_len + 1);
@@ -215,6 +224,11 @@ void fdn_telemetry_http_stop(fdn_telemetry_http_t *h)
 {
     if (h == NULL)
         return;
+    /* Release: pairs with the acquire load in collect.c's wait.  A
+     * scrape waiting for the collectors' lock (held by the caller, if it
+     * is a collector, or by a collector whose grace period a handler
+     * calling this holds back) gives up and answers without them. */
+    atomic_store_explicit(&h->stopping, true, memory_order_release);
     /* Joins libmicrohttpd's thread: a request in flight is answered
      * first, and none starts after. */
     MHD_stop_daemon(h->daemon);

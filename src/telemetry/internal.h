@@ -230,8 +230,13 @@ int fdn__tel_collector_add_free(fdn_telemetry_t *t, fdn_telemetry_collect_fn fn,
                                 uint64_t *id);
 int fdn__tel_collectors_init(fdn_telemetry_t *t);
 void fdn__tel_collectors_fini(fdn_telemetry_t *t);
-/* Runs every collector (under the collectors' lock). */
+/* Runs every collector (under the collectors' lock), unless this thread
+ * runs collectors already or is inside an RCU read-side critical section
+ * (see collect.c). */
 void fdn__tel_collect(fdn_telemetry_t *t);
+/* On this thread, a collect waiting for the collectors' lock gives up once
+ * *flag is set (NULL: waits for good).  For the HTTP server's thread. */
+void fdn__tel_collect_give_up_on(const _Atomic bool *flag);
 
 /* ------------------------------------------------------------------------ */
 /* The hub                                                                  */

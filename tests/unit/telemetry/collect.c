@@ -202,3 +202,110 @@ Test(telemetry_collect, a_handler_exporting_while_a_collector_attaches,
     cr_expect_eq(fdn_telemetry_collector_remove(t, cid), FDN_OK);
     fdn_telemetry_destroy(t);
 }
+
+static void count_run(fdn_telemetry_t *t, void *ctx)
+{
+    (void)t;
+    (*(int *)ctx)++;
+}
+
+typedef struct {
+    fdn_telemetry_t *t;
+    int rc_export, rc_remove;
+} in_handler_t;
+
+static int export_from_handler(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    in_handler_t *x = ctx;
+    char *out;
+    x->rc_export = fdn_telemetry_prometheus(x->t, &out, NULL);
+    if (x->rc_export == FDN_OK)
+        fdn_telemetry_free(x->t, out);
+    fdn_telemetry_collect(x->t);
+    x->rc_remove = fdn_telemetry_collector_remove(x->t, 12345);
+    return 0;
+}
+
+/* Checks: TEL-C12 */
+Test(telemetry_collect, collectors_never_run_inside_a_handler, .timeout = 20)
+{
+    /* Even with the lock free: a collector run inside a handler would run
+     * inside a read-side section, where its detach of a handler could not
+     * wait, and it could free that handler's context while another thread
+     * still runs it. */
+    fdn_telemetry_t *t = tel_new();
+    int runs = 0;
+    cr_assert_eq(fdn_telemetry_collector_add(t, count_run, &runs, NULL),
+                 FDN_OK);
+    in_handler_t x = {.t = t, .rc_export = -1, .rc_remove = -1};
+    cr_assert_eq(fdn_telemetry_attach(t, "dump", export_from_handler, &x,
+                                      NULL),
+                 FDN_OK);
+    fdn_telemetry_emit(t, "dump", NULL, 0, NULL, 0);
+    cr_expect_eq(x.rc_export, FDN_OK);
+    cr_expect_eq(runs, 0);
+    /* The lock was free, so the remove could try it: no such id. */
+    cr_expect_eq(x.rc_remove, FDN_ENOENT);
+    fdn_telemetry_collect(t);
+    cr_expect_eq(runs, 1);
+    fdn_telemetry_destroy(t);
+}
+
+typedef struct {
+    fdn_telemetry_t *self, *other;
+    uint64_t other_id, self_id;
+    int runs;
+    int rc_export, rc_add_self, rc_remove_other;
+} cross_hub_t;
+
+static void export_the_other_hub(fdn_telemetry_t *t, void *ctx)
+{
+    (void)t;
+    cross_hub_t *x = ctx;
+    x->runs++;
+    char *out;
+    x->rc_export = fdn_telemetry_prometheus(x->other, &out, NULL);
+    if (x->rc_export == FDN_OK)
+        fdn_telemetry_free(x->other, out);
+    x->rc_add_self = fdn_telemetry_collector_add(x->self, count_run,
+                                                 &x->runs, NULL);
+    if (x->other_id != 0)
+        x->rc_remove_other = fdn_telemetry_collector_remove(x->other,
+                                                            x->other_id);
+}
+
+/* Checks: TEL-C12, TEL-L1 */
+Test(telemetry_collect, two_hubs_whose_collectors_export_each_other,
+     .timeout = 20)
+{
+    fdn_telemetry_t *a = tel_new(), *b = tel_new();
+    cross_hub_t xa = {.self = a, .other = b}, xb = {.self = b, .other = a};
+    cr_assert_eq(fdn_telemetry_collector_add(a, export_the_other_hub, &xa,
+                                             &xa.self_id),
+                 FDN_OK);
+    cr_assert_eq(fdn_telemetry_collector_add(b, export_the_other_hub, &xb,
+                                             &xb.self_id),
+                 FDN_OK);
+    char *out;
+    cr_assert_eq(fdn_telemetry_prometheus(a, &out, NULL), FDN_OK);
+    fdn_telemetry_free(a, out);
+    /* A's collector ran; the export of B inside it ran none of B's. */
+    cr_expect_eq(xa.runs, 1);
+    cr_expect_eq(xb.runs, 0);
+    cr_expect_eq(xa.rc_export, FDN_OK);
+    cr_expect_eq(xa.rc_add_self, FDN_EBUSY);
+    cr_assert_eq(fdn_telemetry_prometheus(b, &out, NULL), FDN_OK);
+    fdn_telemetry_free(b, out);
+    cr_expect_eq(xa.runs, 1);
+    cr_expect_eq(xb.runs, 1);
+    /* B's lock is free while A's collector runs: removing one of B's
+     * collectors from there works. */
+    xa.other_id = xb.self_id;
+    fdn_telemetry_collect(a);
+    cr_expect_eq(xa.rc_remove_other, FDN_OK);
+    fdn_telemetry_collect(b);
+    cr_expect_eq(xb.runs, 1, "removed");
+    fdn_telemetry_destroy(a);
+    fdn_telemetry_destroy(b);
+}

@@ -8,6 +8,7 @@
 #include "unit/on_valgrind.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
@@ -886,4 +887,66 @@ Test(telemetry_events, a_failure_inside_a_failure_handler_is_reported,
     cr_expect_str_eq(ev_md(&watch.ev[0], "event")->s, "other");
     cr_expect_eq(ev_md(&watch.ev[1], "handler_id")->u, first_id);
     cr_assert_eq(ev_handlers(fx.t), 1);
+}
+
+typedef struct {
+    fdn_telemetry_t *t;
+    uint64_t id;
+    _Atomic int stop;
+    _Atomic long calls, zero_ids, detached;
+} self_detach_t;
+
+/* Reads the id its attacher stored in ctx and detaches itself with it. */
+static int detach_myself(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    self_detach_t *x = ctx;
+    atomic_fetch_add(&x->calls, 1);
+    uint64_t id = x->id;
+    if (id == 0)
+        atomic_fetch_add(&x->zero_ids, 1);
+    else if (fdn_telemetry_detach(x->t, id) == FDN_OK)
+        atomic_fetch_add(&x->detached, 1);
+    return 0;
+}
+
+static void *emit_until_stopped(void *arg)
+{
+    self_detach_t *x = arg;
+    while (!atomic_load(&x->stop))
+        fdn_telemetry_emit(x->t, "self", NULL, 0, NULL, 0);
+    return NULL;
+}
+
+/* Checks: TEL-C5 */
+Test(telemetry_events, a_handler_can_read_its_id_from_its_first_call,
+     .init = setup, .fini = teardown, .timeout = 30)
+{
+    /* Another handler is attached first, so this attach retires an array
+     * and waits a grace period after publishing: the emitting thread
+     * calls the new handler in that window.  *id must already be set. */
+    ev_rec_t rec = {0};
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "other", ev_record, &rec, NULL),
+                 FDN_OK);
+    self_detach_t x = {.t = fx.t};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, emit_until_stopped, &x), 0);
+    for (int round = 0; round < 20; round++) {
+        atomic_store(&x.detached, 0);
+        x.id = 0; /* no handler reads it now: the last one was detached */
+        cr_assert_eq(fdn_telemetry_attach(fx.t, "self", detach_myself, &x,
+                                          &x.id),
+                     FDN_OK);
+        for (int i = 0; i < 100000 && atomic_load(&x.detached) == 0; i++)
+            sched_yield();
+        cr_assert_eq(atomic_load(&x.detached), 1, "round %d", round);
+        /* Detached by the handler: nothing more reaches it once a detach
+         * from here has waited. */
+        cr_assert_eq(fdn_telemetry_detach(fx.t, x.id), FDN_ENOENT);
+    }
+    atomic_store(&x.stop, 1);
+    pthread_join(th, NULL);
+    cr_expect_eq(atomic_load(&x.zero_ids), 0,
+                 "%ld of %ld calls saw no id yet", atomic_load(&x.zero_ids),
+                 atomic_load(&x.calls));
 }

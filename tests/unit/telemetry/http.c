@@ -346,6 +346,11 @@ Test(telemetry_http, bearer_token_is_required)
          "Authorization: bearer s3cret-T0ken\r\n", &r);
     cr_assert_eq(r.status, 200);
     resp_free(&r);
+    /* "Bearer" 1*SP token (RFC 6750): more than one space is allowed. */
+    http(port, "GET", "/metrics",
+         "Authorization: Bearer   s3cret-T0ken\r\n", &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
     /* With the token, the other answers are as without one. */
     http(port, "GET", "/nope", "Authorization: Bearer s3cret-T0ken\r\n", &r);
     cr_assert_eq(r.status, 404);
@@ -685,5 +690,53 @@ Test(telemetry_http, concurrent_scrapes_all_answered)
         cr_assert_eq(m[i].ok, 10, "client %d: %d of 10", i, m[i].ok);
     }
     fdn_telemetry_http_stop(h);
+    tel_down(&fx);
+}
+
+typedef struct stopper {
+    fdn_telemetry_http_t *h;
+    client_arg_t client;
+    pthread_t th;
+    int runs;
+} stopper_t;
+
+/* On its first run (on the test's thread, holding the collectors' lock):
+ * starts a scrape, lets it reach the wait for this lock, then stops the
+ * server, which joins the thread serving that scrape. */
+static void stop_from_collector(fdn_telemetry_t *t, void *ctx)
+{
+    (void)t;
+    stopper_t *s = ctx;
+    if (s->runs++ > 0)
+        return;
+    cr_assert_eq(pthread_create(&s->th, NULL, client, &s->client), 0);
+    struct timespec ts = {.tv_nsec = 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    fdn_telemetry_http_stop(s->h);
+}
+
+/* Checks: TEL-C12, TEL-C10 */
+Test(telemetry_http, a_collector_may_stop_the_server_a_scrape_waits_on,
+     .timeout = 30)
+{
+    tel_fx_t fx;
+    served_up(&fx);
+    stopper_t s = {.runs = 0};
+    s.h = start(fx.t, NULL, 0, NULL);
+    s.client.port = fdn_telemetry_http_port(s.h);
+    uint64_t id;
+    cr_assert_eq(fdn_telemetry_collector_add(fx.t, stop_from_collector, &s,
+                                             &id),
+                 FDN_OK);
+    /* Without giving up, the scrape would wait for this collect's lock
+     * and the stop for the scrape: a deadlock. */
+    fdn_telemetry_collect(fx.t);
+    pthread_join(s.th, NULL);
+    cr_assert_eq(s.client.rc, 0);
+    /* Answered without collectors (or cut off by the stop). */
+    cr_assert(s.client.status == 0 || s.client.status == 200, "status %d",
+              s.client.status);
+    cr_assert_eq(s.runs, 1, "the scrape ran no collector");
+    cr_assert_eq(fdn_telemetry_collector_remove(fx.t, id), FDN_OK);
     tel_down(&fx);
 }
