@@ -211,7 +211,10 @@ static inline void fdn_metric_opts_init(fdn_metric_opts_t *opts,
  * writes, as a gauge "lat_count" beside a histogram "lat" would),
  * FDN_ELIMIT (max_metrics reached), FDN_ENOMEM (memory or
  * cells).  A metric without labels has its one series at once
- * (fdn_metric_series with no values never fails for it).
+ * (fdn_metric_series with no values never fails for it); a metric with
+ * labels has its series of fdn_telemetry_series_refused_total at once
+ * (one cell, exported as 0 until a refusal), so a refusal is always
+ * counted, even when no memory or cell is left.
  */
 FDN_API int fdn_metric_create(fdn_telemetry_t *t, const fdn_metric_opts_t *opts,
                               fdn_metric_t **out);

@@ -126,6 +126,10 @@ struct fdn_metric {
     struct fdn__tel_retired *retired; /* guarded by lock */
     _Atomic uint64_t refused;
     fdn_series_t *dflt;        /* the series of a metric without labels */
+    /* Its series in the hub's fdn_telemetry_series_refused_total, made
+     * with the metric (labelled metrics only, NULL otherwise), so that a
+     * refusal is counted there without finding or allocating anything. */
+    fdn_series_t *refused_series;
 };
 
 struct fdn__tel_table {

@@ -400,12 +400,8 @@ void fdn__tel_count_refused(fdn_metric_t *m)
     /* Relaxed: statistics. */
     atomic_fetch_add_explicit(&m->refused, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&t->refused, 1, memory_order_relaxed);
-    if (t->refused_metric == NULL || m == t->refused_metric)
-        return;
-    const char *name = m->name;
-    fdn_series_t *s;
-    if (fdn_metric_series(t->refused_metric, &name, 1, &s) == FDN_OK)
-        fdn_counter_inc(s);
+    if (m->refused_series != NULL)
+        fdn_counter_inc(m->refused_series);
 }
 
 int fdn_metric_series(fdn_metric_t *m, const char *const *values, size_t n,
@@ -550,6 +546,18 @@ fdn_metric_t *fdn_metric_find(fdn_telemetry_t *t, const char *name)
     return m;
 }
 
+/* FDN_EEXIST if o's name clashes with a metric of t, FDN_ELIMIT if t has
+ * max_metrics metrics, else FDN_OK.  Holds t's lock. */
+static int create_checks_locked(fdn_telemetry_t *t, const fdn_metric_opts_t *o)
+{
+    if (name_clashes_locked(t, o->name, o->kind))
+        return FDN_EEXIST;
+    if (atomic_load_explicit(&t->n_metrics, memory_order_relaxed) >=
+        t->max_metrics)
+        return FDN_ELIMIT;
+    return FDN_OK;
+}
+
 int fdn_metric_create(fdn_telemetry_t *t, const fdn_metric_opts_t *opts,
                       fdn_metric_t **out)
 {
@@ -611,16 +619,30 @@ int fdn_metric_create(fdn_telemetry_t *t, const fdn_metric_opts_t *opts,
         goto fail;
     }
 
+    /* A labelled metric can refuse label sets: its refusal counter's
+     * series is made now (TEL-S3), so counting never fails.  The checks
+     * below are made first as well, so that a metric refused for them
+     * leaves no such series behind (only a racing create could, with 0;
+     * the series is the refused metric's, taken before t's lock, as the
+     * lock order is metric, then hub). */
+    if (o.n_labels > 0 && t->refused_metric != NULL) {
+        pthread_mutex_lock(&t->lock);
+        rc = create_checks_locked(t, &o);
+        pthread_mutex_unlock(&t->lock);
+        if (rc != FDN_OK)
+            goto fail;
+        const char *name = o.name;
+        rc = fdn_metric_series(t->refused_metric, &name, 1,
+                               &m->refused_series);
+        if (rc != FDN_OK)
+            goto fail;
+        rc = FDN_ENOMEM;
+    }
     pthread_mutex_lock(&t->lock);
-    if (name_clashes_locked(t, o.name, o.kind)) {
-        rc = FDN_EEXIST;
+    rc = create_checks_locked(t, &o);
+    if (rc != FDN_OK)
         goto fail_locked;
-    }
     uint32_t n = atomic_load_explicit(&t->n_metrics, memory_order_relaxed);
-    if (n >= t->max_metrics) {
-        rc = FDN_ELIMIT;
-        goto fail_locked;
-    }
     /* Cells of the default series are taken now, under the same lock, so
      * that a metric without labels can never fail to record. */
     _Atomic uint64_t *cells = NULL;

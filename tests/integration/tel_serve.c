@@ -82,7 +82,14 @@ static void record(fdn_telemetry_t *t)
     fdn_counter_add(series(jobs, "slow"), 3);
     fdn_counter_add(series(jobs, "a\"b\\c\nd"), 1);
     fdn_counter_add(series(jobs, "h\xc3\xa9llo \xe2\x9c\x93"), 5);
-    fdn_counter_add(series(jobs, "bad \xff\xfe utf8 \xed\xa0\x80"), 2);
+    /* Not UTF-8: refused, so it can never collide with another value. */
+    const char *bad = "bad \xff\xfe utf8 \xed\xa0\x80";
+    fdn_series_t *none;
+    if (fdn_metric_series(jobs, &bad, 1, &none) != FDN_EINVAL) {
+        fprintf(stderr, "tel_serve: invalid UTF-8 label value accepted\n");
+        exit(2);
+    }
+    fdn_counter_add(series(jobs, "\xef\xbf\xbd replacement"), 2);
     fdn_counter_add(series(jobs, "tab\tcr\r"), 4);
     fdn_counter_add(series(jobs, ""), 6);
 

@@ -124,7 +124,7 @@ Test(telemetry_oom, running_out_of_cells_refuses_new_series_only)
 {
     fdn_telemetry_opts_t o;
     fdn_telemetry_opts_init(&o);
-    o.max_cells = 10; /* the refused counter's series will need one */
+    o.max_cells = 11; /* one for c_total's refusal counter, made with it */
     fdn_telemetry_t *t;
     cr_assert_eq(fdn_telemetry_create(&o, &t), FDN_OK);
     static const char *const names[] = {"k"};
@@ -164,6 +164,42 @@ Test(telemetry_oom, running_out_of_cells_refuses_new_series_only)
         cr_expect_eq(fdn_counter_value(s[i]), (uint64_t)i + 1);
     fdn_telemetry_stats_t st;
     fdn_telemetry_stats(t, &st);
-    cr_expect_eq(st.cells_used, 10);
+    cr_expect_eq(st.cells_used, 11);
+    fdn_telemetry_destroy(t);
+}
+
+/* Checks: TEL-S3, TEL-F2 */
+Test(telemetry_oom, a_refusal_is_counted_when_no_cell_is_left)
+{
+    /* The refusal counter's series is made with the metric: a refusal
+     * when every cell is taken is still exported. */
+    fdn_telemetry_opts_t o;
+    fdn_telemetry_opts_init(&o);
+    o.max_cells = 2;
+    fdn_telemetry_t *t;
+    cr_assert_eq(fdn_telemetry_create(&o, &t), FDN_OK);
+    static const char *const names[] = {"k"};
+    fdn_metric_opts_t mo;
+    fdn_metric_opts_init(&mo, FDN_METRIC_COUNTER, "a_total", "h");
+    mo.label_names = names;
+    mo.n_labels = 1;
+    mo.max_series = 1;
+    fdn_metric_t *m;
+    cr_assert_eq(fdn_metric_create(t, &mo, &m), FDN_OK);
+    const char *v1 = "one", *v2 = "two";
+    fdn_series_t *s;
+    cr_assert_eq(fdn_metric_series(m, &v1, 1, &s), FDN_OK);
+    cr_assert_eq(fdn_metric_series(m, &v2, 1, &s), FDN_ELIMIT);
+    cr_assert_eq(fdn_metric_refused(m), 1);
+    char *text;
+    cr_assert_eq(fdn_telemetry_prometheus(t, &text, NULL), FDN_OK);
+    cr_expect(strstr(text, "\nfdn_telemetry_series_refused_total{metric="
+                           "\"a_total\"} 1\n") != NULL,
+              "%s", text);
+    fdn_telemetry_free(t, text);
+    /* A second labelled metric needs a cell for its own counter. */
+    mo.name = "b_total";
+    cr_expect_eq(fdn_metric_create(t, &mo, &m), FDN_ENOMEM);
+    cr_expect_null(fdn_metric_find(t, "b_total"));
     fdn_telemetry_destroy(t);
 }

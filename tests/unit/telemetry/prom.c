@@ -120,9 +120,17 @@ Test(telemetry_prom, exact_text_of_every_kind)
     cr_assert_eq(strncmp(text,
                          "# HELP fdn_telemetry_series_refused_total ", 42),
                  0, "%s", text);
+    /* Each labelled metric has its refusal counter from its creation. */
     cr_assert_not_null(
         strstr(text, "\n# TYPE fdn_telemetry_series_refused_total counter\n"
-                     "# HELP t_requests_total "));
+                     "fdn_telemetry_series_refused_total"
+                     "{metric=\"t_http_total\"} 0\n"
+                     "fdn_telemetry_series_refused_total"
+                     "{metric=\"t_op_seconds\"} 0\n"
+                     "fdn_telemetry_series_refused_total"
+                     "{metric=\"t_idle\"} 0\n"
+                     "# HELP t_requests_total "),
+        "%s", text);
     static const char want[] =
         "# HELP t_requests_total Requests.\n"
         "# TYPE t_requests_total counter\n"
