@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The exposition passes `promtool check metrics` (TEL-C8, TEL-S7): every
 # kind of metric, non-finite values, a counter at 2^64 - 1, label values
-# and help with quotes, backslashes, newlines, tabs and invalid UTF-8, all
+# and help with quotes, backslashes, newlines and tabs (help also with
+# invalid UTF-8, repaired; label values must be UTF-8), all
 # from tests/integration/tel_serve.c --print, piped to promtool on stdin.
 # promtool parses the text (a malformed line fails it) and lints it (any
 # problem it prints fails this test too, even with exit status 0).

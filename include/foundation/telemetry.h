@@ -118,8 +118,10 @@ FDN_API int fdn_telemetry_create(const fdn_telemetry_opts_t *opts,
 FDN_API void fdn_telemetry_destroy(fdn_telemetry_t *t);
 
 typedef struct fdn_telemetry_stats {
-    uint64_t metrics;          /* metrics created */
-    uint64_t series;           /* series created, over all metrics */
+    uint64_t metrics;          /* metrics created (as max_metrics, not
+                                * counting the hub's own
+                                * fdn_telemetry_series_refused_total) */
+    uint64_t series;           /* series created, over those metrics */
     uint64_t series_refused;   /* label sets refused by a max_series */
     uint64_t cells_used;       /* cells in use per slot */
     uint64_t cells_max;        /* max_cells */
@@ -181,11 +183,16 @@ typedef struct fdn_metric_opts {
      * log_max up to powers of two.  Values <= log_min go to the first
      * bucket, values > log_max to +Inf.  Zero means the default: log_bits
      * 3 for histograms and 5 for summaries, log_min 2^-20 (about 1e-6),
-     * log_max 2^20 (about 1e6). */
+     * log_max 2^20 (about 1e6).  The buckets, (log2 log_max - log2 log_min)
+     * * 2^log_bits of them, may not pass FDN_METRIC_MAX_BUCKETS: log_bits 7
+     * and 8 need a range narrower than the default's 40 powers of two. */
     unsigned log_bits;         /* 1..8 */
-    double log_min, log_max;   /* 0 < log_min < log_max, finite */
-    /* Summaries: the quantiles to export (each in [0, 1]); NULL = 0.5,
-     * 0.9, 0.99, 0.999. */
+    double log_min, log_max;   /* DBL_MIN <= log_min < log_max <= 2^1000 */
+    /* Summaries: the quantiles to export (each in [0, 1], distinct); NULL
+     * (with n_quantiles 0) = 0.5, 0.9, 0.99, 0.999.  An option that does
+     * not apply to the kind (buckets or quantiles of a counter, explicit
+     * buckets of a summary, is_double of a histogram) is FDN_EINVAL rather
+     * than ignored. */
     const double *quantiles;   /* borrows */
     size_t n_quantiles;
 } fdn_metric_opts_t;
@@ -249,9 +256,10 @@ FDN_API fdn_series_t *fdn_metric_default(fdn_metric_t *m);
 FDN_API void fdn_counter_add(fdn_series_t *s, uint64_t n);
 FDN_API void fdn_counter_inc(fdn_series_t *s);
 /* Gauges: integer calls on a double gauge convert, and the other way
- * (doubles round to the nearest integer, saturating; NaN is misuse).  An
- * integer gauge's add wraps around in two's complement, as an int64 add
- * would, where a counter saturates. */
+ * (doubles round to the nearest integer, halves away from zero; NaN is
+ * misuse).  On an integer gauge, set_double saturates at the int64 range
+ * and so does the sum of add_double; fdn_gauge_add wraps around in two's
+ * complement, as an int64 add would, where a counter saturates. */
 FDN_API void fdn_gauge_set(fdn_series_t *s, int64_t v);
 FDN_API void fdn_gauge_add(fdn_series_t *s, int64_t delta);
 FDN_API void fdn_gauge_set_double(fdn_series_t *s, double v);

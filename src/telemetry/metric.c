@@ -85,8 +85,22 @@ static int check_opts(const fdn_metric_opts_t *o)
     }
     bool has_buckets = o->kind == FDN_METRIC_HISTOGRAM ||
                        o->kind == FDN_METRIC_SUMMARY;
+    /* Options of another kind are refused, not ignored: a caller who set
+     * them meant something the metric would not do. */
+    bool sets_log = o->log_bits != 0 || o->log_min != 0 || o->log_max != 0;
+    bool sets_explicit = o->buckets != NULL || o->n_buckets != 0;
+    bool sets_quantiles = o->quantiles != NULL || o->n_quantiles != 0;
+    if (o->is_double && o->kind != FDN_METRIC_GAUGE)
+        return FDN_EINVAL;
     if (!has_buckets)
-        return FDN_OK;
+        return sets_log || sets_explicit || sets_quantiles ? FDN_EINVAL
+                                                           : FDN_OK;
+    if (o->kind == FDN_METRIC_HISTOGRAM && sets_quantiles)
+        return FDN_EINVAL;
+    if (o->kind == FDN_METRIC_SUMMARY && sets_explicit)
+        return FDN_EINVAL;
+    if (o->buckets != NULL && sets_log)
+        return FDN_EINVAL; /* explicit and log-linear at once */
     if (o->kind == FDN_METRIC_HISTOGRAM && o->buckets != NULL) {
         if (o->n_buckets == 0 || o->n_buckets > FDN_METRIC_MAX_BUCKETS)
             return FDN_EINVAL;
@@ -111,11 +125,15 @@ static int check_opts(const fdn_metric_opts_t *o)
     }
     if (o->kind == FDN_METRIC_SUMMARY) {
         if (o->n_quantiles > FDN_METRIC_MAX_QUANTILES ||
-            (o->n_quantiles > 0 && o->quantiles == NULL))
+            (o->quantiles == NULL) != (o->n_quantiles == 0))
             return FDN_EINVAL;
-        for (size_t i = 0; i < o->n_quantiles; i++)
+        for (size_t i = 0; i < o->n_quantiles; i++) {
             if (!(o->quantiles[i] >= 0.0 && o->quantiles[i] <= 1.0))
                 return FDN_EINVAL;
+            for (size_t j = 0; j < i; j++)
+                if (o->quantiles[j] == o->quantiles[i])
+                    return FDN_EINVAL; /* Prometheus would keep one */
+        }
     }
     return FDN_OK;
 }

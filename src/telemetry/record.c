@@ -138,7 +138,7 @@ void fdn_gauge_set_double(fdn_series_t *s, double v)
         else if (v < -0x1p63)
             w = (uint64_t)INT64_MIN;
         else
-            w = (uint64_t)(int64_t)llround(v);
+            w = (uint64_t)(int64_t)round(v);
     }
     atomic_store_explicit(&s->gauge, w, memory_order_relaxed);
 }
@@ -178,13 +178,22 @@ void fdn_gauge_add_double(fdn_series_t *s, double delta)
         misuse(s);
         return;
     }
-    double r = nearbyint(delta);
-    if (r >= 0x1p63 || r < -0x1p63) {
-        misuse(s);
-        return;
-    }
-    atomic_fetch_add_explicit(&s->gauge, (uint64_t)(int64_t)r,
-                              memory_order_relaxed);
+    /* Rounded half away from zero, as set_double rounds; the sum
+     * saturates at the int64 range (a delta past it saturates too). */
+    double r = round(delta);
+    uint64_t cur = atomic_load_explicit(&s->gauge, memory_order_relaxed);
+    int64_t next;
+    do {
+        if (r >= 0x1p63) {
+            next = INT64_MAX;
+        } else if (r < -0x1p63) {
+            next = INT64_MIN;
+        } else if (__builtin_add_overflow((int64_t)cur, (int64_t)r, &next)) {
+            next = r > 0 ? INT64_MAX : INT64_MIN;
+        }
+    } while (!atomic_compare_exchange_weak_explicit(
+        &s->gauge, &cur, (uint64_t)next, memory_order_relaxed,
+        memory_order_relaxed));
 }
 
 double fdn_gauge_value(const fdn_series_t *s)

@@ -166,9 +166,14 @@ void fdn_telemetry_stats(const fdn_telemetry_t *t, fdn_telemetry_stats_t *out)
     fdn_telemetry_t *mt = (fdn_telemetry_t *)t;
     pthread_mutex_lock(&mt->lock);
     uint32_t n = atomic_load_explicit(&t->n_metrics, memory_order_acquire);
-    out->metrics = n;
-    for (uint32_t i = 0; i < n; i++)
+    /* The hub's own refusal counter is not counted, as max_metrics does
+     * not count it. */
+    for (uint32_t i = 0; i < n; i++) {
+        if (t->metrics[i] == t->refused_metric)
+            continue;
+        out->metrics++;
         out->series += fdn_metric_series_count(t->metrics[i]);
+    }
     out->cells_used = t->cells_used;
     pthread_mutex_unlock(&mt->lock);
     out->cells_max = t->stride;

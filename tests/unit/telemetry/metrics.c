@@ -163,6 +163,63 @@ Test(telemetry_metrics, bucket_and_quantile_options_are_checked)
     cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_OK);
     cr_expect_eq(m->n_quantiles, 4u);
     cr_expect_eq(m->quantiles[3], 0.999);
+    /* Repeated quantiles (Prometheus would keep one line), or a list
+     * without a count. */
+    const double qdup[] = {0.5, 0.9, 0.5};
+    fdn_metric_opts_init(&o, FDN_METRIC_SUMMARY, "s3", "h");
+    o.quantiles = qdup;
+    o.n_quantiles = 3;
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EINVAL);
+    o.n_quantiles = 0;
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EINVAL);
+
+    /* log_bits 7 over the default 40 powers of two passes the bucket
+     * limit (5120 > 4096); over a narrower range it is fine. */
+    fdn_metric_opts_init(&o, FDN_METRIC_HISTOGRAM, "h7", "h");
+    o.log_bits = 7;
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EINVAL);
+    o.log_min = 0x1p-10;
+    o.log_max = 0x1p10;
+    cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_OK);
+
+    /* Options of another kind are refused, not ignored. */
+    const double one[] = {1};
+    const double q[] = {0.5};
+    struct {
+        fdn_metric_kind_t kind;
+        const double *buckets;
+        size_t n_buckets;
+        unsigned log_bits;
+        double log_min;
+        const double *quantiles;
+        size_t n_quantiles;
+        bool is_double;
+    } wrong[] = {
+        {FDN_METRIC_COUNTER, one, 1, 0, 0, NULL, 0, false},
+        {FDN_METRIC_COUNTER, dec, 2, 0, 0, NULL, 0, false}, /* unsorted */
+        {FDN_METRIC_COUNTER, NULL, 0, 3, 0, NULL, 0, false},
+        {FDN_METRIC_COUNTER, NULL, 0, 0, 0, NULL, 0, true},
+        {FDN_METRIC_GAUGE, NULL, 0, 0, 0, q, 1, false},
+        {FDN_METRIC_GAUGE, NULL, 0, 0, 1e-3, NULL, 0, false},
+        {FDN_METRIC_SUMMARY, one, 1, 0, 0, NULL, 0, false},
+        {FDN_METRIC_SUMMARY, NULL, 0, 0, 0, NULL, 0, true},
+        {FDN_METRIC_HISTOGRAM, NULL, 0, 0, 0, q, 1, false},
+        {FDN_METRIC_HISTOGRAM, one, 1, 3, 0, NULL, 0, false},
+        {FDN_METRIC_HISTOGRAM, one, 1, 0, 1e-3, NULL, 0, false},
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        fdn_metric_opts_init(&o, wrong[i].kind, "w", "h");
+        o.buckets = wrong[i].buckets;
+        o.n_buckets = wrong[i].n_buckets;
+        o.log_bits = wrong[i].log_bits;
+        o.log_min = wrong[i].log_min;
+        o.quantiles = wrong[i].quantiles;
+        o.n_quantiles = wrong[i].n_quantiles;
+        o.is_double = wrong[i].is_double;
+        cr_expect_eq(fdn_metric_create(t, &o, &m), FDN_EINVAL, "case %zu",
+                     i);
+    }
+    cr_expect_null(fdn_metric_find(t, "w"));
     fdn_telemetry_destroy(t);
 }
 
@@ -317,8 +374,9 @@ Test(telemetry_metrics, many_series_grow_the_table_and_keep_order)
     cr_expect_eq(fdn_metric_series(m, &one, 1, &s), FDN_ELIMIT);
     fdn_telemetry_stats_t st;
     fdn_telemetry_stats(t, &st);
-    /* 5000 + the refused-counter's series for "many_total". */
-    cr_expect_eq(st.series, 5001);
+    /* The hub's own refused counter is not counted in series; its series
+     * for "many_total" takes a cell. */
+    cr_expect_eq(st.series, 5000);
     cr_expect_eq(st.cells_used, 5001);
     fdn_telemetry_destroy(t);
 }
@@ -396,6 +454,29 @@ Test(telemetry_metrics, gauges_set_add_integer_and_double)
     fdn_gauge_set_double(g, 1e300);
     fdn_series_read(g, &v);
     cr_expect_eq(v.gauge_int, INT64_MAX);
+    /* add_double rounds as set_double does (halves away from zero) and
+     * its sum saturates too. */
+    fdn_gauge_set(g, 0);
+    fdn_gauge_add_double(g, 2.5);
+    cr_expect_eq(fdn_gauge_value(g), 3.0);
+    fdn_gauge_set_double(g, 2.5);
+    cr_expect_eq(fdn_gauge_value(g), 3.0);
+    fdn_gauge_add_double(g, -5.5);
+    cr_expect_eq(fdn_gauge_value(g), -3.0);
+    fdn_gauge_set(g, 7);
+    fdn_gauge_add_double(g, 1e300);
+    fdn_series_read(g, &v);
+    cr_expect_eq(v.gauge_int, INT64_MAX);
+    fdn_gauge_add_double(g, 1);
+    fdn_series_read(g, &v);
+    cr_expect_eq(v.gauge_int, INT64_MAX, "no wrap past the top");
+    fdn_gauge_add_double(g, -1e300);
+    fdn_series_read(g, &v);
+    cr_expect_eq(v.gauge_int, INT64_MIN);
+    fdn_gauge_set(g, INT64_MIN + 1);
+    fdn_gauge_add_double(g, -3);
+    fdn_series_read(g, &v);
+    cr_expect_eq(v.gauge_int, INT64_MIN);
 
     fdn_gauge_set_double(d, 0.25);
     fdn_gauge_add_double(d, 0.5);
@@ -482,7 +563,7 @@ Test(telemetry_metrics, hub_options_and_the_metric_limit)
     cr_expect_null(m);
     fdn_telemetry_stats_t st;
     fdn_telemetry_stats(t, &st);
-    cr_expect_eq(st.metrics, 4); /* the three and the hub's own */
+    cr_expect_eq(st.metrics, 3); /* the hub's own is not counted */
     cr_expect_eq(st.cells_max, 1u << 20);
     cr_expect_geq(st.slots, 8u);
     cr_expect_leq(st.slots, 64u);
