@@ -629,11 +629,12 @@ FDN_API int fdn_telemetry_instrument_runtime(fdn_telemetry_t *t,
  *                                        their owner died
  * ns_names (n_ns of them) is borrowed for the call (NULL with n_ns 0 =
  * none, only the registry-wide numbers); each is a namespace name (1 to
- * FDN_REGISTRY_NS_MAX bytes).  Same rules as above: counters equal the
- * registry's counts when it is quiescent, one registry per hub, remove
- * the collector (or destroy t) before destroying reg.  Errors: FDN_EINVAL
- * (NULL t or reg, NULL ns_names with n_ns > 0, a NULL, empty or too long
- * name), FDN_EEXIST, FDN_ELIMIT, FDN_ENOMEM, as above.
+ * FDN_REGISTRY_NS_MAX bytes, valid UTF-8 as every label value).  Same
+ * rules as above: counters equal the registry's counts when it is
+ * quiescent, one registry per hub, remove the collector (or destroy t)
+ * before destroying reg.  Errors: FDN_EINVAL (NULL t or reg, NULL
+ * ns_names with n_ns > 0, a NULL, empty, too long or non-UTF-8 name;
+ * nothing is created), FDN_EEXIST, FDN_ELIMIT, FDN_ENOMEM, as above.
  */
 FDN_API int fdn_telemetry_instrument_registry(fdn_telemetry_t *t,
                                               fdn_registry_t *reg,

@@ -328,8 +328,9 @@ int fdn_telemetry_instrument_registry(fdn_telemetry_t *t, fdn_registry_t *reg,
     for (size_t i = 0; i < n_ns; i++) {
         if (ns_names[i] == NULL || ns_names[i][0] == '\0' ||
             strnlen(ns_names[i], FDN_REGISTRY_NS_MAX + 1) >
-                FDN_REGISTRY_NS_MAX)
-            return FDN_EINVAL;
+                FDN_REGISTRY_NS_MAX ||
+            !fdn__tel_utf8_valid(ns_names[i]))
+            return FDN_EINVAL; /* before anything is made */
     }
     int rc = claim(t, &t->has_registry);
     if (rc != FDN_OK)

@@ -405,6 +405,9 @@ Test(telemetry_instrument, bad_arguments_and_double_instrumentation)
                  FDN_EINVAL);
     cr_expect_eq(fdn_telemetry_instrument_registry(t, reg, bad3, 1, NULL),
                  FDN_EINVAL);
+    static const char *const bad4[] = {"ok", "bad\xff"}; /* not UTF-8 */
+    cr_expect_eq(fdn_telemetry_instrument_registry(t, reg, bad4, 2, NULL),
+                 FDN_EINVAL);
     /* Refused calls made nothing. */
     fdn_telemetry_stats_t ts;
     fdn_telemetry_stats(t, &ts);
