@@ -128,7 +128,11 @@ typedef struct fdn_telemetry_stats {
     uint64_t handlers;         /* handlers attached now */
     uint64_t handler_failures; /* handlers detached because they failed */
     uint64_t misuse;           /* recordings into a series of another kind,
-                                * and NaN observations; nothing recorded */
+                                * NaN observations and NaN into an integer
+                                * gauge, and events a metric fed by events
+                                * skipped for their value (negative or NaN)
+                                * or a string label value refused; nothing
+                                * recorded */
     unsigned slots;            /* exclusive slots (the shared one aside) */
 } fdn_telemetry_stats_t;
 /* Fills out (NULL does nothing; NULL t zeroes it). */
@@ -189,10 +193,12 @@ typedef struct fdn_metric_opts {
     unsigned log_bits;         /* 1..8 */
     double log_min, log_max;   /* DBL_MIN <= log_min < log_max <= 2^1000 */
     /* Summaries: the quantiles to export (each in [0, 1], distinct); NULL
-     * (with n_quantiles 0) = 0.5, 0.9, 0.99, 0.999.  An option that does
-     * not apply to the kind (buckets or quantiles of a counter, explicit
-     * buckets of a summary, is_double of a histogram) is FDN_EINVAL rather
-     * than ignored. */
+     * (with n_quantiles 0) = 0.5, 0.9, 0.99, 0.999; a list needs its count
+     * and a count its list.  An option that does not apply to the kind is
+     * FDN_EINVAL rather than ignored: buckets, log_* or quantiles of a
+     * counter or gauge, explicit buckets of a summary, quantiles of a
+     * histogram, explicit buckets together with log_*, is_double of
+     * anything but a gauge. */
     const double *quantiles;   /* borrows */
     size_t n_quantiles;
 } fdn_metric_opts_t;
@@ -212,8 +218,9 @@ static inline void fdn_metric_opts_init(fdn_metric_opts_t *opts,
 
 /*
  * Creates a metric in t.  Errors: FDN_EINVAL (any bad option, said above:
- * a bad name or label name, a wrong bucket list, a quantile outside [0, 1],
- * log_bits out of range), FDN_EEXIST (a metric of that name exists; see
+ * a bad name or label name, a wrong bucket list, a quantile outside [0, 1]
+ * or repeated, log_bits or log_min/log_max out of range, too many
+ * log-linear buckets, an option of another kind), FDN_EEXIST (a metric of that name exists; see
  * fdn_metric_find; or the name clashes with a sample name another metric
  * writes, as a gauge "lat_count" beside a histogram "lat" would),
  * FDN_ELIMIT (max_metrics reached), FDN_ENOMEM (memory or
@@ -365,7 +372,7 @@ typedef int (*fdn_telemetry_handler_fn)(const fdn_telemetry_event_t *ev,
  * Attaches fn(ctx) to the events matching pattern (see the top of this
  * header).  *id (may be NULL) receives the handler's id, never 0, before
  * the handler can first run (so a handler may read it from ctx to detach
- * itself); 0 on error.  Errors:
+ * itself); unchanged on error.  Errors:
  * FDN_EINVAL (NULL fn, a pattern that is empty, too long, has an empty
  * segment, or a "*" anywhere but as the whole pattern or its last segment),
  * FDN_ENOMEM.
@@ -486,7 +493,8 @@ typedef void (*fdn_telemetry_collect_fn)(fdn_telemetry_t *t, void *ctx);
 /* Adds a collector, run before every export (one export at a time runs
  * collectors, in the order they were added).  A collector may record,
  * create metrics, attach and detach handlers (detach waits as it does
- * outside a handler), stop an HTTP server, and export.  Collectors never
+ * outside a handler), stop an HTTP server (see fdn_telemetry_http_stop),
+ * and export.  Collectors never
  * run inside a collector (of any hub) or inside an event handler (or
  * another RCU read-side callback): an export or collect there runs none
  * and reads the values as last refreshed, and adding or removing a
@@ -580,10 +588,13 @@ FDN_API int fdn_telemetry_http_start(fdn_telemetry_t *t,
 /* The port it listens on. */
 FDN_API uint16_t fdn_telemetry_http_port(const fdn_telemetry_http_t *h);
 /* Stops serving (waits for the request in flight, closes the socket) and
- * frees h.  Any thread, a handler or a collector too: a request in flight
- * that is waiting for collectors running elsewhere stops waiting and is
- * answered without them.  NULL does nothing. */
-FDN_API void fdn_telemetry_http_stop(fdn_telemetry_http_t *h);
+ * frees h.  A collector may call it: a request in flight that is waiting
+ * for the collectors' lock stops waiting and is answered without them.
+ * It cannot run where the server's thread may be waiting for the caller:
+ * inside an event handler (or another RCU read-side callback), or on the
+ * server's own thread (a collector run by its scrape); there it stops
+ * nothing and answers FDN_EBUSY.  NULL does nothing (FDN_OK). */
+FDN_API int fdn_telemetry_http_stop(fdn_telemetry_http_t *h);
 
 /* ------------------------------------------------------------------------ */
 /* Instrumentation of the other modules                                     */

@@ -344,11 +344,14 @@ int fdn__tel_attach(fdn_telemetry_t *t, const char *pattern,
     /* *id too, before the release store that publishes h: a handler that
      * reads the id its attacher stored (to detach itself) may run on
      * another thread as soon as h is published. */
+    uint64_t id_before = id != NULL ? *id : 0;
     if (id != NULL)
         *id = my_id;
     if (rebuild_locked(t, h, &old) != FDN_OK) {
+        /* A failed call changes nothing: h was never published, so no
+         * handler saw the id. */
         if (id != NULL)
-            *id = 0; /* never published: no handler saw it */
+            *id = id_before;
         pthread_mutex_unlock(&e->lock);
         fdn__free(t->alloc, h);
         return FDN_ENOMEM;

@@ -7,16 +7,20 @@
  *              a measurement: + its value rounded to the nearest integer,
  *              saturating (telemetry_metrics' sum); a negative or NaN
  *              value records nothing and counts as misuse
- *   gauge      the measurement's value (last_value)
- *   histogram  observes the value (distribution)
- *   summary    observes the value (summary)
+ *   gauge      the measurement's value (last_value); NaN into an
+ *              integer gauge records nothing and counts as misuse
+ *   histogram  observes the value (distribution); NaN: as the gauge's
+ *   summary    observes the value (summary); NaN: as the gauge's
+ * A value skipped so is skipped before the series is found, so it creates
+ * none.
  *
  * Label values come from the event's metadata: strings as they are,
  * integers in decimal, doubles in the shortest form that reads back (and
- * "NaN", "+Inf", "-Inf").  An event that lacks the measurement or one of
- * the keys records nothing; so does a label set the metric refuses
- * (fdn_metric_series counts it) or one that cannot be created for want of
- * memory.  None of these makes the handler fail: a failing handler is
+ * "NaN", "+Inf", "-Inf"), in the "C" locale.  An event that lacks the
+ * measurement or one of the keys records nothing; so does a label set the
+ * metric refuses (fdn_metric_series counts it), a string value it refuses
+ * (too long, not UTF-8: counted as misuse) or one that cannot be created
+ * for want of memory.  None of these makes the handler fail: a failing handler is
  * detached for good, and one odd event must not stop the metric.
  *
  * The handler's context is one allocation (the keys and the measurement
@@ -90,11 +94,19 @@ static int from_event_handler(const fdn_telemetry_event_t *ev, void *ctx)
     if (f->measurement != NULL && !find_measurement(ev, f->measurement, &v))
         return 0;
     /* Checked before the series is found, so that a skipped event does
-     * not create one. */
-    if (f->measurement != NULL && fdn_metric_kind(f->m) ==
-                                      FDN_METRIC_COUNTER && !(v >= 0)) {
-        count_misuse(f->m->t);
-        return 0;
+     * not create one: a counter takes no negative or NaN value, a
+     * histogram, a summary or an integer gauge no NaN (a double gauge may
+     * hold NaN). */
+    if (f->measurement != NULL) {
+        fdn_metric_kind_t kind = fdn_metric_kind(f->m);
+        bool skip = kind == FDN_METRIC_COUNTER
+                        ? !(v >= 0)
+                        : isnan(v) && !(kind == FDN_METRIC_GAUGE &&
+                                        f->m->is_double);
+        if (skip) {
+            count_misuse(f->m->t);
+            return 0;
+        }
     }
     fdn_series_t *s = f->dflt;
     if (f->n_keys > 0) {

@@ -23,6 +23,8 @@
  */
 #include "telemetry/internal.h"
 
+#include "internal/rcu.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -99,6 +101,10 @@ static enum MHD_Result answer_text(struct MHD_Connection *conn,
                   strlen(text), header, value);
 }
 
+/* The server whose export this thread is running (its own thread, inside
+ * on_request), or NULL: stopping it from there would join this thread. */
+static _Thread_local const fdn_telemetry_http_t *tls_serving;
+
 /* libmicrohttpd's request handler (on its thread). */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
@@ -123,8 +129,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     char *body;
     size_t len;
     fdn__tel_collect_give_up_on(&h->stopping);
+    tls_serving = h;
     int rc = is_text ? fdn_telemetry_prometheus(h->t, &body, &len)
                      : fdn_telemetry_json(h->t, &body, &len);
+    tls_serving = NULL;
     fdn__tel_collect_give_up_on(NULL);
     if (rc != FDN_OK)
         return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -220,14 +228,22 @@ uint16_t fdn_telemetry_http_port(const fdn_telemetry_http_t *h)
     return h ? h->port : 0;
 }
 
-void fdn_telemetry_http_stop(fdn_telemetry_http_t *h)
+int fdn_telemetry_http_stop(fdn_telemetry_http_t *h)
 {
     if (h == NULL)
-        return;
+        return FDN_OK;
+    /* Stop joins the server's thread, so it must not run where that
+     * thread may be waiting for this one: on that thread itself (a
+     * collector run by its scrape), or inside a read-side critical
+     * section (a handler), which may hold back the grace period a
+     * collector run by the scrape waits for while it holds the
+     * collectors' lock. */
+    if (tls_serving == h || fdn__rcu_read_ongoing())
+        return FDN_EBUSY;
     /* Release: pairs with the acquire load in collect.c's wait.  A
      * scrape waiting for the collectors' lock (held by the caller, if it
-     * is a collector, or by a collector whose grace period a handler
-     * calling this holds back) gives up and answers without them. */
+     * is a collector on another thread) gives up and answers without
+     * them. */
     atomic_store_explicit(&h->stopping, true, memory_order_release);
     /* Joins libmicrohttpd's thread: a request in flight is answered
      * first, and none starts after. */
@@ -235,4 +251,5 @@ void fdn_telemetry_http_stop(fdn_telemetry_http_t *h)
     const fdn_allocator_t *a = h->t->alloc;
     fdn__free(a, h->token);
     fdn__free(a, h);
+    return FDN_OK;
 }

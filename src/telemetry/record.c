@@ -184,12 +184,18 @@ void fdn_gauge_add_double(fdn_series_t *s, double delta)
     uint64_t cur = atomic_load_explicit(&s->gauge, memory_order_relaxed);
     int64_t next;
     do {
-        if (r >= 0x1p63) {
+        /* |cur| <= 2^63, so a delta of 2^64 or more (either way) takes
+         * the sum past the range whatever cur is; a smaller one fits in
+         * 128 bits with cur, and the sum is clamped. */
+        if (r >= 0x1p64) {
             next = INT64_MAX;
-        } else if (r < -0x1p63) {
+        } else if (r <= -0x1p64) {
             next = INT64_MIN;
-        } else if (__builtin_add_overflow((int64_t)cur, (int64_t)r, &next)) {
-            next = r > 0 ? INT64_MAX : INT64_MIN;
+        } else {
+            __int128 sum = (__int128)(int64_t)cur + (__int128)r;
+            next = sum > INT64_MAX   ? INT64_MAX
+                   : sum < INT64_MIN ? INT64_MIN
+                                     : (int64_t)sum;
         }
     } while (!atomic_compare_exchange_weak_explicit(
         &s->gauge, &cur, (uint64_t)next, memory_order_relaxed,
@@ -419,7 +425,7 @@ int fdn_series_read(const fdn_series_t *s, fdn_series_value_t *out)
         uint64_t v = atomic_load_explicit(&s->gauge, memory_order_relaxed);
         if (s->is_double) {
             out->gauge = u2d(v);
-            double r = nearbyint(out->gauge);
+            double r = round(out->gauge); /* as set_double rounds */
             out->gauge_int = r >= 0x1p63 ? INT64_MAX
                              : r < -0x1p63 ? INT64_MIN
                              : isnan(r)    ? 0

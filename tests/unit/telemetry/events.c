@@ -699,7 +699,7 @@ Test(telemetry_events, attach_out_of_memory_changes_nothing,
                  FDN_OK);
     int64_t live = fdn_failing_allocator_live(fx.fa);
     int failures = 0;
-    uint64_t id = 0;
+    uint64_t id = 77;
     for (uint64_t at = 1;; at++) {
         fdn_failing_allocator_arm(fx.fa, at, false);
         int rc = fdn_telemetry_attach(fx.t, "b.*", ev_record, &r, &id);
@@ -707,6 +707,7 @@ Test(telemetry_events, attach_out_of_memory_changes_nothing,
         if (rc == FDN_OK)
             break;
         cr_assert_eq(rc, FDN_ENOMEM);
+        cr_assert_eq(id, 77, "a failed attach changes nothing");
         cr_assert_eq(fdn_failing_allocator_live(fx.fa), live);
         cr_assert_eq(ev_handlers(fx.t), 1);
         emit0("b.c");

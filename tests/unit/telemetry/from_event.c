@@ -230,6 +230,37 @@ Test(telemetry_from_event, a_skipped_value_creates_no_series,
     fdn_telemetry_measurement_t pos[1] = {{"rows", 5}};
     fdn_telemetry_emit(fx.t, "db.query", pos, 1, md, 1);
     cr_assert_eq(fdn_metric_series_count(m), 1);
+
+    /* NaN: skipped before the series by a histogram, a summary and an
+     * integer gauge; a double gauge takes it. */
+    static const fdn_metric_kind_t kinds[] = {
+        FDN_METRIC_HISTOGRAM, FDN_METRIC_SUMMARY, FDN_METRIC_GAUGE};
+    static const char *const names[] = {"q_h", "q_s", "q_g"};
+    fdn_telemetry_measurement_t nan_m[1] = {{"rows", NAN}};
+    for (size_t i = 0; i < 3; i++) {
+        fdn_metric_t *k = make(kinds[i], names[i], labels, 1);
+        cr_assert_eq(fdn_telemetry_metric_from_event(fx.t, k, "db.nan",
+                                                     "rows", keys, 1, NULL),
+                     FDN_OK);
+    }
+    before = misuse();
+    fdn_telemetry_emit(fx.t, "db.nan", nan_m, 1, md, 1);
+    cr_assert_eq(misuse(), before + 3);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(fdn_metric_series_count(fdn_metric_find(fx.t, names[i])),
+                     0, "%s", names[i]);
+    fdn_metric_opts_t o;
+    fdn_metric_opts_init(&o, FDN_METRIC_GAUGE, "q_d", "help");
+    o.label_names = labels;
+    o.n_labels = 1;
+    o.is_double = true;
+    fdn_metric_t *d;
+    cr_assert_eq(fdn_metric_create(fx.t, &o, &d), FDN_OK);
+    cr_assert_eq(fdn_telemetry_metric_from_event(fx.t, d, "db.nan", "rows",
+                                                 keys, 1, NULL),
+                 FDN_OK);
+    fdn_telemetry_emit(fx.t, "db.nan", nan_m, 1, md, 1);
+    cr_assert_eq(fdn_metric_series_count(d), 1);
 }
 
 /* Checks: TEL-C7 */

@@ -698,6 +698,7 @@ typedef struct stopper {
     client_arg_t client;
     pthread_t th;
     int runs;
+    int rc;
 } stopper_t;
 
 /* On its first run (on the test's thread, holding the collectors' lock):
@@ -712,7 +713,7 @@ static void stop_from_collector(fdn_telemetry_t *t, void *ctx)
     cr_assert_eq(pthread_create(&s->th, NULL, client, &s->client), 0);
     struct timespec ts = {.tv_nsec = 200 * 1000 * 1000};
     nanosleep(&ts, NULL);
-    fdn_telemetry_http_stop(s->h);
+    s->rc = fdn_telemetry_http_stop(s->h);
 }
 
 /* Checks: TEL-C12, TEL-C10 */
@@ -737,6 +738,66 @@ Test(telemetry_http, a_collector_may_stop_the_server_a_scrape_waits_on,
     cr_assert(s.client.status == 0 || s.client.status == 200, "status %d",
               s.client.status);
     cr_assert_eq(s.runs, 1, "the scrape ran no collector");
+    cr_assert_eq(s.rc, FDN_OK);
     cr_assert_eq(fdn_telemetry_collector_remove(fx.t, id), FDN_OK);
+    tel_down(&fx);
+}
+
+typedef struct stop_where {
+    fdn_telemetry_http_t *h;
+    int rc;
+    int runs;
+} stop_where_t;
+
+static void stop_own_server(fdn_telemetry_t *t, void *ctx)
+{
+    (void)t;
+    stop_where_t *s = ctx;
+    if (s->runs++ == 0)
+        s->rc = fdn_telemetry_http_stop(s->h);
+}
+
+static int stop_in_handler(const fdn_telemetry_event_t *ev, void *ctx)
+{
+    (void)ev;
+    stop_where_t *s = ctx;
+    s->rc = fdn_telemetry_http_stop(s->h);
+    return 0;
+}
+
+/* Checks: TEL-C12, TEL-C10 */
+Test(telemetry_http, stop_where_it_would_wait_for_itself_is_ebusy,
+     .timeout = 30)
+{
+    tel_fx_t fx;
+    served_up(&fx);
+    /* A collector run by the server's own scrape: stopping would join the
+     * thread it runs on. */
+    stop_where_t s = {.rc = 1};
+    s.h = start(fx.t, NULL, 0, NULL);
+    uint64_t id;
+    cr_assert_eq(fdn_telemetry_collector_add(fx.t, stop_own_server, &s, &id),
+                 FDN_OK);
+    http_resp_t r;
+    http(fdn_telemetry_http_port(s.h), "GET", "/metrics", "", &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    cr_assert_eq(s.rc, FDN_EBUSY);
+    /* Still serving. */
+    http(fdn_telemetry_http_port(s.h), "GET", "/metrics", "", &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    cr_assert_eq(fdn_telemetry_collector_remove(fx.t, id), FDN_OK);
+    /* A handler: it may hold back a grace period that a collector run by
+     * the scrape waits for. */
+    s.rc = 1;
+    cr_assert_eq(fdn_telemetry_attach(fx.t, "shutdown", stop_in_handler, &s,
+                                      &id),
+                 FDN_OK);
+    fdn_telemetry_emit(fx.t, "shutdown", NULL, 0, NULL, 0);
+    cr_assert_eq(s.rc, FDN_EBUSY);
+    cr_assert_eq(fdn_telemetry_detach(fx.t, id), FDN_OK);
+    cr_assert_eq(fdn_telemetry_http_stop(s.h), FDN_OK);
+    cr_assert_eq(fdn_telemetry_http_stop(NULL), FDN_OK);
     tel_down(&fx);
 }

@@ -477,6 +477,11 @@ Test(telemetry_metrics, gauges_set_add_integer_and_double)
     fdn_gauge_add_double(g, -3);
     fdn_series_read(g, &v);
     cr_expect_eq(v.gauge_int, INT64_MIN);
+    /* A delta past the int64 range whose sum is within it. */
+    fdn_gauge_set(g, -6000000000000000000);
+    fdn_gauge_add_double(g, 1e19);
+    fdn_series_read(g, &v);
+    cr_expect_eq(v.gauge_int, 4000000000000000000);
 
     fdn_gauge_set_double(d, 0.25);
     fdn_gauge_add_double(d, 0.5);
