@@ -743,16 +743,10 @@ Test(telemetry_http, a_collector_may_stop_the_server_a_scrape_waits_on,
     tel_down(&fx);
 }
 
-typedef struct stop_where {
-    fdn_telemetry_http_t *h;
-    int rc;
-    int runs;
-} stop_where_t;
-
 static void stop_own_server(fdn_telemetry_t *t, void *ctx)
 {
     (void)t;
-    stop_where_t *s = ctx;
+    stopper_t *s = ctx;
     if (s->runs++ == 0)
         s->rc = fdn_telemetry_http_stop(s->h);
 }
@@ -760,7 +754,7 @@ static void stop_own_server(fdn_telemetry_t *t, void *ctx)
 static int stop_in_handler(const fdn_telemetry_event_t *ev, void *ctx)
 {
     (void)ev;
-    stop_where_t *s = ctx;
+    stopper_t *s = ctx;
     s->rc = fdn_telemetry_http_stop(s->h);
     return 0;
 }
@@ -773,7 +767,7 @@ Test(telemetry_http, stop_where_it_would_wait_for_itself_is_ebusy,
     served_up(&fx);
     /* A collector run by the server's own scrape: stopping would join the
      * thread it runs on. */
-    stop_where_t s = {.rc = 1};
+    stopper_t s = {.rc = 1};
     s.h = start(fx.t, NULL, 0, NULL);
     uint64_t id;
     cr_assert_eq(fdn_telemetry_collector_add(fx.t, stop_own_server, &s, &id),
