@@ -92,6 +92,11 @@ void fdn__tel_collect_give_up_on(const _Atomic bool *flag)
     tls_give_up = flag;
 }
 
+const _Atomic bool *fdn__tel_collect_give_up_flag(void)
+{
+    return tls_give_up;
+}
+
 /* True when this thread must not wait for a collectors' lock (see the
  * file comment).  An unregistered thread is in no reader and reads 0. */
 static bool must_not_wait(void)

@@ -101,10 +101,6 @@ static enum MHD_Result answer_text(struct MHD_Connection *conn,
                   strlen(text), header, value);
 }
 
-/* The server whose export this thread is running (its own thread, inside
- * on_request), or NULL: stopping it from there would join this thread. */
-static _Thread_local const fdn_telemetry_http_t *tls_serving;
-
 /* libmicrohttpd's request handler (on its thread). */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
@@ -128,11 +124,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                            NULL);
     char *body;
     size_t len;
+    /* Also marks this thread as h's, for fdn_telemetry_http_stop. */
     fdn__tel_collect_give_up_on(&h->stopping);
-    tls_serving = h;
     int rc = is_text ? fdn_telemetry_prometheus(h->t, &body, &len)
                      : fdn_telemetry_json(h->t, &body, &len);
-    tls_serving = NULL;
     fdn__tel_collect_give_up_on(NULL);
     if (rc != FDN_OK)
         return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -234,11 +229,13 @@ int fdn_telemetry_http_stop(fdn_telemetry_http_t *h)
         return FDN_OK;
     /* Stop joins the server's thread, so it must not run where that
      * thread may be waiting for this one: on that thread itself (a
-     * collector run by its scrape), or inside a read-side critical
+     * collector run by its scrape: the thread's give-up flag is h's), or
+     * inside a read-side critical
      * section (a handler), which may hold back the grace period a
      * collector run by the scrape waits for while it holds the
      * collectors' lock. */
-    if (tls_serving == h || fdn__rcu_read_ongoing())
+    if (fdn__tel_collect_give_up_flag() == &h->stopping ||
+        fdn__rcu_read_ongoing())
         return FDN_EBUSY;
     /* Release: pairs with the acquire load in collect.c's wait.  A
      * scrape waiting for the collectors' lock (held by the caller, if it

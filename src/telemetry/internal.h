@@ -241,6 +241,9 @@ void fdn__tel_collect(fdn_telemetry_t *t);
 /* On this thread, a collect waiting for the collectors' lock gives up once
  * *flag is set (NULL: waits for good).  For the HTTP server's thread. */
 void fdn__tel_collect_give_up_on(const _Atomic bool *flag);
+/* The flag this thread's collects give up on (NULL: none): a server's
+ * thread, inside its export, has its server's stopping flag here. */
+const _Atomic bool *fdn__tel_collect_give_up_flag(void);
 
 /* ------------------------------------------------------------------------ */
 /* The hub                                                                  */

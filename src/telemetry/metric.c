@@ -654,7 +654,6 @@ int fdn_metric_create(fdn_telemetry_t *t, const fdn_metric_opts_t *opts,
                                &m->refused_series);
         if (rc != FDN_OK)
             goto fail;
-        rc = FDN_ENOMEM;
     }
     pthread_mutex_lock(&t->lock);
     rc = create_checks_locked(t, &o);

@@ -120,6 +120,17 @@ void fdn_gauge_set(fdn_series_t *s, int64_t v)
     atomic_store_explicit(&s->gauge, w, memory_order_relaxed);
 }
 
+/* v rounded to the nearest integer (halves away from zero), saturating at
+ * the int64 range; NaN gives 0.  The one double-to-integer conversion of
+ * gauges (set_double and fdn_series_read). */
+static int64_t round_saturating(double v)
+{
+    if (isnan(v))
+        return 0;
+    double r = round(v);
+    return r >= 0x1p63 ? INT64_MAX : r < -0x1p63 ? INT64_MIN : (int64_t)r;
+}
+
 void fdn_gauge_set_double(fdn_series_t *s, double v)
 {
     if (s == NULL || !is_gauge(s))
@@ -128,17 +139,12 @@ void fdn_gauge_set_double(fdn_series_t *s, double v)
     if (s->is_double) {
         w = d2u(v);
     } else {
-        /* Round to the nearest integer, saturating; NaN is misuse. */
+        /* NaN is misuse here, not 0. */
         if (isnan(v)) {
             misuse(s);
             return;
         }
-        if (v >= 0x1p63)
-            w = (uint64_t)INT64_MAX;
-        else if (v < -0x1p63)
-            w = (uint64_t)INT64_MIN;
-        else
-            w = (uint64_t)(int64_t)round(v);
+        w = (uint64_t)round_saturating(v);
     }
     atomic_store_explicit(&s->gauge, w, memory_order_relaxed);
 }
@@ -179,24 +185,17 @@ void fdn_gauge_add_double(fdn_series_t *s, double delta)
         return;
     }
     /* Rounded half away from zero, as set_double rounds; the sum
-     * saturates at the int64 range (a delta past it saturates too). */
-    double r = round(delta);
+     * saturates at the int64 range.  |cur| <= 2^63, so clamping the delta
+     * to +-2^64 changes no saturated sum, and the clamped delta fits in
+     * 128 bits with cur. */
+    double r = fmin(fmax(round(delta), -0x1p64), 0x1p64);
     uint64_t cur = atomic_load_explicit(&s->gauge, memory_order_relaxed);
     int64_t next;
     do {
-        /* |cur| <= 2^63, so a delta of 2^64 or more (either way) takes
-         * the sum past the range whatever cur is; a smaller one fits in
-         * 128 bits with cur, and the sum is clamped. */
-        if (r >= 0x1p64) {
-            next = INT64_MAX;
-        } else if (r <= -0x1p64) {
-            next = INT64_MIN;
-        } else {
-            __int128 sum = (__int128)(int64_t)cur + (__int128)r;
-            next = sum > INT64_MAX   ? INT64_MAX
-                   : sum < INT64_MIN ? INT64_MIN
-                                     : (int64_t)sum;
-        }
+        __int128 sum = (__int128)(int64_t)cur + (__int128)r;
+        next = sum > INT64_MAX   ? INT64_MAX
+               : sum < INT64_MIN ? INT64_MIN
+                                 : (int64_t)sum;
     } while (!atomic_compare_exchange_weak_explicit(
         &s->gauge, &cur, (uint64_t)next, memory_order_relaxed,
         memory_order_relaxed));
@@ -425,11 +424,7 @@ int fdn_series_read(const fdn_series_t *s, fdn_series_value_t *out)
         uint64_t v = atomic_load_explicit(&s->gauge, memory_order_relaxed);
         if (s->is_double) {
             out->gauge = u2d(v);
-            double r = round(out->gauge); /* as set_double rounds */
-            out->gauge_int = r >= 0x1p63 ? INT64_MAX
-                             : r < -0x1p63 ? INT64_MIN
-                             : isnan(r)    ? 0
-                                           : (int64_t)r;
+            out->gauge_int = round_saturating(out->gauge);
         } else {
             out->gauge_int = (int64_t)v;
             out->gauge = (double)out->gauge_int;

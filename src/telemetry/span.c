@@ -48,13 +48,15 @@ static size_t span_name_len(const char *name)
     return n > SPAN_NAME_MAX ? 0 : n;
 }
 
-/* True if span is in this thread's chain. */
-static bool is_in_chain(const fdn_span_t *span)
+/* The link of this thread's chain that points to span (current_span or
+ * an outer field), or NULL if span is not in the chain.  Reads only the
+ * chain, which is this thread's. */
+static fdn_span_t **chain_link(const fdn_span_t *span)
 {
-    for (const fdn_span_t *p = current_span; p != NULL; p = p->outer)
-        if (p == span)
-            return true;
-    return false;
+    fdn_span_t **link = &current_span;
+    while (*link != NULL && *link != span)
+        link = &(*link)->outer;
+    return *link != NULL ? link : NULL;
 }
 
 /*
@@ -98,7 +100,7 @@ int fdn_span_start(fdn_telemetry_t *t, fdn_span_t *span, const char *name,
     /* A span already open on this thread would make the chain a cycle.
      * The chain is walked rather than span->is_open read, since the
      * caller's storage need not be initialised before start. */
-    if (span == parent || is_in_chain(span))
+    if (span == parent || chain_link(span) != NULL)
         return FDN_EINVAL;
     uint64_t parent_id = 0;
     if (parent != NULL)
@@ -139,10 +141,8 @@ static int span_end(fdn_span_t *span, const char *suffix,
 {
     if (span == NULL || (n_md > 0 && md == NULL) || n_md > FDN_SPAN_MAX_META)
         return FDN_EINVAL;
-    fdn_span_t **link = &current_span;
-    while (*link != NULL && *link != span)
-        link = &(*link)->outer;
-    if (*link == NULL)
+    fdn_span_t **link = chain_link(span);
+    if (link == NULL)
         return __atomic_load_n(&span->is_open, __ATOMIC_RELAXED)
                    ? FDN_ETHREAD
                    : FDN_EINVAL;
